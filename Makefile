@@ -1,0 +1,28 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Both create .venv and install the pinned versions (constraints.txt) on first use.
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench chromium
+
+$(INSTALLED): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(INSTALLED)
+
+run: $(INSTALLED)
+	$(VENV)/bin/streamlit run streamlit_app.py
+
+# Browser tests drive Debian's Chromium; install it when it is missing.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+test: $(INSTALLED) chromium lint
+	$(PY) -m pytest -n 2
+
+bench: $(INSTALLED)
+	$(PY) benchmarks/bench_diagnose.py

@@ -1,0 +1,7 @@
+"""``python -m diagnostics``: see ``diagnostics.cli``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

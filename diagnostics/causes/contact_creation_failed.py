@@ -1,0 +1,81 @@
+"""Cause 8 of the article: contact creation failed for an unknown sender."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
+from .unknown_sender_not_allowed import unknown_sender_targets
+
+SETTING = "msdyn_ArcCreateContactWithRuleOwner"
+
+
+def detect(context: Context) -> pd.DataFrame:
+    parts = []
+    if context.has("convertrules", "contacts", "accounts"):
+        rows = unknown_sender_targets(context, allow=True)
+        any_contact = context.senders.loc[context.senders["record_type"] == "contact", "activityid"]
+        rows = rows[~rows["activityid"].isin(any_contact)]
+        address = rows["sender_address"].fillna("(no sender address)")
+        parts.append(evidence(rows, "rule " + quoted(rows["name"]) + " creates contacts for unknown senders, "
+                              "yet no contact with " + address + " exists"))
+    if context.has("activitymonitors"):
+        failed = monitor_rows(context, state=2)
+        failed = failed[(failed["contactcreatedbyrule"] == False).fillna(False).astype(bool)]  # noqa: E712
+        parts.append(monitor_evidence(pd.concat([monitor_rows(context, reasons={9, 16}), failed])
+                                      .drop_duplicates()))
+    return pd.concat(parts or [evidence(context.pending.iloc[:0], "")], ignore_index=True)
+
+
+def remediation_for(context: Context) -> str:
+    value = context.settings.get(SETTING)
+    if value is None and not context.has("environmentvariabledefinitions"):
+        return (f"Contacts for unknown senders are created with the email owner's permissions unless the "
+                f"environment variable {SETTING} is 1 (the snapshot has no environment variables, so the "
+                "setting is unknown): grant the email owner (usually the queue owner) create rights on "
+                f"Contact, or set {SETTING} to 1 and grant them to the rule owner.")
+    if str(value).strip() == "1":
+        return (f"{SETTING} is 1, so contacts are created with the rule owner's permissions: give the rule "
+                "owner a security role with Create on Contact (and check the owner is enabled).")
+    return (f"{SETTING} is {value if value is not None else 'not set'}, so contacts are created with the email "
+            "owner's permissions: give the email owner (usually the queue owner) Create on Contact, or set "
+            f"{SETTING} to 1 so the rule owner's permissions are used.")
+
+
+def findings(context: Context) -> list[dict]:
+    if not context.has("environmentvariabledefinitions"):
+        return []
+    value = context.settings.get(SETTING)
+    whose = "the rule owner's" if str(value).strip() == "1" else "the email owner's"
+    return [{"id": CAUSE.id, "scope": "environment", "subject": SETTING, "severity": "info",
+             "evidence": [f"{SETTING} = {value if value is not None else '(not set)'}: contacts for unknown "
+                          f"senders are created with {whose} permissions"]}]
+
+
+class _ContactCreationFailed(Cause):
+    def remediation_for(self, context: Context) -> str:
+        return remediation_for(context)
+
+
+CAUSE = _ContactCreationFailed(
+    id="contact-creation-failed",
+    order=8,
+    seed_number=8,
+    kind="fault",
+    title="Contact creation failed when the incoming email is from an unknown sender",
+    seed_text=("By default, a contact for an unknown email sender is created with the email owner context. A "
+               "case might not get created if the email owner doesn't have the required permissions. "
+               "Alternatively, you may choose to use the rule owner permissions to create the new contact by "
+               "configuring the msdyn_ArcCreateContactWithRuleOwner environment variable."),
+    detection=("The sender is unknown, the queue's active rule allows unknown senders, and no contact with "
+               "the address exists at all; or the activity monitor gives reason 9 or 16, or "
+               "contactcreatedbyrule = false on a Failed row."),
+    remediation=(f"Grant Create on Contact to the email owner, or set {SETTING} to 1 and grant it to the "
+                 "rule owner."),
+    doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records#create-contacts-for-unknown-senders-using-rule-owner-context",
+    color="#F0E442",
+    tables=("convertrules", "contacts", "accounts", "activitymonitors"),
+    requires=(),
+    detect=detect,
+    findings=findings,
+)

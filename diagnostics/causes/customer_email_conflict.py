@@ -1,0 +1,45 @@
+"""Cause 5 of the article: the contact and account have different (or shared) email addresses."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .base import Cause, Context, evidence
+
+
+def detect(context: Context) -> pd.DataFrame:
+    parts = []
+    if context.has("contacts") or context.has("accounts"):
+        known = context.senders[context.senders["known"]]
+        shared = known[known.duplicated("activityid", keep=False)]
+        names = shared.groupby("activityid")["label"].agg(lambda labels: " and ".join(sorted(labels)))
+        rows = context.pending[context.pending["activityid"].isin(names.index)]
+        parts.append(evidence(rows, rows["sender_address"] + " is used by " + rows["activityid"].map(
+            names.to_dict()) + ": the case's Customer may resolve to the account", queue=None))
+    flagged = context.pending[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool)]
+    parts.append(evidence(flagged, "Dataverse flagged the sender as unresolved between several records "
+                          "(isduplicatesenderunresolved)", queue=None))
+    return pd.concat(parts, ignore_index=True)
+
+
+CAUSE = Cause(
+    id="customer-email-conflict",
+    order=9,
+    seed_number=5,
+    kind="data",
+    title="The contact and account have different email addresses",
+    seed_text=("You need to check whether the contact and account have the same incoming email address. A "
+               "case that's created from an incoming email will resolve the Customer field on the case as "
+               "Account."),
+    detection=("The sender address matches more than one active contact or account created before the "
+               "email, or the email has isduplicatesenderunresolved = true."),
+    remediation=("Keep each email address on one customer record: remove it from the duplicate contact or "
+                 "account, or map the rule's Customer to {Sender (Email)} so the contact is used. Errors "
+                 "such as 'The specified contact doesn't belong to the contact that was specified in the "
+                 "customer field' come from mapping both Customer and Contact to {Sender (Email)}."),
+    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/email-not-converted-to-case#cause-5-the-contact-and-account-have-different-email-addresses",
+    color="#8C564B",
+    tables=("contacts", "accounts"),
+    requires=("emails",),
+    detect=detect,
+)

@@ -1,0 +1,58 @@
+"""Cause 9 of the article: no active Automatic Record Creation rule exists for the queue."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .base import Cause, Context, evidence, quoted
+
+
+def detect(context: Context) -> pd.DataFrame:
+    targets = context.targets
+    without = targets[~targets["queueid"].isin(context.active_rules["queueid"])]
+    found = evidence(without, "queue " + context.queue_label(without["queueid"])
+                     + " has no active Automatic Record Creation and Update rule")
+    drafts = _draft_rules(context)
+    hinted = without.merge(drafts, on="queueid")
+    hints = evidence(hinted, "rule " + quoted(hinted["name"]) + " exists for it but is in Draft: activate it")
+    return pd.concat([found, hints], ignore_index=True)
+
+
+def _draft_rules(context: Context) -> pd.DataFrame:
+    rules = context.snapshot.table("convertrules")
+    return rules.loc[rules["statecode"] == 0, ["queueid", "name"]]
+
+
+def findings(context: Context) -> list[dict]:
+    queues = context.queues
+    incoming = queues[queues["address"].notna() & (queues["statecode"].fillna(0) == 0)]
+    without = incoming[~incoming["queueid"].isin(context.active_rules["queueid"])]
+    drafts = _draft_rules(context).groupby("queueid")["name"].agg(list).to_dict()
+    return [{"id": CAUSE.id, "scope": "queue", "subject": row.queueid, "severity": "warning",
+             "evidence": [f"queue '{row.name}' ({row.address}) has no active rule"]
+             + [f"rule '{name}' for it is in Draft" for name in drafts.get(row.queueid, [])]}
+            for row in without.itertuples()]
+
+
+CAUSE = Cause(
+    id="no-active-rule-for-queue",
+    order=5,
+    seed_number=9,
+    kind="configuration",
+    title="No active \"Automatic record creation and Update\" rule exists for the queue",
+    seed_text=("Navigate to the \"Automatic record creation and Update\" rules and ensure that an active "
+               "\"Automatic record creation and Update\" rule exists for the queue to which the email was "
+               "sent. If no rule exists for the queue to which the email was sent, a case won't be created "
+               "since there won't be any matching rule and condition."),
+    detection=("A target queue of the email (a To/Cc recipient, a queue item, or the receiving mailbox) has "
+               "no convertrule with statecode Active. A Draft rule for the queue is named as the likely fix."),
+    remediation=("In Customer Service admin center > Case settings > Automatic record creation and update "
+                 "rules, create a rule for this queue (or open its Draft rule), add at least one condition "
+                 "and activate it."),
+    doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records",
+    color="#D55E00",
+    tables=("queues", "convertrules"),
+    requires=("queues", "convertrules"),
+    detect=detect,
+    findings=findings,
+)

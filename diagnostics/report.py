@@ -1,0 +1,167 @@
+"""The result of a diagnosis: frames for the app and the contract's JSON, both ways.
+
+Evaluation fills a ``Report``; rendering (JSON, text, the pages) only reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from .causes import BY_ID, CAUSES
+
+SCHEMA_VERSION = 1
+EMAIL_COLUMNS = ["activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause"]
+
+
+@dataclass
+class Report:
+    """Per-email verdicts and causes of one snapshot.
+
+    ``emails``: one row per email (``EMAIL_COLUMNS``). ``causes``: one row per (email, cause, queue)
+    with ``evidence`` (a list of sentences) and ``remediation``, in pipeline order. ``notes``:
+    (activityid, note). ``unchecked``: (activityid, cause, missing tables). ``findings``: environment
+    findings, most severe first. ``queues``: queueid, name, address, active_rules.
+    """
+
+    tables: dict[str, int]
+    missing_tables: list[str]
+    emails: pd.DataFrame
+    causes: pd.DataFrame
+    notes: pd.DataFrame
+    unchecked: pd.DataFrame
+    findings: list[dict]
+    queues: pd.DataFrame
+    source: str = "snapshot"
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def summary(self) -> dict:
+        verdicts = self.emails["verdict"].value_counts()
+        pending = self.emails[self.emails["verdict"] == "not-converted"]
+        by_cause = pending["primary_cause"].value_counts()
+        ordered = {cause.id: int(by_cause[cause.id]) for cause in CAUSES if cause.id in by_cause.index}
+        return {"incoming": int(verdicts.get("converted", 0) + verdicts.get("not-converted", 0)),
+                "converted": int(verdicts.get("converted", 0)),
+                "not_converted": int(verdicts.get("not-converted", 0)),
+                "outgoing": int(verdicts.get("outgoing", 0)),
+                "unexplained": int(pending["primary_cause"].isna().sum()),
+                "by_primary_cause": ordered}
+
+    def queue_names(self) -> dict[str, str]:
+        return dict(zip(self.queues["queueid"], self.queues["name"].fillna(self.queues["queueid"]), strict=True))
+
+    def email_detail(self, activityid: str) -> dict | None:
+        """One email in the contract's shape, or None when the report has no such email."""
+        rows = self.emails[self.emails["activityid"] == activityid]
+        if rows.empty:
+            return None
+        ids = rows["activityid"]
+        return _email_dicts(rows, self.causes[self.causes["activityid"].isin(ids)],
+                            self.notes[self.notes["activityid"].isin(ids)],
+                            self.unchecked[self.unchecked["activityid"].isin(ids)])[0]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "source": self.source,
+            "created_at": self.created_at,
+            "tables": dict(sorted(self.tables.items())),
+            "missing_tables": list(self.missing_tables),
+            "summary": self.summary(),
+            "emails": _email_dicts(self.emails, self.causes, self.notes, self.unchecked),
+            "findings": self.findings,
+            "queues": [{"queueid": row.queueid, "name": _text(row.name), "emailaddress": _text(row.address),
+                        "active_rules": list(row.active_rules) if isinstance(row.active_rules, list) else []}
+                       for row in self.queues.itertuples()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        """Rebuild a report from its JSON (a shared run)."""
+        emails = data["emails"]
+        frame = pd.DataFrame(emails, columns=EMAIL_COLUMNS)
+        frame["received_on"] = pd.to_datetime(frame["received_on"], utc=True, errors="coerce")
+        causes = pd.DataFrame([{"activityid": email["activityid"], "cause": cause["id"], "queue": cause["queue"],
+                                "evidence": cause["evidence"], "remediation": cause["remediation"]}
+                               for email in emails for cause in email.get("causes", [])],
+                              columns=["activityid", "cause", "queue", "evidence", "remediation"])
+        notes = pd.DataFrame([{"activityid": email["activityid"], "note": note}
+                              for email in emails for note in email.get("notes", [])],
+                             columns=["activityid", "note"])
+        unchecked = pd.DataFrame([{"activityid": email["activityid"], "cause": item["id"],
+                                   "missing": item["missing"]}
+                                  for email in emails for item in email.get("unchecked", [])],
+                                 columns=["activityid", "cause", "missing"])
+        queues = pd.DataFrame([{"queueid": queue["queueid"], "name": queue["name"],
+                                "address": queue["emailaddress"], "active_rules": queue["active_rules"]}
+                               for queue in data.get("queues", [])],
+                              columns=["queueid", "name", "address", "active_rules"])
+        return cls(tables=data["tables"], missing_tables=data["missing_tables"], emails=frame, causes=causes,
+                   notes=notes, unchecked=unchecked, findings=data["findings"], queues=queues,
+                   source=data.get("source", "snapshot"), created_at=data.get("created_at", ""))
+
+
+def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
+                 unchecked: pd.DataFrame) -> list[dict]:
+    """The contract's per-email objects, built from the long frames in one pass each."""
+    cause_lists: dict[str, list[dict]] = {}
+    for row in causes.itertuples(index=False):
+        cause_lists.setdefault(row.activityid, []).append(
+            {"id": row.cause, "queue": _text(row.queue), "evidence": list(row.evidence),
+             "remediation": row.remediation})
+    note_lists: dict[str, list[str]] = {}
+    for activityid, note in zip(notes["activityid"], notes["note"], strict=True):
+        note_lists.setdefault(activityid, []).append(note)
+    unchecked_lists: dict[str, list[dict]] = {}
+    for activityid, cause, missing in zip(unchecked["activityid"], unchecked["cause"], unchecked["missing"],
+                                          strict=True):
+        unchecked_lists.setdefault(activityid, []).append({"id": cause, "missing": list(missing)})
+    received = emails["received_on"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = []
+    for row, when in zip(emails.itertuples(index=False), received, strict=True):
+        result.append({
+            "activityid": row.activityid, "subject": _text(row.subject), "received_on": _text(when),
+            "sender": _text(row.sender), "queues": list(row.queues) if isinstance(row.queues, list) else [],
+            "verdict": row.verdict, "primary_cause": _text(row.primary_cause),
+            "causes": cause_lists.get(row.activityid, []), "notes": note_lists.get(row.activityid, []),
+            "unchecked": unchecked_lists.get(row.activityid, []),
+        })
+    return result
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
+
+
+def render_text(report: Report, limit: int = 50) -> str:
+    """A readable summary for ``--format text``: counts, causes, findings, the first emails not converted."""
+    summary = report.summary()
+    rate = summary["converted"] / summary["incoming"] if summary["incoming"] else 0.0
+    lines = [f"Email-to-case diagnosis of {report.source}",
+             f"  incoming {summary['incoming']}, converted {summary['converted']} ({rate:.0%}), "
+             f"not converted {summary['not_converted']}, outgoing {summary['outgoing']}"]
+    if report.missing_tables:
+        lines.append(f"  tables not in the snapshot: {', '.join(report.missing_tables)}")
+    lines.append("")
+    lines.append("Not converted, by primary cause:")
+    for cause_id, count in summary["by_primary_cause"].items():
+        lines.append(f"  {count:>7}  {cause_id}  ({BY_ID[cause_id].title})")
+    if summary["unexplained"]:
+        lines.append(f"  {summary['unexplained']:>7}  unexplained (nothing in the snapshot explains it)")
+    if report.findings:
+        lines += ["", "Environment findings:"]
+        for finding in report.findings:
+            lines.append(f"  [{finding['severity']}] {finding['id']} ({finding['scope']} {finding['subject']})")
+            lines += [f"      - {sentence}" for sentence in finding["evidence"]]
+    pending = report.emails[report.emails["verdict"] == "not-converted"].head(limit)
+    if not pending.empty:
+        lines += ["", f"Emails not converted (first {len(pending)}):"]
+        for email in _email_dicts(pending, report.causes[report.causes["activityid"].isin(pending["activityid"])],
+                                  report.notes.iloc[:0], report.unchecked.iloc[:0]):
+            lines.append(f"  {email['received_on']}  {email['subject']!r} from {email['sender']}  "
+                         f"-> {email['primary_cause'] or 'unexplained'}")
+            for cause in email["causes"][:3]:
+                lines += [f"      {cause['id']}: {sentence}" for sentence in cause["evidence"][:2]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,235 @@
+"""Loading a snapshot: files -> validated records -> one normalised pandas frame per entity set.
+
+Web API JSON files are validated straight from their bytes by the pydantic models of ``schema``
+(one page at a time, so memory stays near the size of the final frames). Configuration Migration
+``data.xml`` files are turned into the same Web-API-shaped records by ``cmt`` first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pydantic import ValidationError
+
+from . import schema
+from .archive import Member, open_input, uploaded_members
+from .errors import SnapshotError
+from .normalize import address_column, guid_column, message_id_column
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+# emails.json, emails.2.json, emails (2).json, emails/1.json, data/emails_3.json
+_PAGE_FILE = re.compile(r"(?:^|/)(?P<set>[a-z]+)(?:[ ._-]?\(?(?P<page>\d+)\)?)?\.json$")
+_PAGE_IN_FOLDER = re.compile(r"(?:^|/)(?P<set>[a-z]+)/(?P<page>\d+)\.json$")
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Snapshot:
+    """The tables of one snapshot, keyed by entity set name; absent tables are simply not there."""
+
+    tables: dict[str, pd.DataFrame]
+    source: str = "snapshot"
+    ignored_files: list[str] = field(default_factory=list)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def missing(self, tables: Iterable[str]) -> list[str]:
+        return [table for table in tables if table not in self.tables]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The table, or an empty frame with its columns when the snapshot lacks it."""
+        if name in self.tables:
+            return self.tables[name]
+        return pd.DataFrame({column: pd.Series(dtype="object") for column in schema.columns(name)})
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(frame) for name, frame in self.tables.items()}
+
+
+def load_snapshot(path: str | Path, progress: Progress | None = None) -> Snapshot:
+    """Load a folder, a ``.zip`` or a single JSON/XML file."""
+    return load_members(open_input(path), Path(path).name, progress)
+
+
+def load_uploaded(files: Iterable[tuple[str, bytes]], progress: Progress | None = None) -> Snapshot:
+    """Load uploaded files (``.zip`` or ``.json``/``.xml``), given as (name, bytes) pairs."""
+    files = list(files)
+    source = files[0][0] if len(files) == 1 else f"{len(files)} uploaded files"
+    return load_members(uploaded_members(files), source, progress)
+
+
+def load_members(members: list[Member], source: str, progress: Progress | None = None) -> Snapshot:
+    xml = [member for member in members if member.name.lower().rsplit("/", 1)[-1] == "data.xml"]
+    if xml:
+        return _load_cmt(xml[0], source, progress)
+    pages, ignored = _group_pages(members)
+    if not pages:
+        raise SnapshotError(f"{source}: no Web API JSON files named after entity sets "
+                            "(emails.json, queues.json, ...) and no Configuration Migration data.xml")
+    records: dict[str, list[pd.DataFrame]] = {}
+    total, done = sum(len(files) for files in pages.values()), 0
+    for table, files in pages.items():
+        records[table] = []
+        for member in files:
+            records[table].append(_read_page(table, member))
+            done += 1
+            if progress:
+                progress(f"reading {member.name}", done, total)
+    return _build(records, source, ignored, progress)
+
+
+def snapshot_from_records(records: dict[str, list[dict]], source: str = "records") -> Snapshot:
+    """A snapshot from Web-API-shaped records per entity set (as the CMT reader produces)."""
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for table, rows in records.items():
+        if table in schema.TABLES:
+            try:
+                validated = schema.LIST_ADAPTERS[table].validate_python(rows)
+            except ValidationError as error:
+                raise SnapshotError(_describe(error, f"{source}: {table}")) from None
+            frames[table] = [_frame(table, validated)]
+    return _build(frames, source, [], None)
+
+
+def _load_cmt(member: Member, source: str, progress: Progress | None) -> Snapshot:
+    from .cmt import parse_cmt_xml
+
+    if progress:
+        progress(f"reading {member.name}", 0, 1)
+    return snapshot_from_records(parse_cmt_xml(member.read(), member.name), source)
+
+
+def _group_pages(members: list[Member]) -> tuple[dict[str, list[Member]], list[str]]:
+    pages: dict[str, list[tuple[int, str, Member]]] = defaultdict(list)
+    ignored: list[str] = []
+    for member in members:
+        name = member.name.lower()
+        match = _PAGE_IN_FOLDER.search(name) or _PAGE_FILE.search(name)
+        if match and match["set"] in schema.TABLES:
+            pages[match["set"]].append((int(match["page"] or 1), name, member))
+        else:
+            ignored.append(member.name)
+    return {table: [member for *_, member in sorted(found, key=lambda item: item[:2])]
+            for table, found in pages.items()}, ignored
+
+
+def _read_page(table: str, member: Member) -> pd.DataFrame:
+    data = member.read()
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    start = data[:64].lstrip()[:1]
+    if start not in (b"{", b"["):
+        raise SnapshotError(f"{member.name}: not a JSON document (it should start with {{ or [)")
+    adapter = schema.PAGE_ADAPTERS[table] if start == b"{" else schema.LIST_ADAPTERS[table]
+    try:
+        parsed = adapter.validate_json(data)
+    except ValidationError as error:
+        raise SnapshotError(_describe(error, member.name)) from None
+    rows = parsed["value"] if isinstance(parsed, dict) else parsed
+    return _frame(table, rows)
+
+
+def _frame(table: str, rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=_frame_columns(table))
+
+
+def _frame_columns(table: str) -> list[str]:
+    names = schema.columns(table)
+    return [*names, "email_activity_parties"] if table == "emails" else names
+
+
+def _describe(error: ValidationError, where: str) -> str:
+    """One line for many row errors: which columns, how many rows, the first example."""
+    problems = error.errors()
+    first = problems[0]
+    if first["type"].startswith("json"):
+        return f"{where}: not valid JSON ({first['msg']})"
+    by_column: dict[str, int] = defaultdict(int)
+    for problem in problems:
+        loc = [part for part in problem["loc"] if part != "value"]
+        by_column[str(loc[-1]) if loc and isinstance(loc[-1], str) else "record"] += 1
+    columns = ", ".join(f"'{column}' ({count} rows)" for column, count in list(by_column.items())[:3])
+    row = next((part for part in first["loc"] if isinstance(part, int)), None)
+    example = f"row {row + 1}: " if row is not None else ""
+    return f"{where}: wrong values in column {columns}; first at {example}{first['msg']}"
+
+
+def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str],
+           progress: Progress | None) -> Snapshot:
+    tables: dict[str, pd.DataFrame] = {}
+    for table, frames in pages.items():
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if table == "emails":
+            frame, parties = _split_expanded_parties(frame)
+            if parties is not None:
+                pages_parties = [parties] if "activityparties" not in tables else [tables["activityparties"],
+                                                                                 parties]
+                tables["activityparties"] = pd.concat(pages_parties, ignore_index=True)
+        tables[table] = frame if table not in tables else pd.concat([tables[table], frame], ignore_index=True)
+        if progress:
+            progress(f"validating {table}", len(tables), len(pages))
+    tables = {table: _normalise(table, frame, source) for table, frame in tables.items()}
+    if "emails" not in tables:
+        raise SnapshotError(f"{source}: the snapshot has no emails table (emails.json)")
+    return Snapshot(tables, source, ignored)
+
+
+def _split_expanded_parties(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    expanded = frame.pop("email_activity_parties")
+    present = expanded.dropna()
+    if present.empty:
+        return frame, None
+    owners = frame.loc[present.index, "activityid"]
+    rows = [dict(party, activityid=party.get("activityid") or owner)
+            for owner, parties in zip(owners, present, strict=True) for party in parties]
+    return frame, _frame("activityparties", rows)
+
+
+def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Typed columns: lower-case GUIDs, UTC dates, nullable ints and booleans, normalised keys."""
+    for column, kind in schema.TABLES[table].items():
+        values = frame[column]
+        if kind in ("key", "lookup"):
+            frame[column] = guid_column(values)
+        elif kind == "date":
+            frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+        elif kind == "int":
+            frame[column] = values.astype("Int64")
+        elif kind == "bool":
+            frame[column] = values.astype("boolean")
+        else:
+            frame[column] = values.astype("str")
+    for column in frame.columns:
+        if column.endswith("_type"):
+            frame[column] = frame[column].astype("str").str.lower()
+    _check_duplicate_keys(table, frame, source)
+    return _derived(table, frame)
+
+
+def _check_duplicate_keys(table: str, frame: pd.DataFrame, source: str) -> None:
+    key = schema.key_column(table)
+    keys = frame[key].dropna()
+    duplicated = keys[keys.duplicated()]
+    if not duplicated.empty:
+        raise SnapshotError(f"{source}: {table} has {len(duplicated)} records whose {key} repeats another "
+                            f"(first: {duplicated.iloc[0]}); was a page saved twice?")
+
+
+def _derived(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    if table == "emails":
+        frame["messageid_key"] = message_id_column(frame["messageid"])
+        frame["inreplyto_key"] = message_id_column(frame["inreplyto"])
+        frame["sender_address"] = address_column(frame["sender"])
+    elif table in ("queues", "mailboxes"):
+        frame["address"] = address_column(frame["emailaddress"])
+    elif table == "activityparties":
+        frame["address"] = address_column(frame["addressused"])
+    return frame
