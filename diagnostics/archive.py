@@ -8,8 +8,11 @@ absolute paths, ``..`` parts or link modes, nested archives and oversized inputs
 
 from __future__ import annotations
 
+import lzma
+import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -22,7 +25,11 @@ MAX_TOTAL_BYTES = 8 * 1024**3  # everything inflated: a 1,000,000-email snapshot
 MAX_MEMBER_BYTES = 2 * 1024**3
 MAX_MEMBERS = 20_000
 MAX_RATIO = 200  # real JSON compresses 10-40x; bombs compress 1000x and more
+RATIO_FLOOR = 1024 * 1024  # a member (or a whole zip) smaller than this inflated is too small to be a bomb
 _CHUNK = 1 << 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Everything zipfile and its decompressors raise for a damaged or crafted archive.
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError)
 
 
 @dataclass(frozen=True)
@@ -38,27 +45,30 @@ def open_input(path: str | Path) -> list[Member]:
     """The files of a snapshot given as a folder, a ``.zip`` or a single file."""
     path = Path(path)
     if not path.exists():
-        raise SnapshotError(f"{path}: no such file or folder")
+        raise SnapshotError(f"{shown(str(path))}: no such file or folder")
     if path.is_dir():
         return _folder_members(path)
+    if not path.is_file():  # a device or a pipe could be endless
+        raise SnapshotError(f"{shown(str(path))}: not a regular file")
     size = path.stat().st_size
     if size > MAX_INPUT_BYTES:
-        raise SnapshotError(f"{path.name}: {size / 1024**3:.1f} GB is over the {_gb(MAX_INPUT_BYTES)} limit")
+        raise SnapshotError(f"{shown(path.name)}: {size / 1024**3:.1f} GB is over the {_gb(MAX_INPUT_BYTES)} limit")
     if zipfile.is_zipfile(path):
-        return zip_members(path.read_bytes(), path.name)
-    return [Member(path.name, size, path.read_bytes)]
+        return zip_members(_read_file(path, MAX_INPUT_BYTES), shown(path.name))
+    return [Member(shown(path.name), size, lambda: _read_file(path, MAX_MEMBER_BYTES))]
 
 
 def uploaded_members(files: Iterable[tuple[str, bytes]]) -> list[Member]:
     """Members from uploaded files: zips are opened, other files taken as they are."""
     members: list[Member] = []
     for name, data in files:
-        if len(data) > MAX_INPUT_BYTES:
-            raise SnapshotError(f"{name}: {len(data) / 1024**3:.1f} GB is over the {_gb(MAX_INPUT_BYTES)} limit")
+        if len(data) > MAX_INPUT_BYTES:  # before any byte is looked at
+            raise SnapshotError(f"{shown(name)}: {len(data) / 1024**3:.1f} GB is over the "
+                                f"{_gb(MAX_INPUT_BYTES)} limit")
         if data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
-            members.extend(zip_members(data, name))
+            members.extend(zip_members(data, shown(name)))
         else:
-            members.append(Member(_safe_name(name, name), len(data), lambda data=data: data))
+            members.append(Member(_safe_name(name, shown(name)), len(data), lambda data=data: data))
     _check_totals(members, "the upload")
     return members
 
@@ -68,19 +78,19 @@ def zip_members(data: bytes, source: str) -> list[Member]:
     try:
         archive = zipfile.ZipFile(BytesIO(data))
         infos = [info for info in archive.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise SnapshotError(f"{source}: not a readable zip file ({error})") from None
+    except _ZIP_ERRORS as error:
+        raise SnapshotError(f"{source}: not a readable zip file ({shown(str(error))})") from None
     if not infos:
         raise SnapshotError(f"{source}: the zip file is empty")
     if len(infos) > MAX_MEMBERS:
         raise SnapshotError(f"{source}: {len(infos)} files is over the limit of {MAX_MEMBERS}")
     members = [_zip_member(archive, info, source) for info in infos]
-    _check_totals(members, source)
+    _check_zip_totals(infos, members, source)
     return members
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> Member:
-    where = f"{source}: {info.filename}"
+    where = f"{source}: {shown(info.filename)}"
     name = _safe_name(info.filename, where)
     if stat.S_ISLNK(info.external_attr >> 16):
         raise SnapshotError(f"{where}: links are not allowed in a snapshot")
@@ -88,7 +98,7 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) ->
         raise SnapshotError(f"{where}: archives inside the archive are not allowed; unzip it first")
     if info.file_size > MAX_MEMBER_BYTES:
         raise SnapshotError(f"{where}: {info.file_size / 1024**3:.1f} GB inflated is over the limit")
-    if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
         raise SnapshotError(f"{where}: compressed {info.file_size // max(info.compress_size, 1)}:1, "
                             "which looks like a zip bomb")
     return Member(name, info.file_size, lambda: _inflate(archive, info, where))
@@ -104,32 +114,72 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> byt
                 if total > info.file_size:
                     raise SnapshotError(f"{where}: inflates to more than its declared size")
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as error:
-        raise SnapshotError(f"{where}: cannot be inflated ({error})") from None
+    except _ZIP_ERRORS as error:
+        raise SnapshotError(f"{where}: cannot be inflated ({shown(str(error))})") from None
     return b"".join(chunks)
+
+
+def _check_zip_totals(infos: list[zipfile.ZipInfo], members: list[Member], source: str) -> None:
+    """Limits on the whole zip: many small members can be a bomb together, and a name must not repeat."""
+    _check_totals(members, source)
+    inflated, compressed = sum(info.file_size for info in infos), sum(info.compress_size for info in infos)
+    if inflated > RATIO_FLOOR and inflated > MAX_RATIO * max(compressed, 1):
+        raise SnapshotError(f"{source}: compressed {inflated // max(compressed, 1)}:1 overall, "
+                            "which looks like a zip bomb")
+    names = [member.name for member in members]
+    if len(set(names)) < len(names):
+        repeated = next(name for name in names if names.count(name) > 1)
+        raise SnapshotError(f"{source}: the zip holds {repeated} more than once")
 
 
 def _folder_members(folder: Path) -> list[Member]:
     members: list[Member] = []
     for path in sorted(folder.rglob("*")):
+        where = shown(str(path))
         if path.is_symlink():
-            raise SnapshotError(f"{path}: links are not allowed in a snapshot folder")
+            raise SnapshotError(f"{where}: links are not allowed in a snapshot folder")
         if path.is_file():
             name = path.relative_to(folder).as_posix()
+            if _CONTROL.search(name):  # a newline in a name would break one-line messages and page matching
+                raise SnapshotError(f"{where}: unsafe file name {name!r} (control characters)")
             if name.lower().endswith(".zip"):
-                raise SnapshotError(f"{path}: archives inside the snapshot folder are not allowed")
-            members.append(Member(name, path.stat().st_size, path.read_bytes))
+                raise SnapshotError(f"{where}: archives inside the snapshot folder are not allowed")
+            size = path.stat().st_size
+            if size > MAX_MEMBER_BYTES:
+                raise SnapshotError(f"{where}: {size / 1024**3:.1f} GB is over the {_gb(MAX_MEMBER_BYTES)} limit")
+            members.append(Member(name, size, lambda path=path: _read_file(path, MAX_MEMBER_BYTES)))
+            if len(members) > MAX_MEMBERS:
+                raise SnapshotError(f"{shown(str(folder))}: more than {MAX_MEMBERS} files")
     if not members:
-        raise SnapshotError(f"{folder}: the folder holds no files")
-    _check_totals(members, str(folder))
+        raise SnapshotError(f"{shown(str(folder))}: the folder holds no files")
+    _check_totals(members, shown(str(folder)))
     return members
+
+
+def _read_file(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes: the file may have grown since its size was checked."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as error:
+        raise SnapshotError(f"{shown(str(path))}: cannot be read ({error.strerror or error})") from None
+    if len(data) > limit:
+        raise SnapshotError(f"{shown(str(path))}: grew over the {_gb(limit)} limit while being read")
+    return data
 
 
 def _safe_name(name: str, where: str) -> str:
     posix = PurePosixPath(name.replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
         raise SnapshotError(f"{where}: unsafe path {name!r} (absolute or with '..')")
+    if _CONTROL.search(name):
+        raise SnapshotError(f"{where}: unsafe path {name!r} (control characters)")
     return posix.as_posix()
+
+
+def shown(name: str) -> str:
+    """A name fit for a one-line message: control characters (a newline in a file name) escaped."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], name)
 
 
 def _check_totals(members: list[Member], source: str) -> None:

@@ -16,7 +16,7 @@ from .causes import CAUSES, ORDER
 from .causes.base import Context
 from .causes.contact_creation_failed import SETTING
 from .causes.reply_to_tracked_email import CAUSE as REPLY
-from .normalize import address_column
+from .normalize import address_column, group_lists, isin
 from .report import Report
 from .snapshot import Snapshot
 
@@ -34,9 +34,10 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     context = build_context(snapshot, incoming)
     replies = REPLY.detect(context).assign(cause=REPLY.id)
     converted_ids = _converted(snapshot, incoming, replies)
-    email_queues = context.targets.groupby("activityid", sort=False)["queueid"].agg(sorted)
-    context = _restrict(context, ~incoming["activityid"].isin(converted_ids))
-    found = [replies[replies["activityid"].isin(context.pending["activityid"])]]
+    ordered = context.targets.sort_values("queueid")
+    email_queues = group_lists(ordered["activityid"], ordered["queueid"])
+    context = _restrict(context, ~isin(incoming["activityid"], converted_ids))
+    found = [replies[isin(replies["activityid"], context.pending["activityid"])]]
     unchecked = []
     for step, cause in enumerate(CAUSES, start=1):
         if progress:
@@ -88,10 +89,10 @@ def _recipients(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     """To/Cc recipients: activity parties with mask 2 or 3, else the torecipients text."""
     parties = snapshot.table("activityparties")
     listed = parties[parties["participationtypemask"].isin([TO, CC]).fillna(False).astype(bool)]
-    listed = listed[listed["activityid"].isin(incoming["activityid"])]
+    listed = listed[isin(listed["activityid"], incoming["activityid"])]
     from_parties = pd.DataFrame({"activityid": listed["activityid"], "address": listed["address"],
                                  "partyid": listed["partyid"]})
-    without = incoming[~incoming["activityid"].isin(parties["activityid"])]
+    without = incoming[~isin(incoming["activityid"], parties["activityid"])]
     text = without[["activityid", "torecipients"]].dropna(subset=["torecipients"])
     text = text.assign(address=text["torecipients"].str.split(";")).explode("address")
     from_text = pd.DataFrame({"activityid": text["activityid"], "address": address_column(text["address"]),
@@ -107,7 +108,7 @@ def _targets(snapshot: Snapshot, incoming: pd.DataFrame, queues: pd.DataFrame,
     by_address = recipients.dropna(subset=["address"]).merge(queues[["queueid", "address"]], on="address")
     addressed = pd.concat([by_id, by_address])[["activityid", "queueid"]].assign(in_recipients=True)
     items = snapshot.table("queueitems")
-    items = items[items["objectid"].isin(incoming["activityid"])]
+    items = items[isin(items["objectid"], incoming["activityid"])]
     held = pd.DataFrame({"activityid": items["objectid"], "queueid": items["queueid"], "has_item": True,
                          "has_active_item": (items["statecode"] == 0).fillna(False).astype(bool)})
     received = incoming[["activityid", "receivingmailboxid"]].dropna(subset=["receivingmailboxid"])
@@ -131,7 +132,7 @@ def _mailbox_queues(snapshot: Snapshot, queues: pd.DataFrame) -> pd.DataFrame:
 
 def _monitor(snapshot: Snapshot, incoming: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
     rows = snapshot.table("activitymonitors").rename(columns={"monitoredactivityitemid": "activityid"})
-    rows = rows[rows["activityid"].isin(incoming["activityid"])]
+    rows = rows[isin(rows["activityid"], incoming["activityid"])]
     rule_queue = rules.set_index("convertruleid")["queueid"].dropna().to_dict()
     return rows.assign(queueid=rows["queueid"].fillna(rows["ruleid"].map(rule_queue)))
 
@@ -174,7 +175,7 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     if definition.empty:
         return None
     values = snapshot.table("environmentvariablevalues")
-    value = values[values["environmentvariabledefinitionid"].isin(definition["environmentvariabledefinitionid"])
+    value = values[isin(values["environmentvariabledefinitionid"], definition["environmentvariabledefinitionid"])
                    | (values["schemaname"].str.lower() == name.lower())]["value"].dropna()
     return str(value.iloc[0]) if not value.empty else definition["defaultvalue"].dropna().astype(str).iloc[0] \
         if definition["defaultvalue"].notna().any() else None
@@ -184,20 +185,20 @@ def _converted(snapshot: Snapshot, incoming: pd.DataFrame, replies: pd.DataFrame
     regarding_case = incoming["regardingobjectid_type"] == "incident"
     if snapshot.has("incidents"):
         untyped = incoming["regardingobjectid_type"].isna()
-        regarding_case = regarding_case.fillna(False) | (untyped & incoming["regardingobjectid"].isin(
+        regarding_case = regarding_case.fillna(False) | (untyped & isin(incoming["regardingobjectid"], 
             snapshot.tables["incidents"]["incidentid"]))
     cases = incoming.loc[regarding_case.fillna(False).astype(bool), "activityid"]
-    return pd.Index(cases[~cases.isin(replies["activityid"])])
+    return pd.Index(cases[~isin(cases, replies["activityid"])])
 
 
 def _restrict(context: Context, mask: pd.Series) -> Context:
     pending = context.pending[mask]
     ids = pending["activityid"]
     context.pending = pending
-    context.targets = context.targets[context.targets["activityid"].isin(ids)]
-    context.monitor = context.monitor[context.monitor["activityid"].isin(ids)]
-    context.senders = context.senders[context.senders["activityid"].isin(ids)]
-    context.recipients = context.recipients[context.recipients["activityid"].isin(ids)]
+    context.targets = context.targets[isin(context.targets["activityid"], ids)]
+    context.monitor = context.monitor[isin(context.monitor["activityid"], ids)]
+    context.senders = context.senders[isin(context.senders["activityid"], ids)]
+    context.recipients = context.recipients[isin(context.recipients["activityid"], ids)]
     return context
 
 
@@ -207,8 +208,12 @@ def _gather(found: list[pd.DataFrame], context: Context) -> pd.DataFrame:
         columns=["activityid", "queue", "evidence", "cause"])], ignore_index=True)
     rows = rows.drop_duplicates(["activityid", "cause", "queue", "evidence"])
     rows["order"] = rows["cause"].map(ORDER)
-    grouped = rows.groupby(["activityid", "order", "cause", "queue"], dropna=False, sort=True)["evidence"].agg(list)
-    causes = grouped.reset_index()
+    rows = rows.sort_values(["activityid", "order", "queue"], kind="stable").reset_index(drop=True)
+    rows["group"] = rows.groupby(["activityid", "order", "cause", "queue"], dropna=False, sort=False).ngroup()
+    evidence = group_lists(rows["group"], rows["evidence"])
+    causes = rows.drop_duplicates("group").reset_index(drop=True)
+    causes["evidence"] = causes["group"].map(evidence)
+    causes = causes[["activityid", "order", "cause", "queue", "evidence"]]
     remediation = {cause.id: cause.remediation_for(context) for cause in CAUSES}
     causes["remediation"] = causes["cause"].map(remediation)
     return causes.drop(columns="order")
@@ -218,23 +223,23 @@ def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFr
     if not unchecked:
         return pd.DataFrame(columns=["activityid", "cause", "missing"])
     rows = pd.concat(unchecked, ignore_index=True)
-    found = pd.MultiIndex.from_frame(causes[["activityid", "cause"]].drop_duplicates())
-    keep = ~pd.MultiIndex.from_frame(rows[["activityid", "cause"]]).isin(found)
+    found = causes["activityid"] + "|" + causes["cause"]
+    keep = ~isin(rows["activityid"] + "|" + rows["cause"], found)
     return rows[keep].reset_index(drop=True)
 
 
 def _verdicts(emails: pd.DataFrame, incoming: pd.DataFrame, converted: pd.Index, causes: pd.DataFrame,
               queues: pd.Series) -> pd.DataFrame:
-    is_incoming = emails["activityid"].isin(incoming["activityid"])
+    is_incoming = isin(emails["activityid"], incoming["activityid"])
     verdict = pd.Series("not-converted", index=emails.index, dtype="str")
     verdict[~is_incoming] = "outgoing"
-    verdict[emails["activityid"].isin(converted)] = "converted"
+    verdict[isin(emails["activityid"], converted)] = "converted"
     primary = causes.drop_duplicates("activityid").set_index("activityid")["cause"]
     sender = emails["sender_address"].fillna(emails["sender"])
     return pd.DataFrame({
         "activityid": emails["activityid"], "subject": emails["subject"], "received_on": emails["createdon"],
-        "sender": sender, "queues": emails["activityid"].map(queues.to_dict()), "verdict": verdict,
-        "primary_cause": emails["activityid"].map(primary.to_dict()).where(verdict == "not-converted"),
+        "sender": sender, "queues": emails["activityid"].map(queues), "verdict": verdict,
+        "primary_cause": emails["activityid"].map(primary).where(verdict == "not-converted"),
     }).reset_index(drop=True)
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def address_key(value: str | None) -> str | None:
@@ -55,3 +58,44 @@ def guid_column(values: pd.Series) -> pd.Series:
     """Vectorised `guid_key`."""
     text = values.astype("str").str.strip().str.strip("{}").str.lower()
     return text.where(text.str.len() > 0)
+
+
+def isin(values: pd.Series, allowed: pd.Series | pd.Index | list) -> pd.Series:
+    """``values.isin(allowed)`` for string columns through Arrow's hash set.
+
+    pandas' own ``isin`` on Arrow-backed strings converts ``allowed`` to Python objects first, which
+    costs seconds at a few hundred thousand ids. Missing values never match.
+    """
+    left = pa.array(_as_str(values).array)
+    right = pa.array(_as_str(pd.Series(allowed)).dropna().unique())
+    found = pc.is_in(left, value_set=right, skip_nulls=True)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+
+
+def _as_str(values: pd.Series) -> pd.Series:
+    return values if values.dtype == "str" else values.astype("str")
+
+
+def group_lists(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """The values of each key as a list (in their order of appearance), indexed by key.
+
+    One factorize and one stable sort instead of a pandas groupby with a Python aggregation, which
+    builds a Series per group.
+    """
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]
+    if len(order) == 0:
+        return pd.Series([], dtype=object)
+    sorted_codes = codes[order]
+    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+    chunks = np.split(values.to_numpy(dtype=object)[order], bounds)
+    firsts = sorted_codes[np.r_[0, bounds]]
+    return pd.Series([chunk.tolist() for chunk in chunks], index=uniques.take(firsts), dtype=object)
+
+
+def joined_by_key(keys: pd.Series, values: pd.Series, separator: str = ", ") -> pd.Series:
+    """The distinct values of each key, sorted and joined into one string."""
+    lists = group_lists(keys, values)
+    return pd.Series([separator.join(sorted({str(value) for value in chunk if isinstance(value, str)}))
+                      for chunk in lists], index=lists.index, dtype="str")

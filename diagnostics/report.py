@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from .causes import BY_ID, CAUSES
+from .normalize import group_lists, isin
 
 SCHEMA_VERSION = 1
 EMAIL_COLUMNS = ["activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause"]
@@ -58,9 +59,9 @@ class Report:
         if rows.empty:
             return None
         ids = rows["activityid"]
-        return _email_dicts(rows, self.causes[self.causes["activityid"].isin(ids)],
-                            self.notes[self.notes["activityid"].isin(ids)],
-                            self.unchecked[self.unchecked["activityid"].isin(ids)])[0]
+        return _email_dicts(rows, self.causes[isin(self.causes["activityid"], ids)],
+                            self.notes[isin(self.notes["activityid"], ids)],
+                            self.unchecked[isin(self.unchecked["activityid"], ids)])[0]
 
     def to_dict(self) -> dict:
         return {
@@ -105,30 +106,39 @@ class Report:
 
 def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
                  unchecked: pd.DataFrame) -> list[dict]:
-    """The contract's per-email objects, built from the long frames in one pass each."""
-    cause_lists: dict[str, list[dict]] = {}
-    for row in causes.itertuples(index=False):
-        cause_lists.setdefault(row.activityid, []).append(
-            {"id": row.cause, "queue": _text(row.queue), "evidence": list(row.evidence),
-             "remediation": row.remediation})
-    note_lists: dict[str, list[str]] = {}
-    for activityid, note in zip(notes["activityid"], notes["note"], strict=True):
-        note_lists.setdefault(activityid, []).append(note)
-    unchecked_lists: dict[str, list[dict]] = {}
-    for activityid, cause, missing in zip(unchecked["activityid"], unchecked["cause"], unchecked["missing"],
-                                          strict=True):
-        unchecked_lists.setdefault(activityid, []).append({"id": cause, "missing": list(missing)})
-    received = emails["received_on"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    result = []
-    for row, when in zip(emails.itertuples(index=False), received, strict=True):
-        result.append({
-            "activityid": row.activityid, "subject": _text(row.subject), "received_on": _text(when),
-            "sender": _text(row.sender), "queues": list(row.queues) if isinstance(row.queues, list) else [],
-            "verdict": row.verdict, "primary_cause": _text(row.primary_cause),
-            "causes": cause_lists.get(row.activityid, []), "notes": note_lists.get(row.activityid, []),
-            "unchecked": unchecked_lists.get(row.activityid, []),
-        })
-    return result
+    """The contract's per-email objects, built column-wise from the long frames."""
+    cause_dicts = pd.Series([
+        {"id": cause, "queue": _text(queue), "evidence": list(evidence), "remediation": remediation}
+        for cause, queue, evidence, remediation in zip(causes["cause"].tolist(), causes["queue"].tolist(),
+                                                       causes["evidence"].tolist(),
+                                                       causes["remediation"].tolist(), strict=True)],
+        index=causes.index, dtype=object)
+    unchecked_dicts = pd.Series([{"id": cause, "missing": list(missing)} for cause, missing in zip(
+        unchecked["cause"].tolist(), unchecked["missing"].tolist(), strict=True)], index=unchecked.index,
+        dtype=object)
+    by_email = {
+        "causes": group_lists(causes["activityid"], cause_dicts),
+        "notes": group_lists(notes["activityid"], notes["note"]),
+        "unchecked": group_lists(unchecked["activityid"], unchecked_dicts),
+    }
+    ids = emails["activityid"]
+    columns = {
+        "activityid": ids.tolist(),
+        "subject": _texts(emails["subject"]),
+        "received_on": _texts(emails["received_on"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        "sender": _texts(emails["sender"]),
+        "queues": [value if isinstance(value, list) else [] for value in emails["queues"].tolist()],
+        "verdict": emails["verdict"].tolist(),
+        "primary_cause": _texts(emails["primary_cause"]),
+        **{name: [value if isinstance(value, list) else [] for value in ids.map(lists).tolist()]
+           for name, lists in by_email.items()},
+    }
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    return values.astype(object).where(values.notna(), None).tolist()
 
 
 def _text(value: object) -> str | None:
@@ -158,7 +168,7 @@ def render_text(report: Report, limit: int = 50) -> str:
     pending = report.emails[report.emails["verdict"] == "not-converted"].head(limit)
     if not pending.empty:
         lines += ["", f"Emails not converted (first {len(pending)}):"]
-        for email in _email_dicts(pending, report.causes[report.causes["activityid"].isin(pending["activityid"])],
+        for email in _email_dicts(pending, report.causes[isin(report.causes["activityid"], pending["activityid"])],
                                   report.notes.iloc[:0], report.unchecked.iloc[:0]):
             lines.append(f"  {email['received_on']}  {email['subject']!r} from {email['sender']}  "
                          f"-> {email['primary_cause'] or 'unexplained'}")

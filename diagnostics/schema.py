@@ -20,12 +20,9 @@ LOOKUP_TYPE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 TABLES: dict[str, dict[str, str]] = {
     "emails": {
         "activityid": "key", "subject": "str", "messageid": "str", "inreplyto": "str",
-        "conversationindex": "str", "trackingtoken": "str", "directioncode": "bool",
-        "statecode": "int", "statuscode": "int", "correlationmethod": "int", "sender": "str",
-        "torecipients": "str", "isduplicatesenderunresolved": "bool", "createdon": "date",
-        "regardingobjectid": "lookup", "parentactivityid": "lookup", "correlatedactivityid": "lookup",
-        "receivingmailboxid": "lookup", "emailsender": "lookup", "sendersaccount": "lookup",
-        "ownerid": "lookup",
+        "directioncode": "bool", "correlationmethod": "int", "sender": "str", "torecipients": "str",
+        "isduplicatesenderunresolved": "bool", "createdon": "date", "regardingobjectid": "lookup",
+        "parentactivityid": "lookup", "correlatedactivityid": "lookup", "receivingmailboxid": "lookup",
     },
     "activityparties": {
         "activitypartyid": "key", "activityid": "lookup", "partyid": "lookup",
@@ -34,43 +31,37 @@ TABLES: dict[str, dict[str, str]] = {
     "queues": {
         "queueid": "key", "name": "str", "emailaddress": "str", "statecode": "int",
         "incomingemaildeliverymethod": "int", "incomingemailfilteringmethod": "int",
-        "emailrouteraccessapproval": "int", "defaultmailbox": "lookup", "ownerid": "lookup",
+        "emailrouteraccessapproval": "int", "defaultmailbox": "lookup",
     },
     "queueitems": {
-        "queueitemid": "key", "objectid": "lookup", "queueid": "lookup", "objecttypecode": "int",
-        "statecode": "int", "enteredon": "date",
+        "queueitemid": "key", "objectid": "lookup", "queueid": "lookup", "statecode": "int",
     },
     "convertrules": {
         "convertruleid": "key", "name": "str", "queueid": "lookup", "statecode": "int",
-        "sourcetypecode": "int", "allowunknownsender": "bool", "checkifresolved": "bool",
-        "resolvedsince": "int", "checkactiveentitlement": "bool", "sendautomaticresponse": "bool",
-        "ownerid": "lookup", "workflowid": "lookup",
+        "sourcetypecode": "int", "allowunknownsender": "bool", "ownerid": "lookup", "workflowid": "lookup",
     },
     "convertruleitems": {
-        "convertruleitemid": "key", "convertruleid": "lookup", "name": "str", "sequencenumber": "int",
-        "conditionxml": "str", "workflowid": "lookup", "queueid": "lookup",
+        "convertruleitemid": "key", "convertruleid": "lookup", "name": "str", "workflowid": "lookup",
     },
     "activitymonitors": {
-        "activitymonitorid": "key", "ruleid": "lookup", "conditionid": "lookup",
-        "monitoredactivityitemid": "lookup", "queueid": "lookup", "currentstate": "int",
-        "reason": "int", "contactcreatedbyrule": "bool", "recommendation": "str", "createdon": "date",
+        "activitymonitorid": "key", "ruleid": "lookup", "monitoredactivityitemid": "lookup",
+        "queueid": "lookup", "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool",
+        "createdon": "date",
     },
     "asyncoperations": {
-        "asyncoperationid": "key", "name": "str", "operationtype": "int", "statecode": "int",
-        "statuscode": "int", "message": "str", "friendlymessage": "str",
-        "regardingobjectid": "lookup", "workflowactivationid": "lookup", "createdon": "date",
+        "asyncoperationid": "key", "name": "str", "statuscode": "int", "message": "str",
+        "friendlymessage": "str", "regardingobjectid": "lookup", "createdon": "date",
     },
     "workflows": {"workflowid": "key", "name": "str", "category": "int", "statecode": "int"},
     "mailboxes": {
         "mailboxid": "key", "name": "str", "emailaddress": "str", "regardingobjectid": "lookup",
         "incomingemaildeliverymethod": "int", "incomingemailstatus": "int",
         "emailrouteraccessapproval": "int", "enabledforincomingemail": "bool", "lastsyncerror": "str",
-        "lastsyncerrorcode": "int", "lastsuccessfulsynccompletedon": "date",
-        "processemailreceivedafter": "date",
+        "lastsuccessfulsynccompletedon": "date",
     },
     "contacts": {
         "contactid": "key", "fullname": "str", "emailaddress1": "str", "emailaddress2": "str",
-        "emailaddress3": "str", "statecode": "int", "createdon": "date", "parentcustomerid": "lookup",
+        "emailaddress3": "str", "statecode": "int", "createdon": "date",
     },
     "accounts": {
         "accountid": "key", "name": "str", "emailaddress1": "str", "emailaddress2": "str",
@@ -86,7 +77,7 @@ TABLES: dict[str, dict[str, str]] = {
         "environmentvariablevalueid": "key", "environmentvariabledefinitionid": "lookup",
         "schemaname": "str", "value": "str",
     },
-    "incidents": {"incidentid": "key", "title": "str", "createdon": "date", "customerid": "lookup"},
+    "incidents": {"incidentid": "key", "title": "str"},
 }
 
 # Lookups whose target table matters to the evaluation keep their lookuplogicalname annotation.

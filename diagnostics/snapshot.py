@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from pydantic import ValidationError
 
 from . import schema
-from .archive import Member, open_input, uploaded_members
+from .archive import Member, open_input, shown, uploaded_members
 from .errors import SnapshotError
 from .normalize import address_column, guid_column, message_id_column
 
@@ -27,6 +28,8 @@ Progress = Callable[[str, int, int], None]  # stage, done, total
 _PAGE_FILE = re.compile(r"(?:^|/)(?P<set>[a-z]+)(?:[ ._-]?\(?(?P<page>\d+)\)?)?\.json$")
 _PAGE_IN_FOLDER = re.compile(r"(?:^|/)(?P<set>[a-z]+)/(?P<page>\d+)\.json$")
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass
@@ -47,7 +50,8 @@ class Snapshot:
         """The table, or an empty frame with its columns when the snapshot lacks it."""
         if name in self.tables:
             return self.tables[name]
-        return pd.DataFrame({column: pd.Series(dtype="object") for column in schema.columns(name)})
+        empty = pd.DataFrame({column: pd.Series(dtype="object") for column in schema.columns(name)})
+        return _normalise(name, empty, self.source)  # typed and with derived columns, like a loaded table
 
     @property
     def counts(self) -> dict[str, int]:
@@ -56,13 +60,13 @@ class Snapshot:
 
 def load_snapshot(path: str | Path, progress: Progress | None = None) -> Snapshot:
     """Load a folder, a ``.zip`` or a single JSON/XML file."""
-    return load_members(open_input(path), Path(path).name, progress)
+    return load_members(open_input(path), shown(Path(path).name), progress)
 
 
 def load_uploaded(files: Iterable[tuple[str, bytes]], progress: Progress | None = None) -> Snapshot:
     """Load uploaded files (``.zip`` or ``.json``/``.xml``), given as (name, bytes) pairs."""
     files = list(files)
-    source = files[0][0] if len(files) == 1 else f"{len(files)} uploaded files"
+    source = shown(files[0][0]) if len(files) == 1 else f"{len(files)} uploaded files"
     return load_members(uploaded_members(files), source, progress)
 
 
@@ -94,7 +98,7 @@ def snapshot_from_records(records: dict[str, list[dict]], source: str = "records
             try:
                 validated = schema.LIST_ADAPTERS[table].validate_python(rows)
             except ValidationError as error:
-                raise SnapshotError(_describe(error, f"{source}: {table}")) from None
+                raise SnapshotError(_describe(error, source, table)) from None
             frames[table] = [_frame(table, validated)]
     return _build(frames, source, [], None)
 
@@ -125,6 +129,8 @@ def _read_page(table: str, member: Member) -> pd.DataFrame:
     data = member.read()
     if data.startswith(_BOM):
         data = data[len(_BOM):]
+    if data.startswith(_UTF16_BOMS):
+        raise SnapshotError(f"{member.name}: encoded as UTF-16 or UTF-32; save it as UTF-8")
     start = data[:64].lstrip()[:1]
     if start not in (b"{", b"["):
         raise SnapshotError(f"{member.name}: not a JSON document (it should start with {{ or [)")
@@ -132,13 +138,29 @@ def _read_page(table: str, member: Member) -> pd.DataFrame:
     try:
         parsed = adapter.validate_json(data)
     except ValidationError as error:
-        raise SnapshotError(_describe(error, member.name)) from None
+        raise SnapshotError(_not_utf8(data, member.name) or _describe(error, member.name, table)) from None
     rows = parsed["value"] if isinstance(parsed, dict) else parsed
     return _frame(table, rows)
 
 
 def _frame(table: str, rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(rows, columns=_frame_columns(table))
+    """Typed columns built straight from the validated rows (Arrow strings, nullable ints and booleans)."""
+    kinds = schema.TABLES[table]
+    columns = {}
+    for column in _frame_columns(table):
+        values = [row.get(column) for row in rows]
+        columns[column] = _typed(values, kinds.get(column, "str") if column != "email_activity_parties" else "list")
+    return pd.DataFrame(columns)
+
+
+def _typed(values: list, kind: str) -> pd.Series:
+    if kind == "int":
+        return pd.Series(values, dtype="Int64")
+    if kind == "bool":
+        return pd.Series(values, dtype="boolean")
+    if kind == "list":
+        return pd.Series(values, dtype=object)
+    return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, pa.string())), dtype="str")
 
 
 def _frame_columns(table: str) -> list[str]:
@@ -146,20 +168,36 @@ def _frame_columns(table: str) -> list[str]:
     return [*names, "email_activity_parties"] if table == "emails" else names
 
 
-def _describe(error: ValidationError, where: str) -> str:
-    """One line for many row errors: which columns, how many rows, the first example."""
-    problems = error.errors()
+def _not_utf8(data: bytes, where: str) -> str | None:
+    """The message for bytes that are not UTF-8 (only checked once validation failed)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"{where}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); save it as UTF-8"
+    return None
+
+
+def _describe(error: ValidationError, where: str, table: str) -> str:
+    """One line for many row errors: which table and columns, how many rows, the first example."""
+    problems = error.errors(include_url=False, include_input=False)
     first = problems[0]
     if first["type"].startswith("json"):
         return f"{where}: not valid JSON ({first['msg']})"
+    if not any(isinstance(part, int) for part in first["loc"]):  # no row: the page itself is malformed
+        return f"{where}: not a Web API page of {table} ('{_column(first['loc']) or 'value'}': {first['msg']})"
     by_column: dict[str, int] = defaultdict(int)
     for problem in problems:
-        loc = [part for part in problem["loc"] if part != "value"]
-        by_column[str(loc[-1]) if loc and isinstance(loc[-1], str) else "record"] += 1
+        by_column[_column(problem["loc"]) or "whole record"] += 1
     columns = ", ".join(f"'{column}' ({count} rows)" for column, count in list(by_column.items())[:3])
-    row = next((part for part in first["loc"] if isinstance(part, int)), None)
-    example = f"row {row + 1}: " if row is not None else ""
-    return f"{where}: wrong values in column {columns}; first at {example}{first['msg']}"
+    more = f" and {len(by_column) - 3} more columns" if len(by_column) > 3 else ""
+    row = next(part for part in first["loc"] if isinstance(part, int))
+    return (f"{where}: wrong values in table {table}: column {columns}{more}; first at row {row + 1}, "
+            f"'{_column(first['loc']) or 'whole record'}': {first['msg']}")
+
+
+def _column(loc: tuple) -> str:
+    """'statecode', or 'email_activity_parties.participationtypemask' for an expanded party."""
+    return ".".join(str(part) for part in loc if isinstance(part, str) and part != "value")
 
 
 def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str],
@@ -179,6 +217,8 @@ def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str]
     tables = {table: _normalise(table, frame, source) for table, frame in tables.items()}
     if "emails" not in tables:
         raise SnapshotError(f"{source}: the snapshot has no emails table (emails.json)")
+    if tables["emails"].empty:
+        raise SnapshotError(f"{source}: the emails table holds no emails; check the export's date filter")
     return Snapshot(tables, source, ignored)
 
 
@@ -202,7 +242,7 @@ def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         elif kind == "date":
             frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
         elif kind == "int":
-            frame[column] = values.astype("Int64")
+            frame[column] = _int_column(values, f"{source}: wrong values in table {table}", column)
         elif kind == "bool":
             frame[column] = values.astype("boolean")
         else:
@@ -211,7 +251,27 @@ def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if column.endswith("_type"):
             frame[column] = frame[column].astype("str").str.lower()
     _check_duplicate_keys(table, frame, source)
-    return _derived(table, frame)
+    return _chunked_if_empty(_derived(table, frame))
+
+
+def _int_column(values: pd.Series, where: str, column: str) -> pd.Series:
+    try:
+        return values.astype("Int64")
+    except (OverflowError, TypeError, ValueError):  # JSON integers have no size limit; Dataverse's have
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        bad = (numbers < INT64[0]) | (numbers > INT64[1])
+        row = int(bad.to_numpy().argmax()) if bad.any() else 0
+        raise SnapshotError(f"{where}: column '{column}' ({int(bad.sum())} rows) holds numbers beyond 64 bits; "
+                            f"first at row {row + 1}") from None
+
+
+def _chunked_if_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """pandas 3 leaves an emptied string column with no Arrow chunks, and merging two such columns fails."""
+    if frame.empty:
+        for column in frame.columns:
+            if frame[column].dtype == "str":
+                frame[column] = pd.array([], dtype="str")
+    return frame
 
 
 def _check_duplicate_keys(table: str, frame: pd.DataFrame, source: str) -> None:

@@ -123,7 +123,7 @@ def test_output_file(tmp_path):
 @pytest.mark.parametrize("name, content, message", [
     ("emails.json", b"{not json", "emails.json: not valid JSON"),
     ("emails.json", b"\x00\x01\x02binary", "emails.json: not a JSON document"),
-    ("emails.json", b'{"value": [{"activityid": "a", "statecode": "open"}]}', "'statecode'"),
+    ("emails.json", b'{"value": [{"activityid": "a", "correlationmethod": "open"}]}', "'correlationmethod'"),
     ("readme.txt", b"hello", "no Web API JSON files"),
     ("queues.json", b'{"value": []}', "no emails table"),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
 from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
 from .unknown_sender_not_allowed import unknown_sender_targets
 
@@ -15,7 +16,7 @@ def detect(context: Context) -> pd.DataFrame:
     if context.has("convertrules", "contacts", "accounts"):
         rows = unknown_sender_targets(context, allow=True)
         any_contact = context.senders.loc[context.senders["record_type"] == "contact", "activityid"]
-        rows = rows[~rows["activityid"].isin(any_contact)]
+        rows = rows[~isin(rows["activityid"], any_contact)]
         address = rows["sender_address"].fillna("(no sender address)")
         parts.append(evidence(rows, "rule " + quoted(rows["name"]) + " creates contacts for unknown senders, "
                               "yet no contact with " + address + " exists"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
 from .base import Cause, Context, evidence
 
 
@@ -13,7 +14,7 @@ def detect(context: Context) -> pd.DataFrame:
         known = context.senders[context.senders["known"]]
         shared = known[known.duplicated("activityid", keep=False)]
         names = shared.groupby("activityid")["label"].agg(lambda labels: " and ".join(sorted(labels)))
-        rows = context.pending[context.pending["activityid"].isin(names.index)]
+        rows = context.pending[isin(context.pending["activityid"], names.index)]
         parts.append(evidence(rows, rows["sender_address"] + " is used by " + rows["activityid"].map(
             names.to_dict()) + ": the case's Customer may resolve to the account", queue=None))
     flagged = context.pending[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool)]

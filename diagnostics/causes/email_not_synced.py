@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
 from .base import EVIDENCE_COLUMNS, Cause, Context, quoted
 
 DELIVERY = {0: "None", 1: "Microsoft Dynamics 365 for Outlook", 2: "Server-Side Synchronization",
@@ -47,7 +48,7 @@ def _mailbox_problems(context: Context) -> pd.DataFrame:
     queue_of_box = boxes["regardingobjectid"].where(boxes["regardingobjectid_type"].fillna("queue") == "queue")
     by_default = context.queues.set_index("defaultmailbox")["queueid"].dropna()
     boxes = boxes.assign(queueid=queue_of_box.fillna(boxes["mailboxid"].map(by_default.to_dict())))
-    boxes = boxes[boxes["queueid"].isin(context.queues["queueid"])]
+    boxes = boxes[isin(boxes["queueid"], context.queues["queueid"])]
     label = "mailbox " + quoted(boxes["emailaddress"].fillna(boxes["name"]))
     error = boxes["lastsyncerror"].fillna("").str.strip()
     return pd.concat([

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
 from .base import Cause, Context, evidence, quoted
 
 
 def detect(context: Context) -> pd.DataFrame:
     targets = context.targets
-    without = targets[~targets["queueid"].isin(context.active_rules["queueid"])]
+    without = targets[~isin(targets["queueid"], context.active_rules["queueid"])]
     found = evidence(without, "queue " + context.queue_label(without["queueid"])
                      + " has no active Automatic Record Creation and Update rule")
     drafts = _draft_rules(context)
@@ -26,7 +27,7 @@ def _draft_rules(context: Context) -> pd.DataFrame:
 def findings(context: Context) -> list[dict]:
     queues = context.queues
     incoming = queues[queues["address"].notna() & (queues["statecode"].fillna(0) == 0)]
-    without = incoming[~incoming["queueid"].isin(context.active_rules["queueid"])]
+    without = incoming[~isin(incoming["queueid"], context.active_rules["queueid"])]
     drafts = _draft_rules(context).groupby("queueid")["name"].agg(list).to_dict()
     return [{"id": CAUSE.id, "scope": "queue", "subject": row.queueid, "severity": "warning",
              "evidence": [f"queue '{row.name}' ({row.address}) has no active rule"]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
+from .queue_only_in_bcc import recipient_list
 from .base import Cause, Context, evidence
 
 
 def detect(context: Context) -> pd.DataFrame:
     pending, targets = context.pending, context.targets
-    no_target = pending[~pending["activityid"].isin(targets["activityid"])]
-    addresses = context.recipients.dropna(subset=["address"]).groupby("activityid")["address"].agg(
-        lambda values: ", ".join(sorted(set(values))))
-    recipients = no_target["activityid"].map(addresses.to_dict()).fillna("none recorded")
+    no_target = pending[~isin(pending["activityid"], targets["activityid"])]
+    recipients = no_target["activityid"].map(recipient_list(context, no_target["activityid"])).fillna(
+        "none recorded")
     orphan = evidence(no_target, "no queue holds an item for the email and none of its To/Cc recipients ("
                       + recipients + ") is a queue", queue=None)
     without_item = targets[~targets["has_item"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin, joined_by_key
 from .base import Cause, Context, evidence
 
 
@@ -11,15 +12,18 @@ def detect(context: Context) -> pd.DataFrame:
     targets = context.targets
     reached = targets[(targets["has_item"] | targets["via_mailbox"]) & ~targets["in_recipients"]]
     how = reached["has_item"].map({True: "holds a queue item for the email", False: "mailbox received it"})
-    recipients = _recipient_list(context).reindex(reached["activityid"]).fillna("nobody").values
+    recipients = recipient_list(context, reached["activityid"]).reindex(reached["activityid"]).fillna(
+        "nobody").values
     text = ("queue " + context.queue_label(reached["queueid"]) + " " + how
             + " but its address is in neither To nor Cc (To/Cc: " + recipients + ")")
     return evidence(reached, text)
 
 
-def _recipient_list(context: Context) -> pd.Series:
+def recipient_list(context: Context, activityids: pd.Series) -> pd.Series:
+    """The To/Cc addresses of these emails, joined, indexed by activityid."""
     rows = context.recipients.dropna(subset=["address"])
-    return rows.groupby("activityid")["address"].agg(lambda addresses: ", ".join(sorted(set(addresses))))
+    rows = rows[isin(rows["activityid"], activityids)]
+    return joined_by_key(rows["activityid"], rows["address"])
 
 
 CAUSE = Cause(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
 from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
 
 FAILED_JOB = 31
@@ -29,7 +30,7 @@ def rule_problems(context: Context) -> pd.DataFrame:
 def _rules_without_items(context: Context) -> pd.DataFrame:
     rules = context.active_rules
     items = context.snapshot.table("convertruleitems")
-    empty = rules[~rules["convertruleid"].isin(items["convertruleid"])]
+    empty = rules[~isin(rules["convertruleid"], items["convertruleid"])]
     return _rule_rows(empty, "rule " + quoted(empty["name"]) + " has no conditions (rule items)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
 from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
 
 
@@ -11,7 +12,7 @@ def unknown_sender_targets(context: Context, allow: bool) -> pd.DataFrame:
     """Target queues whose active rule has ``allowunknownsender == allow``, for unknown senders."""
     known = context.senders.loc[context.senders["known"], "activityid"]
     rules = context.active_rules[context.active_rules["allowunknownsender"].fillna(False).astype(bool) == allow]
-    pending = context.pending[~context.pending["activityid"].isin(known)]
+    pending = context.pending[~isin(context.pending["activityid"], known)]
     found = context.targets[["activityid", "queueid"]].merge(pending[["activityid", "sender_address"]],
                                                             on="activityid")
     return found.merge(rules[["queueid", "name"]], on="queueid")
