@@ -81,10 +81,11 @@ _EXTRA_KINDS: dict[str, dict[str, str]] = {
     "asyncoperations": {"errorcode": "int", "retrycount": "int", "startedon": "date", "completedon": "date",
                         "operationtype": "int"},
     "mailboxes": {"outgoingemaildeliverymethod": "int", "outgoingemailstatus": "int",
-                  "enabledforoutgoingemail": "bool", "isforwardmailbox": "bool"},
+                  "enabledforoutgoingemail": "bool", "isforwardmailbox": "bool", "lastsyncerrorcode": "int",
+                  "processemailreceivedafter": "date"},
     "environmentvariabledefinitions": {"type": "int"},
-    "incidents": {"prioritycode": "int", "caseorigincode": "int", "casetypecode": "int", "createdon": "date"},
-    "mailboxes": {"lastsyncerrorcode": "int", "processemailreceivedafter": "date"},
+    "incidents": {"prioritycode": "int", "caseorigincode": "int", "casetypecode": "int", "createdon": "date",
+                  "customerid": "lookup"},
 }
 
 _INTEGER = re.compile(r"[+-]?\d+")

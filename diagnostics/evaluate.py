@@ -185,7 +185,7 @@ def _converted(snapshot: Snapshot, incoming: pd.DataFrame, replies: pd.DataFrame
     regarding_case = incoming["regardingobjectid_type"] == "incident"
     if snapshot.has("incidents"):
         untyped = incoming["regardingobjectid_type"].isna()
-        regarding_case = regarding_case.fillna(False) | (untyped & isin(incoming["regardingobjectid"], 
+        regarding_case = regarding_case.fillna(False) | (untyped & isin(incoming["regardingobjectid"],
             snapshot.tables["incidents"]["incidentid"]))
     cases = incoming.loc[regarding_case.fillna(False).astype(bool), "activityid"]
     return pd.Index(cases[~isin(cases, replies["activityid"])])

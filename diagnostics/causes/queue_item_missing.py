@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..normalize import isin
-from .queue_only_in_bcc import recipient_list
 from .base import Cause, Context, evidence
+from .queue_only_in_bcc import recipient_list
 
 
 def detect(context: Context) -> pd.DataFrame:

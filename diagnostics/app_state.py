@@ -1,0 +1,428 @@
+"""What the pages show, computed from a ``Report``: labels, aggregates, filters and tables.
+
+The pages only lay these out. Everything here is plain pandas on whole columns (no loop over emails),
+so a page costs about the same for 400 emails as for a million once the report exists, and nothing
+here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from .causes import BY_ID, CAUSES, COLORS, ORDER
+from .report import Report
+
+UNEXPLAINED = "unexplained"  # pseudo cause id: not converted and nothing in the snapshot explains it
+UNEXPLAINED_TITLE = "Unexplained: nothing in the snapshot explains it"
+UNEXPLAINED_COLOR = "#7F7F7F"
+NO_QUEUE = "(no queue)"  # pseudo queue id: an email that reached no queue
+VERDICTS = ("converted", "not-converted", "outgoing")
+VERDICT_LABELS = {"converted": "Converted to a case", "not-converted": "Not converted",
+                  "outgoing": "Outgoing (not evaluated)"}
+VERDICT_SHORT = {"converted": "Converted", "not-converted": "Not converted", "outgoing": "Outgoing"}
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+PAGE_SIZE = 100
+
+# The stage an email has passed once the cause of that order is ruled out: the funnel's rows.
+STAGES = {
+    "email-not-synced": "Synced into Dataverse (in the snapshot)",
+    "queue-only-in-bcc": "Queue address in To or Cc",
+    "queue-item-missing": "Queue item created",
+    "reply-to-tracked-email": "Not a reply to a tracked email",
+    "no-active-rule-for-queue": "Queue has an active rule",
+    "rule-configuration-error": "Rule configured and ran",
+    "unknown-sender-not-allowed": "Sender known or allowed",
+    "contact-creation-failed": "Contact found or created",
+    "customer-email-conflict": "Customer resolved",
+}
+CONVERTED_STAGE = "Became a case"
+
+
+_PUNCTUATION = {ord(char): "\\" + char for char in string.punctuation}
+# What GitHub-flavoured Markdown would turn into a link: addresses, URLs with a scheme, www. names.
+_LINKLIKE = re.compile(r"[^\s`'\"<>()\[\]{},;]*@[^\s`'\"<>()\[\]{},;]+|[a-z][a-z0-9+.-]*:/+[^\s`'\"<>]*"
+                       r"|www\.[^\s`'\"<>]*", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- labels
+
+def md_literal(text: object) -> str:
+    """Text from a snapshot as Markdown that renders literally (for Streamlit's Markdown elements).
+
+    Every ASCII punctuation character is escaped, so no emphasis, link, image, HTML, LaTeX or directive
+    forms. Addresses and URLs go into code spans: GitHub-flavoured Markdown links them after escapes
+    are resolved, but never inside code.
+    """
+    value = ("" if text is None else str(text)).replace("\r", "")
+    parts, done = [], 0
+    for found in _LINKLIKE.finditer(value):
+        parts += [value[done:found.start()].translate(_PUNCTUATION), _code_span(found.group())]
+        done = found.end()
+    parts.append(value[done:].translate(_PUNCTUATION))
+    return "".join(parts).replace("\n", "  \n")
+
+
+def md_code(text: object) -> str:
+    """Text from a snapshot as a Markdown code span (literal, never a link)."""
+    return _code_span("" if text is None else str(text).replace("\n", " "))
+
+
+def _code_span(text: str) -> str:
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def cause_title(cause_id: object) -> str:
+    if _missing(cause_id) or cause_id == UNEXPLAINED:
+        return UNEXPLAINED_TITLE
+    cause = BY_ID.get(str(cause_id))
+    return cause.title if cause else str(cause_id)
+
+
+def cause_label(cause_id: object) -> str:
+    """The title with the contract id, as admins quote it: "Title (cause-id)"."""
+    if _missing(cause_id) or cause_id == UNEXPLAINED:
+        return f"{UNEXPLAINED_TITLE} ({UNEXPLAINED})"
+    return f"{cause_title(cause_id)} ({cause_id})"
+
+
+def cause_color(cause_id: object) -> str:
+    if _missing(cause_id) or cause_id == UNEXPLAINED:
+        return UNEXPLAINED_COLOR
+    return COLORS.get(str(cause_id), UNEXPLAINED_COLOR)
+
+
+def cause_options() -> list[str]:
+    """Every cause id in pipeline order, then the unexplained pseudo id (for filters)."""
+    return [cause.id for cause in CAUSES] + [UNEXPLAINED]
+
+
+def queue_label(report: Report, queue_id: object) -> str:
+    if _missing(queue_id) or queue_id == NO_QUEUE:
+        return NO_QUEUE
+    names = _queue_table(report)
+    if queue_id in names.index:
+        name, address = names.loc[queue_id, "name"], names.loc[queue_id, "address"]
+        return f"{name} ({address})" if not _missing(address) else str(name)
+    return str(queue_id)
+
+
+def queue_names(report: Report) -> dict[str, str]:
+    """queue id -> name (the id when a queue has no name)."""
+    table = _queue_table(report)
+    return dict(zip(table.index, table["name"], strict=True))
+
+
+def _queue_table(report: Report) -> pd.DataFrame:
+    queues = report.queues.drop_duplicates("queueid").set_index("queueid")
+    names = queues["name"].where(queues["name"].notna() & (queues["name"].astype("str") != ""),
+                                 pd.Series(queues.index, index=queues.index))
+    return pd.DataFrame({"name": names.astype("str"), "address": queues["address"]})
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and value != value
+
+
+# --------------------------------------------------------------------------- overview aggregates
+
+@dataclass(frozen=True)
+class Kpis:
+    incoming: int
+    converted: int
+    not_converted: int
+    outgoing: int
+    unexplained: int
+    rate: float | None  # converted / incoming, None without incoming emails
+    top_cause: str | None
+    top_count: int
+
+
+def kpis(report: Report) -> Kpis:
+    summary = report.summary()
+    by_cause = summary["by_primary_cause"]
+    top = max(by_cause, key=lambda cause: (by_cause[cause], -ORDER[cause])) if by_cause else None
+    incoming = summary["incoming"]
+    return Kpis(incoming=incoming, converted=summary["converted"], not_converted=summary["not_converted"],
+                outgoing=summary["outgoing"], unexplained=summary["unexplained"],
+                rate=summary["converted"] / incoming if incoming else None,
+                top_cause=top, top_count=by_cause.get(top, 0) if top else 0)
+
+
+def primary_cause_counts(report: Report) -> pd.DataFrame:
+    """Not-converted emails per primary cause (unexplained included), most frequent first."""
+    pending = report.emails[report.emails["verdict"] == "not-converted"]
+    causes = pending["primary_cause"].astype("object").where(pending["primary_cause"].notna(), UNEXPLAINED)
+    counts = causes.value_counts()
+    frame = pd.DataFrame({"cause": counts.index.astype("str"), "count": counts.values.astype(int)})
+    frame["order"] = frame["cause"].map(ORDER).fillna(len(CAUSES) + 1)
+    frame = frame.sort_values(["count", "order"], ascending=[False, True], ignore_index=True)
+    frame["label"] = frame["cause"].map(cause_label)
+    frame["title"] = frame["cause"].map(cause_title)
+    frame["color"] = frame["cause"].map(cause_color)
+    return frame.drop(columns="order")
+
+
+def cause_counts(report: Report) -> pd.DataFrame:
+    """For every cause of the registry: emails it is the primary cause of, and emails it was found for."""
+    primary = primary_cause_counts(report).set_index("cause")["count"]
+    found = report.causes.drop_duplicates(["activityid", "cause"])["cause"].value_counts()
+    unchecked = report.unchecked.drop_duplicates(["activityid", "cause"])["cause"].value_counts() \
+        if not report.unchecked.empty else pd.Series(dtype=int)
+    rows = [{"cause": cause.id, "label": cause_label(cause.id), "primary": int(primary.get(cause.id, 0)),
+             "found": int(found.get(cause.id, 0)), "unchecked": int(unchecked.get(cause.id, 0))}
+            for cause in CAUSES]
+    return pd.DataFrame(rows)
+
+
+def daily_counts(report: Report) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per UTC day: not-converted emails by primary cause (long: day, cause, count) and incoming totals."""
+    emails = report.emails[report.emails["verdict"] != "outgoing"]
+    day = emails["received_on"].dt.floor("D").dt.tz_localize(None)
+    pending = emails["verdict"] == "not-converted"
+    cause = emails["primary_cause"].astype("object").where(emails["primary_cause"].notna(), UNEXPLAINED)
+    long = (pd.DataFrame({"day": day[pending], "cause": cause[pending]}).dropna(subset=["day"])
+            .groupby(["day", "cause"], as_index=False).size().rename(columns={"size": "count"}))
+    long["order"] = long["cause"].map(ORDER).fillna(len(CAUSES) + 1)
+    long = long.sort_values(["order", "day"], ignore_index=True).drop(columns="order")
+    totals = pd.DataFrame({"day": day, "converted": emails["verdict"] == "converted"}).dropna(subset=["day"])
+    totals = totals.groupby("day", as_index=False).agg(incoming=("converted", "size"),
+                                                       converted=("converted", "sum"))
+    return long, totals
+
+
+def email_queue_pairs(report: Report) -> pd.DataFrame:
+    """One row per (email, target queue); an email without a target queue gets ``NO_QUEUE``."""
+    emails = report.emails[["activityid", "queues", "verdict", "primary_cause"]]
+    queues = emails["queues"].map(lambda value: value if isinstance(value, list) and value else [NO_QUEUE])
+    return emails.assign(queue=queues).explode("queue").drop(columns="queues")
+
+
+def queue_cause_matrix(report: Report, limit: int = 30) -> pd.DataFrame:
+    """Not-converted emails per (primary cause, target queue): rows causes in pipeline order, columns queue ids.
+
+    Only the ``limit`` queues with the most such emails are kept (a heat map of hundreds of columns reads
+    as noise); an email reaching two queues counts in both.
+    """
+    pairs = email_queue_pairs(report)
+    pairs = pairs[pairs["verdict"] == "not-converted"]
+    cause = pairs["primary_cause"].astype("object").where(pairs["primary_cause"].notna(), UNEXPLAINED)
+    table = pd.crosstab(cause, pairs["queue"])
+    if table.empty:
+        return table
+    order = [cause_id for cause_id in cause_options() if cause_id in table.index]
+    columns = table.sum().sort_values(ascending=False, kind="stable").index[:limit]
+    return table.loc[order, columns]
+
+
+def funnel(report: Report) -> pd.DataFrame:
+    """Incoming emails still on their way to a case after each stage of the pipeline.
+
+    Each stage removes the emails whose primary cause is that stage's cause; what is left after the
+    last stage either became a case or is unexplained.
+    """
+    summary = report.summary()
+    remaining = summary["incoming"]
+    by_cause = summary["by_primary_cause"]
+    rows = []
+    for cause in CAUSES:
+        dropped = by_cause.get(cause.id, 0)
+        remaining -= dropped
+        rows.append({"stage": STAGES[cause.id], "cause": cause.id, "remaining": remaining, "dropped": dropped})
+    rows.append({"stage": CONVERTED_STAGE, "cause": None, "remaining": summary["converted"],
+                 "dropped": summary["unexplained"]})
+    return pd.DataFrame(rows)
+
+
+def findings_rows(report: Report) -> list[dict]:
+    """Environment findings, most severe first, each with a readable subject and the cause label."""
+    rows = []
+    for finding in sorted(report.findings, key=lambda item: (SEVERITY_RANK.get(item.get("severity"), 3),
+                                                              ORDER.get(item.get("id"), 99))):
+        scope, subject = finding.get("scope"), finding.get("subject")
+        readable = queue_label(report, subject) if scope == "queue" else str(subject)
+        rows.append({**finding, "label": cause_label(finding.get("id")), "subject_label": readable})
+    return rows
+
+
+# --------------------------------------------------------------------------- emails explorer
+
+@dataclass(frozen=True)
+class EmailFilter:
+    verdicts: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()  # cause ids, UNEXPLAINED included
+    queues: tuple[str, ...] = ()  # queue ids, NO_QUEUE included
+    start: date | None = None
+    end: date | None = None  # inclusive
+    text: str = ""
+    any_cause: bool = False  # match a cause found for the email, not only its primary cause
+
+
+def filter_emails(report: Report, selection: EmailFilter) -> pd.DataFrame:
+    """The emails frame rows that pass every filter, newest first."""
+    emails = report.emails
+    mask = pd.Series(True, index=emails.index)
+    if selection.verdicts:
+        mask &= emails["verdict"].isin(list(selection.verdicts))
+    if selection.causes:
+        wanted = set(selection.causes)
+        primary = emails["primary_cause"].astype("object").where(
+            emails["primary_cause"].notna() | (emails["verdict"] != "not-converted"), UNEXPLAINED)
+        by_cause = primary.isin(list(wanted)).fillna(False).astype(bool)
+        if selection.any_cause:
+            found = report.causes.loc[report.causes["cause"].isin(list(wanted)), "activityid"]
+            by_cause |= emails["activityid"].isin(found)
+        mask &= by_cause
+    if selection.queues:
+        pairs = email_queue_pairs(report)
+        hit = pairs.loc[pairs["queue"].isin(list(selection.queues)), "activityid"]
+        mask &= emails["activityid"].isin(hit)
+    received = emails["received_on"]
+    if selection.start is not None:
+        mask &= (received >= pd.Timestamp(selection.start, tz="UTC")).fillna(False).astype(bool)
+    if selection.end is not None:
+        mask &= (received < pd.Timestamp(selection.end, tz="UTC") + pd.Timedelta(days=1)).fillna(False).astype(bool)
+    text = selection.text.strip().lower()
+    if text:
+        found_text = pd.Series(False, index=emails.index)
+        for column in ("subject", "sender"):
+            found_text |= emails[column].astype("str").str.lower().str.contains(text, regex=False).fillna(False)
+        mask &= found_text.astype(bool)
+    return emails[mask.astype(bool)].sort_values("received_on", ascending=False, kind="stable")
+
+
+def email_rows(report: Report, emails: pd.DataFrame) -> pd.DataFrame:
+    """The explorer's table for the given rows: readable columns, record id last."""
+    names = queue_names(report)
+    queues = emails["queues"].map(
+        lambda value: ", ".join(names.get(queue, queue) for queue in value) if isinstance(value, list) else "")
+    primary = emails["primary_cause"].astype("object").where(
+        emails["primary_cause"].notna() | (emails["verdict"] != "not-converted"), UNEXPLAINED)
+    return pd.DataFrame({
+        "Received (UTC)": emails["received_on"].dt.tz_localize(None),
+        "Verdict": emails["verdict"].map(VERDICT_SHORT).fillna(emails["verdict"]),
+        "Primary cause": primary.map(lambda cause: "" if _missing(cause) else cause_label(cause)),
+        "Subject": emails["subject"],
+        "Sender": emails["sender"],
+        "Queues": queues,
+        "Activity id": emails["activityid"],
+    }).reset_index(drop=True)
+
+
+def page_of(frame: pd.DataFrame, page: int, size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
+    """Rows of page ``page`` (1-based, clamped) and the number of pages."""
+    pages = max(1, -(-len(frame) // size))
+    page = min(max(1, page), pages)
+    return frame.iloc[(page - 1) * size: page * size], pages
+
+
+def filter_from_params(params: dict[str, str | Sequence[str]], report: Report) -> EmailFilter:
+    """An ``EmailFilter`` from query parameters (``cause``, ``queue``, ``verdict``, ``day``, ``q``,
+    ``any``).
+
+    Unknown values are dropped: the parameters come from links, which anyone can edit.
+    """
+    def values(name: str) -> tuple[str, ...]:
+        raw = params.get(name)
+        if raw is None:
+            return ()
+        items = [raw] if isinstance(raw, str) else list(raw)
+        return tuple(part for item in items for part in str(item).split(",") if part)
+
+    known_queues = set(report.queues["queueid"]) | {NO_QUEUE}
+    day = _day(values("day")[0]) if values("day") else None
+    return EmailFilter(
+        verdicts=tuple(verdict for verdict in values("verdict") if verdict in VERDICTS),
+        causes=tuple(cause for cause in values("cause") if cause in cause_options()),
+        queues=tuple(queue for queue in values("queue") if queue in known_queues),
+        start=day, end=day,
+        text=" ".join(values("q"))[:200],
+        any_cause=values("any")[:1] == ("1",),
+    )
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- one email
+
+def email_view(report: Report, activityid: str) -> dict | None:
+    """One email's diagnosis for the detail panel: the contract's shape plus readable labels."""
+    detail = report.email_detail(activityid)
+    if detail is None:
+        return None
+    names = queue_names(report)
+    detail["queue_labels"] = [queue_label(report, queue) for queue in detail["queues"]]
+    for cause in detail["causes"]:
+        cause["label"] = cause_label(cause["id"])
+        cause["queue_label"] = queue_label(report, cause["queue"]) if cause.get("queue") else None
+    for item in detail["unchecked"]:
+        item["label"] = cause_label(item["id"])
+    detail["primary_label"] = (cause_label(detail["primary_cause"]) if detail["primary_cause"]
+                               else cause_label(None) if detail["verdict"] == "not-converted" else None)
+    detail["queue_names"] = {queue: names.get(queue, queue) for queue in detail["queues"]}
+    return detail
+
+
+# --------------------------------------------------------------------------- queues
+
+def queue_health(report: Report) -> pd.DataFrame:
+    """One row per queue: its rule, its mailbox findings and what happened to the emails it received."""
+    pairs = email_queue_pairs(report)
+    pairs = pairs[pairs["verdict"] != "outgoing"]
+    stats = pairs.groupby("queue").agg(emails=("activityid", "size"),
+                                       converted=("verdict", lambda verdicts: int((verdicts == "converted").sum())))
+    pending = pairs[pairs["verdict"] == "not-converted"]
+    cause = pending["primary_cause"].astype("object").where(pending["primary_cause"].notna(), UNEXPLAINED)
+    top = pd.DataFrame({"queue": pending["queue"], "cause": cause}).groupby("queue")["cause"].agg(
+        lambda causes: causes.value_counts().index[0])
+    findings: dict[str, list[dict]] = {}
+    for finding in report.findings:
+        if finding.get("scope") == "queue":
+            findings.setdefault(finding.get("subject"), []).append(finding)
+    rows = []
+    ids = list(report.queues["queueid"]) + ([NO_QUEUE] if NO_QUEUE in stats.index else [])
+    for queue in ids:
+        queue_findings = findings.get(queue, [])
+        received = int(stats["emails"].get(queue, 0))
+        converted = int(stats["converted"].get(queue, 0))
+        rules = _rules_of(report, queue)
+        worst = min((SEVERITY_RANK.get(item.get("severity"), 3) for item in queue_findings), default=3)
+        rate = converted / received if received else None
+        health = ("error" if worst == 0 else "warning" if worst == 1 or (queue != NO_QUEUE and not rules)
+                  or (rate is not None and rate < 0.5) else "ok")
+        rows.append({
+            "queueid": queue, "health": health, "queue": queue_label(report, queue),
+            "active_rules": ", ".join(rules) if rules else "",
+            "emails": received, "converted": converted, "not_converted": received - converted,
+            "rate": rate, "top_cause": cause_label(top[queue]) if queue in top.index else "",
+            "findings": " | ".join(f"{item.get('severity')}: {sentence}" for item in queue_findings
+                                   for sentence in item.get("evidence", [])),
+        })
+    return pd.DataFrame(rows)
+
+
+def _rules_of(report: Report, queue: str) -> list[str]:
+    rows = report.queues[report.queues["queueid"] == queue]
+    if rows.empty:
+        return []
+    rules = rows.iloc[0]["active_rules"]
+    return [str(rule) for rule in rules] if isinstance(rules, list | tuple) else []
+
+
+def selected_ids(values: Iterable[object]) -> list[str]:
+    """Plain strings from a selection event's custom data (drops empties)."""
+    return [str(value) for value in values if not _missing(value) and str(value)]

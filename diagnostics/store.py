@@ -1,0 +1,239 @@
+"""SQLite store of shared reports: a report saved under an unguessable token, read back through a link.
+
+Only the evaluated report (the contract JSON) is stored, never the raw snapshot, as zlib-compressed
+orjson. The store lives at ``DIAGNOSTICS_STORE`` (default ``./data/runs.sqlite`` under the working
+directory) and is created on first use. It runs in WAL mode with a busy timeout and opens one
+connection per call, so threads and processes can share it; saving is a single transaction, so a
+writer killed mid-save leaves the whole report or nothing.
+
+Tokens are never stored or logged: rows are keyed by the SHA-256 of the token, so a leaked database
+file opens no links, and looking a row up reveals nothing about the tokens near it.
+
+Masking (``mask_report``) hides customer data before a report is shared further than its team:
+every email address except the queues' own (the organisation's addresses, needed to act on the
+report) becomes ``a***@contoso.com``; senders lose their display names; subjects become
+``(subject hidden)``, also where evidence quotes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from .normalize import address_key
+
+ENV_VAR = "DIAGNOSTICS_STORE"
+DEFAULT_PATH = Path("data") / "runs.sqlite"
+BUSY_TIMEOUT_SECONDS = 30
+TOKEN_BYTES = 32  # 256 bits; the contract asks for at least 128
+HIDDEN_SUBJECT = "(subject hidden)"
+HIDDEN_SENDER = "(sender hidden)"
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_ISO = "%Y-%m-%dT%H:%M:%SZ"  # fixed width, so text comparison is time comparison
+# Broad on purpose: masking too much is harmless, leaving an address is not.
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:]+@[^\s@<>()\[\],;:'\"]+")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    token_hash BLOB PRIMARY KEY,
+    report BLOB NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    masked INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_expiry ON runs (expires_at);
+"""
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """A report as it was shared: who shared it, when, until when, and whether it was masked."""
+
+    token: str
+    report: dict
+    created_by: str
+    created_at: str
+    expires_at: str
+    masked: bool
+
+
+class RunStore:
+    """Shared reports in one SQLite file. ``clock`` (UTC ``datetime``) is there for tests."""
+
+    def __init__(self, path: str | Path | None = None, *, clock: Clock | None = None) -> None:
+        self.path = Path(path or os.environ.get(ENV_VAR) or Path.cwd() / DEFAULT_PATH)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def save(self, report: dict, created_by: str, ttl_days: int = 30, mask: bool = False) -> str:
+        """Store the report and return its token; it can be loaded for ``ttl_days`` days."""
+        if ttl_days < 0:
+            raise ValueError("ttl_days cannot be negative")
+        stored = mask_report(report) if mask else report
+        blob = zlib.compress(orjson.dumps(stored), 6)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = self._clock()
+        row = (_digest(token), blob, str(created_by), _iso(now), _iso(now + timedelta(days=ttl_days)), int(mask))
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", row)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return token
+
+    def load(self, token: str) -> SharedRun | None:
+        """The shared run, or None when the token is unknown, expired or revoked."""
+        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+            return None
+        self.purge_expired()
+        digest = _digest(token)
+        with self._connection() as db:
+            row = db.execute("SELECT token_hash, report, created_by, created_at, expires_at, masked FROM runs "
+                             "WHERE token_hash = ? AND expires_at > ?", (digest, _iso(self._clock()))).fetchone()
+        if row is None or not hmac.compare_digest(row[0], digest):
+            return None
+        try:
+            report = orjson.loads(zlib.decompress(row[1]))
+        except (zlib.error, orjson.JSONDecodeError):
+            return None  # a damaged row reads as an unknown link, not a crash of the page
+        return SharedRun(token, report, row[2], row[3], row[4], bool(row[5]))
+
+    def revoke(self, token: str) -> bool:
+        """Delete the run behind the token; True when there was one."""
+        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+            return False
+        with self._connection() as db:
+            return db.execute("DELETE FROM runs WHERE token_hash = ?", (_digest(token),)).rowcount > 0
+
+    def purge_expired(self) -> int:
+        """Delete every expired run; returns how many."""
+        with self._connection() as db:
+            return db.execute("DELETE FROM runs WHERE expires_at <= ?", (_iso(self._clock()),)).rowcount
+
+    def _connection(self) -> _Connection:
+        self._prepare()
+        return _Connection(self.path)
+
+    def _prepare(self) -> None:
+        """Create the folder, the file and the table on first use (once per instance)."""
+        with self._ready_lock:
+            if self._ready:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _Connection(self.path) as db:
+                db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+                db.executescript(_SCHEMA)
+            self._ready = True
+
+
+class _Connection:
+    """One short-lived connection in autocommit mode; transactions are explicit."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        self.db.execute("PRAGMA synchronous = FULL")  # a link handed out must survive a power cut
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.db
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+
+def mask_report(report: dict) -> dict:
+    """A copy of the report with customer addresses masked and subjects hidden; the input is untouched."""
+    keep = {key for queue in report.get("queues") or [] if (key := address_key(queue.get("emailaddress")))}
+    subjects = {email["subject"] for email in report.get("emails") or [] if email.get("subject")}
+    masked = _mask_strings(report, keep, subjects)  # builds new lists and dicts all the way down
+    for email in masked.get("emails") or []:
+        if email.get("subject"):
+            email["subject"] = HIDDEN_SUBJECT
+        if email.get("sender"):
+            email["sender"] = _mask_sender(email["sender"])
+    return masked
+
+
+def mask_address(address: str) -> str:
+    """``jo.smith@contoso.com`` -> ``j***@contoso.com``."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _mask_sender(sender: str) -> str:
+    """Only the masked address: a display name is personal data too."""
+    found = _ADDRESS.search(sender)
+    return mask_address(found.group().rstrip(".")) if found else HIDDEN_SENDER
+
+
+def _mask_strings(value: object, keep: set[str], subjects: set[str]) -> object:
+    if isinstance(value, str):
+        return _mask_text(value, keep, subjects)
+    if isinstance(value, list):
+        return [_mask_strings(item, keep, subjects) for item in value]
+    if isinstance(value, dict):
+        return {key: _mask_strings(item, keep, subjects) for key, item in value.items()}
+    return value
+
+
+def _mask_text(text: str, keep: set[str], subjects: set[str]) -> str:
+    if "@" in text:
+        text = _ADDRESS.sub(lambda found: _mask_match(found.group(), keep), text)
+    if subjects and ("'" in text or '"' in text):
+        text = _hide_quoted_subjects(text, subjects)
+    return text
+
+
+def _mask_match(found: str, keep: set[str]) -> str:
+    # quotes around an address and the full stop ending a sentence are not part of it
+    address = found.lstrip("'\"`").rstrip(".")
+    start = found.index(address)
+    before, after = found[:start], found[start + len(address):]
+    return found if address.lower() in keep else before + mask_address(address) + after
+
+
+def _hide_quoted_subjects(text: str, subjects: set[str]) -> str:
+    """Evidence quotes subjects ('…'); a subject may hold quotes itself, so pair each quote with later ones."""
+    for quote in ("'", '"'):
+        positions = [index for index, char in enumerate(text) if char == quote]
+        if len(positions) > 40:  # quadratic pairing would be slow: plain substring search instead
+            for subject in subjects:
+                text = text.replace(subject, HIDDEN_SUBJECT)
+            continue
+        parts, done = [], 0
+        for start in positions:
+            if parts and start <= done:  # inside, or closing, the last hidden subject
+                continue
+            end = next((end for end in positions if end > start and text[start + 1:end] in subjects), None)
+            if end is not None:
+                parts += [text[done:start + 1], HIDDEN_SUBJECT]
+                done = end
+        text = "".join(parts) + text[done:]
+    return text
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_ISO)
