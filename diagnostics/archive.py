@@ -53,7 +53,7 @@ def open_input(path: str | Path) -> list[Member]:
     size = path.stat().st_size
     if size > MAX_INPUT_BYTES:
         raise SnapshotError(f"{shown(path.name)}: {size / 1024**3:.1f} GB is over the {_gb(MAX_INPUT_BYTES)} limit")
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":  # a damaged .zip is said to be one
         return zip_members(_read_file(path, MAX_INPUT_BYTES), shown(path.name))
     return [Member(shown(path.name), size, lambda: _read_file(path, MAX_MEMBER_BYTES))]
 
@@ -94,6 +94,8 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) ->
     name = _safe_name(info.filename, where)
     if stat.S_ISLNK(info.external_attr >> 16):
         raise SnapshotError(f"{where}: links are not allowed in a snapshot")
+    if info.flag_bits & 0x1:
+        raise SnapshotError(f"{where}: encrypted; zip the snapshot again without a password")
     if name.lower().endswith((".zip", ".gz", ".7z", ".rar", ".tar")):
         raise SnapshotError(f"{where}: archives inside the archive are not allowed; unzip it first")
     if info.file_size > MAX_MEMBER_BYTES:
@@ -169,11 +171,11 @@ def _read_file(path: Path, limit: int) -> bytes:
 
 
 def _safe_name(name: str, where: str) -> str:
+    if _CONTROL.search(name):  # a newline in a name would break one-line messages and page matching
+        raise SnapshotError(f"{where}: unsafe path {name!r} (control characters)")
     posix = PurePosixPath(name.replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
         raise SnapshotError(f"{where}: unsafe path {name!r} (absolute or with '..')")
-    if _CONTROL.search(name):
-        raise SnapshotError(f"{where}: unsafe path {name!r} (control characters)")
     return posix.as_posix()
 
 

@@ -10,7 +10,7 @@ Kinds: ``key`` (the primary key GUID), ``lookup`` (a ``_x_value`` GUID, kept as 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict
@@ -96,8 +96,8 @@ def raw_name(table: str, column: str) -> str:
 
 
 def _optional(py_type: Any, alias: str | None = None) -> Any:
-    field = Field(alias=alias) if alias else Field()
-    return NotRequired[Annotated[py_type | None, field]]
+    """Every column is optional and filled with None, so each row dict has every key in column order."""
+    return Annotated[py_type | None, Field(default=None, alias=alias)]
 
 
 def _row_model(table: str) -> type:
@@ -119,7 +119,7 @@ def _email_row_with_parties() -> type:
     """Emails may carry their parties expanded (``$expand=email_activity_parties``)."""
     fields = dict(ROW_MODELS["emails"].__annotations__)
     party = ROW_MODELS["activityparties"]
-    fields["email_activity_parties"] = NotRequired[list[party] | None]  # type: ignore[valid-type]
+    fields["email_activity_parties"] = Annotated[list[party] | None, Field(default=None)]  # type: ignore[valid-type]
     model = TypedDict("emails_row_expanded", fields)  # type: ignore[misc]
     model.__pydantic_config__ = _CONFIG  # type: ignore[attr-defined]
     return model

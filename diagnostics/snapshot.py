@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pydantic import ValidationError
@@ -99,7 +100,7 @@ def snapshot_from_records(records: dict[str, list[dict]], source: str = "records
                 validated = schema.LIST_ADAPTERS[table].validate_python(rows)
             except ValidationError as error:
                 raise SnapshotError(_describe(error, source, table)) from None
-            frames[table] = [_frame(table, validated)]
+            frames[table] = [_frame(table, validated, source)]
     return _build(frames, source, [], None)
 
 
@@ -140,27 +141,40 @@ def _read_page(table: str, member: Member) -> pd.DataFrame:
     except ValidationError as error:
         raise SnapshotError(_not_utf8(data, member.name) or _describe(error, member.name, table)) from None
     rows = parsed["value"] if isinstance(parsed, dict) else parsed
-    return _frame(table, rows)
+    return _frame(table, rows, member.name)
 
 
-def _frame(table: str, rows: list[dict]) -> pd.DataFrame:
-    """Typed columns built straight from the validated rows (Arrow strings, nullable ints and booleans)."""
+_ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else is text
+_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
+                 pa.bool_(): pd.BooleanDtype()}
+
+
+def _frame(table: str, rows: list[dict], where: str) -> pd.DataFrame:
+    """Typed columns built straight from the validated rows (Arrow strings, nullable ints and booleans).
+
+    Validated rows hold every column in the same order, so one transposition gives the columns.
+    """
+    names = _frame_columns(table)
+    columns = list(zip(*map(dict.values, rows), strict=True)) if rows else [()] * len(names)
+    by_name = dict(zip(names, columns, strict=True))
+    parties = by_name.pop("email_activity_parties", None)
     kinds = schema.TABLES[table]
-    columns = {}
-    for column in _frame_columns(table):
-        values = [row.get(column) for row in rows]
-        columns[column] = _typed(values, kinds.get(column, "str") if column != "email_activity_parties" else "list")
-    return pd.DataFrame(columns)
+    arrays = [_arrow(values, _ARROW_TYPES.get(kinds.get(name, "str"), pa.string()), where, table, name)
+              for name, values in by_name.items()]
+    frame = pa.Table.from_arrays(arrays, names=list(by_name)).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    if parties is not None:
+        frame["email_activity_parties"] = pd.Series(parties, dtype=object)
+    return frame
 
 
-def _typed(values: list, kind: str) -> pd.Series:
-    if kind == "int":
-        return pd.Series(values, dtype="Int64")
-    if kind == "bool":
-        return pd.Series(values, dtype="boolean")
-    if kind == "list":
-        return pd.Series(values, dtype=object)
-    return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, pa.string())), dtype="str")
+def _arrow(values: tuple, arrow_type: pa.DataType, where: str, table: str, column: str) -> pa.Array:
+    try:
+        return pa.array(values, arrow_type)
+    except (OverflowError, pa.ArrowInvalid):  # JSON integers have no size limit; Dataverse's have 64 bits at most
+        bad = [index for index, value in enumerate(values) if isinstance(value, int) and not
+               INT64[0] <= value <= INT64[1]]
+        raise SnapshotError(f"{where}: wrong values in table {table}: column '{column}' ({len(bad)} rows) "
+                            f"holds numbers beyond 64 bits; first at row {bad[0] + 1 if bad else '?'}") from None
 
 
 def _frame_columns(table: str) -> list[str]:
@@ -206,7 +220,7 @@ def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str]
     for table, frames in pages.items():
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if table == "emails":
-            frame, parties = _split_expanded_parties(frame)
+            frame, parties = _split_expanded_parties(frame, source)
             if parties is not None:
                 pages_parties = [parties] if "activityparties" not in tables else [tables["activityparties"],
                                                                                  parties]
@@ -222,7 +236,7 @@ def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str]
     return Snapshot(tables, source, ignored)
 
 
-def _split_expanded_parties(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _split_expanded_parties(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     expanded = frame.pop("email_activity_parties")
     present = expanded.dropna()
     if present.empty:
@@ -230,7 +244,7 @@ def _split_expanded_parties(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     owners = frame.loc[present.index, "activityid"]
     rows = [dict(party, activityid=party.get("activityid") or owner)
             for owner, parties in zip(owners, present, strict=True) for party in parties]
-    return frame, _frame("activityparties", rows)
+    return frame, _frame("activityparties", rows, source)
 
 
 def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -242,7 +256,7 @@ def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         elif kind == "date":
             frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
         elif kind == "int":
-            frame[column] = _int_column(values, f"{source}: wrong values in table {table}", column)
+            frame[column] = values.astype("Int64")
         elif kind == "bool":
             frame[column] = values.astype("boolean")
         else:
@@ -250,19 +264,8 @@ def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     for column in frame.columns:
         if column.endswith("_type"):
             frame[column] = frame[column].astype("str").str.lower()
-    _check_duplicate_keys(table, frame, source)
+    _check_keys(table, frame, source)
     return _chunked_if_empty(_derived(table, frame))
-
-
-def _int_column(values: pd.Series, where: str, column: str) -> pd.Series:
-    try:
-        return values.astype("Int64")
-    except (OverflowError, TypeError, ValueError):  # JSON integers have no size limit; Dataverse's have
-        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-        bad = (numbers < INT64[0]) | (numbers > INT64[1])
-        row = int(bad.to_numpy().argmax()) if bad.any() else 0
-        raise SnapshotError(f"{where}: column '{column}' ({int(bad.sum())} rows) holds numbers beyond 64 bits; "
-                            f"first at row {row + 1}") from None
 
 
 def _chunked_if_empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -274,9 +277,14 @@ def _chunked_if_empty(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _check_duplicate_keys(table: str, frame: pd.DataFrame, source: str) -> None:
+def _check_keys(table: str, frame: pd.DataFrame, source: str) -> None:
+    """Every record has its own primary key: without one it cannot be told apart or referred to."""
     key = schema.key_column(table)
-    keys = frame[key].dropna()
+    missing = frame[key].isna()
+    if missing.any():
+        raise SnapshotError(f"{source}: {table} has {int(missing.sum())} records without {key} (first at row "
+                            f"{int(missing.to_numpy().argmax()) + 1}); export the table with its primary key")
+    keys = frame[key]
     duplicated = keys[keys.duplicated()]
     if not duplicated.empty:
         raise SnapshotError(f"{source}: {table} has {len(duplicated)} records whose {key} repeats another "
