@@ -46,7 +46,9 @@ CONVERTED_STAGE = "Became a case"
 
 _PUNCTUATION = {ord(char): "\\" + char for char in string.punctuation}
 # What GitHub-flavoured Markdown would turn into a link: addresses, URLs with a scheme, www. names.
-_LINKLIKE = re.compile(r"[^\s`'\"<>()\[\]{},;]*@[^\s`'\"<>()\[\]{},;]+|[a-z][a-z0-9+.-]*:/+[^\s`'\"<>]*"
+_LINKLIKE = re.compile(r"<[^\s`<>]*@[^\s`<>]+>"  # <message@id> or <address>
+                       r"|[^\s`'\"<>()\[\]{},;]*@[^\s`'\"<>()\[\]{},;]+"  # an address
+                       r"|[a-z][a-z0-9+.-]*:/+[^\s`'\"<>]*"  # a URL with a scheme
                        r"|www\.[^\s`'\"<>]*", re.IGNORECASE)
 
 

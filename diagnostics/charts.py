@@ -13,10 +13,10 @@ from __future__ import annotations
 import html
 import textwrap
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from .app_state import (
-    CONVERTED_STAGE,
     NO_QUEUE,
     UNEXPLAINED,
     cause_color,
@@ -59,6 +59,17 @@ def _layout(figure: go.Figure, title: str, height: int, **extra: object) -> go.F
     return figure
 
 
+def _counts_axis(axis: dict, largest: float) -> dict:
+    """Whole numbers on a count axis: one tick per unit when counts are small."""
+    return {**axis, "dtick": 1} if largest <= 8 else {**axis, "tickformat": ",d"}
+
+
+def _day_axis(days: pd.Series) -> dict:
+    """Ticks on whole days (never hours), at most about a dozen of them."""
+    span = max(1, (days.max() - days.min()).days + 1) if len(days) else 1
+    return {"type": "date", "tickformat": "%b %d", "dtick": 86_400_000 * max(1, -(-span // 12))}
+
+
 def _empty(title: str, message: str, height: int = 320) -> go.Figure:
     figure = go.Figure()
     figure.add_annotation(text=plain(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -80,7 +91,8 @@ def cause_bars(report: Report) -> go.Figure:
         customdata=list(zip(counts["cause"], [plain(label) for label in counts["label"]], strict=True)),
         hovertemplate="%{customdata[1]}<br>%{x} emails<extra>click to list them</extra>"))
     figure.update_yaxes(title_text="Primary cause", autorange="reversed", automargin=True)
-    figure.update_xaxes(title_text="Emails not converted", rangemode="tozero")
+    figure.update_xaxes(**_counts_axis({"title_text": "Emails not converted", "rangemode": "tozero"},
+                                       counts["count"].max()))
     return _layout(figure, title, max(320, 90 + 58 * len(counts)), showlegend=False, dragmode=False)
 
 
@@ -101,8 +113,8 @@ def daily_trend(report: Report) -> go.Figure:
     figure.add_scatter(x=totals["day"], y=totals["converted"], name="Converted to a case", mode="lines",
                        line={"color": CONVERTED_COLOR, "width": 1.5, "dash": "dot"},
                        hovertemplate="%{x|%Y-%m-%d}: %{y} converted<extra></extra>")
-    figure.update_xaxes(title_text="Day received (UTC)", type="date")
-    figure.update_yaxes(title_text="Emails", rangemode="tozero")
+    figure.update_xaxes(title_text="Day received (UTC)", **_day_axis(totals["day"]))
+    figure.update_yaxes(**_counts_axis({"title_text": "Emails", "rangemode": "tozero"}, totals["incoming"].max()))
     return _layout(figure, title, 760, barmode="stack", dragmode=False,
                    legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0,
                            "font": {"size": 11}, "traceorder": "normal"})
@@ -123,7 +135,8 @@ def queue_cause_heatmap(report: Report, limit: int = 30) -> go.Figure:
               for j in range(matrix.shape[1])] for i, cause in enumerate(matrix.index)]
     figure = go.Figure(go.Heatmap(z=matrix.values, x=queue_labels, y=cause_labels, colorscale="Reds",
                                   text=matrix.values, texttemplate="%{text}", hoverinfo="skip",
-                                  colorbar={"title": {"text": "Emails"}}, xgap=2, ygap=2))
+                                  colorbar=_counts_axis({"title": {"text": "Emails"}}, matrix.values.max()),
+                                  xgap=2, ygap=2))
     # An invisible marker on every cell: heat maps cannot be selected, markers can.
     xs, ys, data, texts = [], [], [], []
     for i, cause in enumerate(matrix.index):
@@ -226,6 +239,6 @@ def _unique(labels: list[str]) -> list[str]:
     return result
 
 
-__all__ = ["CONVERTED_STAGE", "cause_bars", "cause_totals", "daily_trend", "hop_delays", "overview_figures",
+__all__ = ["cause_bars", "cause_totals", "daily_trend", "hop_delays", "overview_figures",
            "legend_label", "pipeline_funnel", "plain",
            "queue_cause_heatmap"]

@@ -18,7 +18,6 @@ from . import charts
 from .app_state import (
     NO_QUEUE,
     UNEXPLAINED,
-    VERDICT_LABELS,
     cause_label,
     findings_rows,
     kpis,
@@ -194,4 +193,4 @@ td.id {{ font-family: monospace; font-size: .8rem; }}
 </html>
 """
 
-__all__ = ["VERDICT_LABELS", "emails_csv", "neutralise", "report_html", "report_json"]
+__all__ = ["emails_csv", "neutralise", "report_html", "report_json"]

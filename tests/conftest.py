@@ -6,3 +6,70 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 SHARED = TESTS.parent.parent / "shared"
 sys.path.insert(0, str(TESTS))
+
+
+# --------------------------------------------------------------------------- app and browser tests
+import io  # noqa: E402
+import json  # noqa: E402
+import zipfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+BASIC = SHARED / "samples" / "snapshot-basic"
+HEADERS = SHARED / "samples" / "headers"
+APP = TESTS.parent / "streamlit_app.py"
+# Subjects, senders and a queue name that would run script, draw a link or format text if rendered as HTML or
+# Markdown; they set window.__pwned when any of them runs.
+HOSTILE_SUBJECTS = {
+    "Help needed (first)": "<script>window.__pwned=1</script> Help needed (first)",
+    "Help needed (stranger)": '<img src=x onerror="window.__pwned=1"> [click me](javascript:window.__pwned=1) '
+                              "Help needed (stranger)",
+    "Help needed (sales)": '**bold** $x^2$ :red[red] https://evil.example/phish =HYPERLINK("https://evil.example")',
+}
+HOSTILE_SENDER = "<img src=x onerror=window.__pwned=1> [sender link](https://evil.example/s) www.evil.example"
+HOSTILE_QUEUE = 'Help<b>desk</b> <a href="https://evil.example/q">queue link</a>'
+
+
+def zip_folder(folder: Path, change=None) -> bytes:
+    """The JSON files of a folder as one zip; ``change(name, data)`` may rewrite each parsed file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.glob("*.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if change:
+                data = change(path.name, data)
+            archive.writestr(path.name, json.dumps(data))
+    return buffer.getvalue()
+
+
+def _hostile(name: str, data: dict) -> dict:
+    for row in data.get("value", []):
+        if name == "emails.json":
+            row["subject"] = HOSTILE_SUBJECTS.get(row.get("subject"), row.get("subject"))
+            if row.get("sender") == "someone@contoso.net":
+                row["sender"] = HOSTILE_SENDER
+        if name == "activityparties.json" and row.get("addressused") == "someone@contoso.net":
+            row["addressused"] = HOSTILE_SENDER
+        if name == "queues.json" and row.get("name") == "Helpdesk":
+            row["name"] = HOSTILE_QUEUE
+    return data
+
+
+@pytest.fixture(scope="session")
+def basic_zip() -> bytes:
+    """../shared/samples/snapshot-basic zipped."""
+    return zip_folder(BASIC)
+
+
+@pytest.fixture(scope="session")
+def hostile_zip() -> bytes:
+    """snapshot-basic with script, HTML, Markdown and formula payloads in subjects, a sender and a queue name."""
+    return zip_folder(BASIC, _hostile)
+
+
+@pytest.fixture
+def store_path(tmp_path, monkeypatch) -> Path:
+    """A fresh share store for the test (the app reads DIAGNOSTICS_STORE)."""
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("DIAGNOSTICS_STORE", str(path))
+    return path

@@ -1,0 +1,411 @@
+"""What every page shares: the session's current report, banners, the email detail, sharing and exports.
+
+Per-session isolation: an admin's report, snapshot, figures and share links live in ``st.session_state``
+only. The one global cache holds the demo, which is the same
+fictional data for everyone. User data (subjects, senders, names, file names, evidence) is never
+rendered as HTML: it goes through ``md`` (every Markdown character escaped), ``st.text``, ``st.code``,
+``st.json`` or ``st.dataframe``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from diagnostics import app_state, charts, exports
+from diagnostics.causes import BY_ID
+from diagnostics.report import Report
+from diagnostics.snapshot import Snapshot
+
+LOG = logging.getLogger("diagnostics.app")
+OVERVIEW = "pages/overview.py"
+UPLOAD = "pages/upload.py"
+CHECK = "pages/check_email.py"
+EMAILS = "pages/emails.py"
+QUEUES = "pages/queues.py"
+CAUSES = "pages/causes.py"
+GUIDE = "pages/export_guide.py"
+DEMO_LABEL = "Demo data: Contoso Coffee, a fictional organisation"
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+SEVERITY_ICON = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
+HEALTH_LABEL = {"error": "Problem", "warning": "Check", "ok": "OK"}
+HEALTH_COLOR = {"Problem": "background-color: #FDE2E1; color: #9B1C1C", "Check": "background-color: #FEF3C7; "
+                "color: #92400E", "OK": "background-color: #DCFCE7; color: #166534"}
+
+# Session state keys
+CURRENT = "current"  # the uploaded or shared report of this session (Current), absent for the demo
+SHARE_ERROR = "share_error"  # a ?run= token that opened nothing
+SEEN_RUN = "seen_run"  # the last ?run= token handled
+SHARES = "my_shares"  # links created in this session (revocable)
+FLASH = "flash"  # a one-time message for the next page
+ROUTED = "routed"  # set by streamlit_app.py on every run
+
+
+@dataclass
+class Current:
+    """The report a session is looking at."""
+
+    kind: str  # "demo", "upload" or "shared"
+    report: Report
+    label: str
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    snapshot: Snapshot | None = None
+    shared: dict | None = None  # created_by, created_at, expires_at, masked, token
+
+
+# --------------------------------------------------------------------------- text
+
+md = app_state.md_literal
+
+
+def cause_md(cause_id: str | None) -> str:
+    """A cause named as admins quote it: bold title, then the contract id as code."""
+    return f"**{md(app_state.cause_title(cause_id))}** `{cause_id or app_state.UNEXPLAINED}`"
+
+
+def scope_md(finding: dict) -> str:
+    """What a finding is about: a queue by name, a rule or job by its id (the evidence names it)."""
+    scope = str(finding.get("scope") or "")
+    if scope == "queue":
+        return f"Queue {md(finding.get('subject_label'))}"
+    if scope == "rule":
+        return f"Rule id {app_state.md_code(finding.get('subject'))}"
+    return f"{md(scope.capitalize())}: {md(finding.get('subject_label'))}"
+
+
+def field_md(label: str, value: object) -> str:
+    return f"**{label}:** {md(value) if value not in (None, '') else '—'}"
+
+
+# --------------------------------------------------------------------------- routing
+
+def routed(url_path: str) -> None:
+    """Make sure the router ran: call first on every page.
+
+    Until some session of the server process has called ``st.navigation``, Streamlit treats a ``pages/``
+    folder as an old-style multipage app and runs a page opened by its URL (``/upload``) on its own,
+    without ``streamlit_app.py``: no page config, no navigation, no ``?run=``. Such a first visit is sent
+    through the router, which then opens the page asked for.
+    """
+    if not st.session_state.get(ROUTED):
+        params: dict[str, str | list[str]] = {name: st.query_params.get_all(name) for name in st.query_params}
+        st.switch_page("streamlit_app.py", query_params={**params, "page": url_path})
+
+
+def follow_page_param(current: str, pages: dict[str, str]) -> None:
+    """The router's half of ``routed``: open the page a redirected first visit asked for."""
+    target = st.query_params.get("page")
+    if target is None:
+        return
+    del st.query_params["page"]
+    if target in pages and target != current:
+        st.switch_page(pages[target], query_params={name: st.query_params.get_all(name) for name in st.query_params})
+
+
+# --------------------------------------------------------------------------- the current report
+
+@st.cache_data(show_spinner="Preparing the demo snapshot…", max_entries=1)
+def demo_snapshot() -> Snapshot:
+    """The embedded demo snapshot (the same fictional data for every session)."""
+    from diagnostics.demo import demo_files
+    from diagnostics.snapshot import load_uploaded
+
+    return load_uploaded(list(demo_files().items()))
+
+
+@st.cache_data(show_spinner="Diagnosing the demo snapshot…", max_entries=1)
+def demo_report() -> Report:
+    from diagnostics.evaluate import diagnose
+
+    report = diagnose(demo_snapshot())
+    report.source = "demo snapshot (Contoso Coffee, fictional)"
+    return report
+
+
+def current() -> Current | None:
+    """The session's report: its upload or shared run, else the demo; None after a dead share link."""
+    state = st.session_state
+    if CURRENT in state:
+        return state[CURRENT]
+    if state.get(SHARE_ERROR):
+        return None
+    return Current("demo", demo_report(), DEMO_LABEL, key="demo")
+
+
+def current_snapshot(cur: Current | None) -> Snapshot | None:
+    if cur is None or cur.kind == "shared":
+        return None
+    return cur.snapshot if cur.kind == "upload" else demo_snapshot()
+
+
+def set_upload(report: Report, snapshot: Snapshot, label: str) -> None:
+    st.session_state[CURRENT] = Current("upload", report, label, snapshot=snapshot)
+    st.session_state.pop(SHARE_ERROR, None)
+    st.query_params.pop("run", None)
+
+
+def leave_shared() -> None:
+    """Back to the demo (or nothing shared): drop the shared report and the link from the address bar."""
+    cur = st.session_state.get(CURRENT)
+    if cur is not None and cur.kind == "shared":
+        del st.session_state[CURRENT]
+    st.session_state.pop(SHARE_ERROR, None)
+    st.query_params.pop("run", None)
+
+
+def handle_run_param() -> None:
+    """Open ``?run=TOKEN`` once per token; keep the token in the address bar while the shared report is open."""
+    state = st.session_state
+    token = st.query_params.get("run")
+    if token and token != state.get(SEEN_RUN):
+        state[SEEN_RUN] = token
+        open_shared(token)
+        return
+    cur = state.get(CURRENT)
+    if cur is not None and cur.kind == "shared" and not token and cur.shared:
+        st.query_params["run"] = cur.shared["token"]
+
+
+def open_shared(token: str) -> bool:
+    from diagnostics.store import RunStore
+
+    state = st.session_state
+    try:
+        run = RunStore().load(token)
+        report = Report.from_dict(run.report) if run is not None else None
+    except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
+        LOG.warning("could not open a shared report: %s", error)
+        run, report = None, None
+    if run is None or report is None:
+        if state.get(CURRENT) is not None and state[CURRENT].kind == "shared":
+            del state[CURRENT]
+        state[SHARE_ERROR] = True
+        return False
+    state.pop(SHARE_ERROR, None)
+    state[CURRENT] = Current("shared", report, f"Shared report: {report.source}", shared={
+        "token": token, "created_by": run.created_by, "created_at": run.created_at,
+        "expires_at": run.expires_at, "masked": run.masked})
+    return True
+
+
+def require_report() -> Current:
+    """The current report, or the friendly dead-link message and nothing else (the page stops)."""
+    cur = current()
+    if cur is None:
+        dead_link()
+        st.stop()
+    return cur
+
+
+def dead_link() -> None:
+    st.warning("This share link is unknown, has expired or was revoked, so there is nothing to show. "
+               "Ask whoever sent it for a new link.", icon=":material/link_off:", title="Link not found")
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        if st.button("Open the demo report", icon=":material/science:"):
+            leave_shared()
+            st.rerun()
+        st.page_link(UPLOAD, label="Upload your own snapshot", icon=":material/upload_file:")
+
+
+def banner(cur: Current) -> None:
+    """Say what data the page shows: the demo, an upload, or a shared run (read-only, who, when, expiry)."""
+    if cur.kind == "demo":
+        st.info(f"**{DEMO_LABEL}.** Every feature works on it; upload a snapshot of your environment to "
+                "diagnose your own emails.", icon=":material/science:", title="Demo data")
+    elif cur.kind == "shared" and cur.shared:
+        shared = cur.shared
+        masked = " Email addresses and subjects are masked." if shared["masked"] else ""
+        st.info(f"Shared by **{md(shared['created_by'])}** on {md(_when(shared['created_at']))}; the link "
+                f"expires on {md(_when(shared['expires_at']))}. Read-only.{masked}",
+                icon=":material/share:", title="Shared report")
+        if st.button("Close the shared report", icon=":material/close:", key="close_shared"):
+            leave_shared()
+            st.rerun()
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(md(flash), icon=":material/check_circle:")
+
+
+def sidebar(cur: Current | None) -> None:
+    with st.sidebar:
+        if cur is None:
+            st.caption("No report: the share link opened nothing.")
+        elif cur.kind == "demo":
+            st.caption(f":material/science: {DEMO_LABEL}")
+        elif cur.kind == "shared":
+            st.caption(f":material/share: Shared report (read-only): {md(cur.report.source)}")
+        else:
+            st.caption(f":material/description: Your snapshot: {md(cur.label)}")
+
+
+def _when(value: object) -> str:
+    text = str(value or "")
+    return text.replace("T", " ").replace("Z", " UTC") if len(text) >= 19 else text
+
+
+# --------------------------------------------------------------------------- cached figures
+
+def _session_cached(name: str, key: str, build):  # noqa: ANN001, ANN202
+    """One object per name for this session's current report, built once and handed back as is.
+
+    Figures are not cached with ``st.cache_data``: it hands back an unpickled copy whose JSON differs
+    from the first (key order), which changes the chart's element id and drops the click on a bar.
+    """
+    cache = st.session_state.setdefault("_session_cache", {})
+    if name not in cache or cache[name][0] != key:
+        cache[name] = (key, build())
+    return cache[name][1]
+
+
+def overview_figures(key: str, report: Report) -> dict:
+    """The overview's figures for one report of this session (``key`` identifies it)."""
+    return _session_cached("overview", key, lambda: charts.overview_figures(report))
+
+
+def queue_heatmap(key: str, report: Report):  # noqa: ANN201 - a plotly Figure
+    return _session_cached("queue_heatmap", key, lambda: charts.queue_cause_heatmap(report, limit=60))
+
+
+def cause_totals(key: str, report: Report):  # noqa: ANN201 - a plotly Figure
+    return _session_cached("cause_totals", key, lambda: charts.cause_totals(report))
+
+
+def chart(figure, key: str, clickable: bool = True) -> list[dict]:  # noqa: ANN001
+    """Show a figure; return the clicked points (their custom data says which cause/queue)."""
+    if not clickable:
+        st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG)
+        return []
+    event = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points", config=PLOTLY_CONFIG)
+    try:
+        return list(event.selection.points)
+    except AttributeError:
+        return []
+
+
+def go_to_emails(**params: str) -> None:
+    st.switch_page(EMAILS, query_params={name: value for name, value in params.items() if value})
+
+
+# --------------------------------------------------------------------------- one email
+
+def email_detail(report: Report, activityid: str) -> None:
+    detail = app_state.email_view(report, activityid)
+    if detail is None:
+        st.warning("No email with this id in the report.")
+        return
+    verdict = detail["verdict"]
+    color = {"converted": "green", "not-converted": "red"}.get(verdict, "gray")
+    st.badge(app_state.VERDICT_LABELS.get(verdict, verdict), color=color)
+    st.markdown(field_md("Subject", detail["subject"]))
+    st.markdown(field_md("Sender", detail["sender"]))
+    st.markdown(field_md("Received", _when(detail["received_on"])))
+    st.markdown(field_md("Queues", ", ".join(detail["queue_labels"]) or app_state.NO_QUEUE))
+    if verdict == "not-converted":
+        st.markdown("**Primary cause:** " + cause_md(detail["primary_cause"]))
+    groups: dict[str, list[dict]] = {}
+    for cause in detail["causes"]:
+        groups.setdefault(cause["id"], []).append(cause)
+    if groups:
+        st.markdown(f"##### Every cause found ({len(groups)}), in pipeline order")
+    for number, (cause_id, rows) in enumerate(groups.items(), start=1):
+        with st.container(border=True):
+            primary = " · primary cause" if cause_id == detail["primary_cause"] else ""
+            st.markdown(f"{number}. {cause_md(cause_id)}{primary}")
+            for row in rows:
+                where = f"**Evidence** (queue {md(row['queue_label'])})" if row.get("queue_label") else "**Evidence**"
+                st.markdown(where + "  \n" + "  \n".join(f"• {md(sentence)}" for sentence in row["evidence"]))
+            st.markdown("**Fix:** " + md(rows[0]["remediation"]))
+            registry = BY_ID.get(cause_id)
+            if registry:
+                st.markdown(f"[Microsoft documentation]({registry.doc_url})")
+    if detail["notes"]:
+        st.markdown("##### Notes")
+        st.markdown("  \n".join(f"• {md(note)}" for note in detail["notes"]))
+    if detail["unchecked"]:
+        st.markdown("##### Could not be checked")
+        st.markdown("  \n".join(f"• {cause_md(item['id'])}: the snapshot has no {md(', '.join(item['missing']))} "
+                                "table, so this cause was not guessed" for item in detail["unchecked"]))
+    st.markdown("##### Record ids")
+    ids = [f"email activityid: {detail['activityid']}"]
+    ids += [f"queue {detail['queue_names'].get(queue, queue)}: {queue}" for queue in detail["queues"]]
+    st.code("\n".join(ids), language=None, wrap_lines=True)
+    with st.expander("The email in the report's JSON"):
+        st.json({key: value for key, value in detail.items()
+                 if key in ("activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause",
+                            "causes", "notes", "unchecked")}, expanded=2)
+
+
+# --------------------------------------------------------------------------- sharing and exports
+
+def app_url() -> str:
+    """The app's root URL as the browser sees it (for share links)."""
+    url = None
+    try:
+        url = st.context.url
+    except (AttributeError, RuntimeError):
+        url = None
+    parts = urlsplit(url or "http://localhost:8501/")
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}/" + (f"{base}/" if base else "")
+
+
+def share_panel(cur: Current) -> None:
+    """Create a link to this report (optionally masked), list this session's links, revoke them."""
+    from diagnostics.store import RunStore
+
+    if cur.kind == "shared":
+        st.markdown("This is a shared report, read-only. Whoever shared it can revoke the link.")
+        return
+    with st.form("share_form", border=False):
+        name = st.text_input("Your name or team", max_chars=80, placeholder="e.g. Dana, Service admin team",
+                             help="Shown to whoever opens the link.")
+        mask = st.checkbox("Mask email addresses and subjects", help="Customer addresses become a***@contoso.com "
+                           "and subjects are hidden; queue addresses stay readable.")
+        days = st.number_input("Link expires after (days)", min_value=1, max_value=365, value=30, step=1)
+        create = st.form_submit_button("Create share link", type="primary", icon=":material/link:")
+    if create:
+        try:
+            with st.spinner("Saving the report…"):
+                token = RunStore().save(cur.report.to_dict(), created_by=name.strip() or "an admin",
+                                        ttl_days=int(days), mask=mask)
+        except (sqlite3.Error, OSError) as error:
+            LOG.error("could not save a shared report: %s", error)
+            st.error("The report could not be saved for sharing; try again later.")
+        else:
+            st.session_state.setdefault(SHARES, []).append({
+                "token": token, "report_key": cur.key, "label": cur.label, "masked": mask, "days": int(days),
+                "created": time.strftime("%H:%M"), "revoked": False})
+    shares = [share for share in st.session_state.get(SHARES, []) if share["report_key"] == cur.key]
+    for index, share in enumerate(reversed(shares)):
+        revoked = share["revoked"]
+        state = "revoked" if revoked else f"expires in {share['days']} days"
+        st.markdown(f"**Link created at {share['created']}** ({'masked, ' if share['masked'] else ''}{state})")
+        if revoked:
+            st.caption("This link no longer opens anything.")
+            continue
+        st.code(f"{app_url()}?run={share['token']}", language=None, wrap_lines=True)
+        if st.button("Revoke this link", key=f"revoke_{share['token'][:12]}_{index}", icon=":material/link_off:"):
+            RunStore().revoke(share["token"])
+            share["revoked"] = True
+            st.rerun()
+
+
+def export_panel(cur: Current) -> None:
+    report = cur.report
+    stem = "email-to-case-diagnosis"
+    note = DEMO_LABEL if cur.kind == "demo" else None
+    st.download_button("Report as HTML (charts included, works offline)",
+                       lambda: exports.report_html(report, note=note), file_name=f"{stem}.html", mime="text/html",
+                       icon=":material/html:", on_click="ignore", width="stretch")
+    st.download_button("Emails as CSV", lambda: exports.emails_csv(report), file_name=f"{stem}.csv",
+                       mime="text/csv", icon=":material/table:", on_click="ignore", width="stretch")
+    st.download_button("Report as JSON (the contract's format)", lambda: exports.report_json(report),
+                       file_name=f"{stem}.json", mime="application/json", icon=":material/data_object:",
+                       on_click="ignore", width="stretch")

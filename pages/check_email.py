@@ -1,0 +1,112 @@
+"""Check one email: paste its raw headers (or upload the .eml), optionally name the queue; uses the current snapshot."""
+
+import logging
+
+import streamlit as st
+
+from diagnostics import app_state, charts
+from diagnostics.errors import SnapshotError
+from pages import _ui as ui
+
+ui.routed("check-email")
+
+LOG = logging.getLogger("diagnostics.app")
+MAX_BYTES = 5 * 1024 * 1024
+RESULT = "header_result"
+
+cur = ui.current()
+snapshot = ui.current_snapshot(cur)
+
+st.title("Check one email")
+st.markdown("Paste the raw headers of an email that did not become a case (in Outlook: *File > Properties > "
+            "Internet headers*; in Outlook on the web: *… > View > View message details*), or upload the saved "
+            "`.eml`. The check reads the headers only, up to the first blank line.")
+
+with st.form("headers_form"):
+    raw = st.text_area("Raw headers", height=240, placeholder="Received: from …\nFrom: …\nTo: …\nSubject: …\n"
+                       "Message-ID: <…>")
+    upload = st.file_uploader("…or an .eml / .txt file", type=["eml", "txt"], key="headers_file", max_upload_size=5)
+    queue = st.text_input("Queue address the email was meant for (optional)", placeholder="help@contoso.com",
+                          max_chars=320)
+    if snapshot is not None:
+        label = "the demo snapshot" if cur is not None and cur.kind == "demo" else "your uploaded snapshot"
+        use_snapshot = st.checkbox(f"Look the email up in {label}", value=True,
+                                   help="Finds the email by its Message-ID and diagnoses it as the report does.")
+    else:
+        use_snapshot = False
+        st.caption("No snapshot is loaded in this session (a shared report holds results only), so only what the "
+                   "headers prove is reported.")
+    submitted = st.form_submit_button("Check this email", type="primary", icon=":material/search:")
+
+if submitted:
+    data = upload.getvalue() if upload is not None else (raw or "").encode("utf-8")
+    if not data.strip():
+        st.session_state.pop(RESULT, None)
+        st.warning("Paste the headers or upload a file first.")
+    elif len(data) > MAX_BYTES:
+        st.session_state.pop(RESULT, None)
+        st.error("More than 5 MB: paste only the headers.")
+    else:
+        from diagnostics.headers import analyse_headers
+
+        try:
+            result = analyse_headers(data, snapshot=snapshot if use_snapshot else None, queue=queue.strip() or None,
+                                     report=cur.report if use_snapshot and cur is not None else None)
+        except SnapshotError as error:
+            st.session_state.pop(RESULT, None)
+            st.error(ui.md(error), icon=":material/error:", title="These headers could not be read")
+        except Exception as error:  # noqa: BLE001 - the page must carry on whatever is pasted
+            LOG.exception("unexpected error while reading headers")
+            st.session_state.pop(RESULT, None)
+            st.error(f"Unexpected {type(error).__name__} while reading these headers.", icon=":material/error:")
+        else:
+            st.session_state[RESULT] = result
+
+result = st.session_state.get(RESULT)
+if result:
+    st.divider()
+    verdict = result.get("verdict") or "unknown"
+    color = {"converted": "green", "not-converted": "red"}.get(verdict, "gray")
+    st.badge(app_state.VERDICT_LABELS.get(verdict, f"Verdict: {verdict}"), color=color)
+    if result.get("primary_cause"):
+        st.markdown("**Primary cause:** " + ui.cause_md(result["primary_cause"]))
+    elif verdict == "not-converted":
+        st.markdown("**Primary cause:** none found in the headers" + (" and the snapshot" if use_snapshot else ""))
+    email = result.get("snapshot_email")
+    if email:
+        st.markdown(ui.field_md("Found in the snapshot as", f"{email.get('subject')} ({email.get('activityid')})"))
+    queue_labels = {item.get("id"): f"{item.get('name')} ({item.get('address')})"
+                    for item in result.get("queues") or []}
+    for number, cause in enumerate(result.get("causes") or [], start=1):
+        with st.container(border=True):
+            st.markdown(f"{number}. {ui.cause_md(cause['id'])}")
+            if cause.get("queue"):
+                st.markdown(ui.field_md("Queue", queue_labels.get(cause["queue"], cause["queue"])))
+            st.markdown("**Evidence**  \n" + "  \n".join(f"• {ui.md(sentence)}" for sentence in cause["evidence"]))
+            st.markdown("**Fix:** " + ui.md(cause.get("remediation")))
+    if result.get("notes"):
+        st.markdown("##### Notes")
+        st.markdown("  \n".join(f"• {ui.md(note)}" for note in result["notes"]))
+    if result.get("unchecked"):
+        st.markdown("##### Could not be checked")
+        st.markdown("  \n".join(f"• {ui.cause_md(item['id'])}: the snapshot has no "
+                                f"{ui.md(', '.join(item['missing']))} table" for item in result["unchecked"]))
+
+    def people(items: list) -> str:
+        return ", ".join(f"{item.get('name') or ''} <{item.get('address')}>".strip() for item in items if item)
+
+    st.markdown("##### What the headers say")
+    facts = [("Message-ID", result.get("message_id")), ("Subject", result.get("subject")),
+             ("From", people([result.get("from")])), ("To", people(result.get("to") or [])),
+             ("Cc", people(result.get("cc") or [])), ("Date (UTC)", result.get("date")),
+             ("In-Reply-To", result.get("in_reply_to")), ("References", " ".join(result.get("references") or [])),
+             ("Envelope recipients", ", ".join(result.get("envelope_recipients") or []))]
+    st.dataframe({"Header": [name for name, _ in facts], "Value": [value or "—" for _, value in facts]},
+                 hide_index=True, width="stretch")
+    if result.get("hops"):
+        ui.chart(charts.hop_delays(result), "hops_chart", clickable=False)
+        st.dataframe([{"#": index, "from": hop.get("from"), "by": hop.get("by"), "with": hop.get("with"),
+                       "at (UTC)": hop.get("at"), "delay (s)": hop.get("delay_seconds")}
+                      for index, hop in enumerate(result["hops"], start=1)], hide_index=True, width="stretch")
+    with st.expander("The full result as JSON"):
+        st.json(result, expanded=1)

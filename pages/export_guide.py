@@ -1,0 +1,58 @@
+"""How to export a snapshot: the Web API URL of every table, for the admin's organisation and date range."""
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from diagnostics import export_guide
+from pages import _ui as ui
+
+ui.routed("export-guide")
+
+st.title("How to export a snapshot")
+st.markdown("A snapshot is the set of Dataverse tables the diagnosis reads, saved as the JSON the Web API "
+            "returns. You need read access to these tables (a System Administrator or System Customizer role "
+            "has it). Nothing here connects to your organisation: you open the addresses yourself, in a browser "
+            "tab where you are signed in to Dynamics 365.")
+
+left, right = st.columns([3, 2])
+org = left.text_input("Your organisation URL", value="https://contoso.crm.dynamics.com", key="guide_org",
+                      help="The address of your Dynamics 365 apps, e.g. https://contoso.crm4.dynamics.com")
+today = date.today()
+period = right.date_input("Emails received between", value=(today - timedelta(days=30), today), key="guide_dates",
+                          max_value=today + timedelta(days=1))
+start, end = (period[0], period[1]) if isinstance(period, tuple | list) and len(period) == 2 else (None, None)
+
+try:
+    steps = export_guide.export_steps(org, start, end)
+except ValueError as error:
+    st.error(ui.md(error), icon=":material/error:")
+    st.stop()
+
+st.subheader("1. Save each table")
+st.markdown("Open each address below in the signed-in tab and save the page (Ctrl+S / ⌘S) under the file name "
+            "shown. Each address selects exactly the columns the diagnosis reads; emails, their parties, queue "
+            "items, activity monitor rows, failed system jobs and cases are limited to your date range.")
+st.markdown("Send the header `Prefer: " + export_guide.PREFER_HEADER + "` with each request if you can: it adds "
+            "the lookup annotations (which table a lookup points to). The script in step 2 sends it for you; a "
+            "plain browser tab cannot, and the diagnosis then falls back on the cases table to recognise emails "
+            "that became cases.")
+for step in steps:
+    with st.container(border=True):
+        st.markdown(f"**{step.file_name}**: {ui.md(step.why)}")
+        st.code(step.url, language=None, wrap_lines=True)
+
+st.subheader("2. Or let the browser save them all")
+st.markdown("In the signed-in tab, open the developer tools (F12), go to *Console*, paste this script and press "
+            "Enter. It requests every address above with the `Prefer` header, follows the pages and downloads "
+            "each one (allow multiple downloads when the browser asks).")
+st.code(export_guide.console_script(steps), language="javascript", wrap_lines=True)
+
+st.subheader("3. Pages")
+st.markdown(ui.md(export_guide.PAGING_NOTE))
+
+st.subheader("4. Zip and upload")
+for number, text in enumerate(export_guide.ZIP_STEPS, start=1):
+    st.markdown(f"{number}. {ui.md(text)}")
+st.page_link(ui.UPLOAD, label="Upload the snapshot", icon=":material/upload_file:")
+st.caption("A Configuration Migration tool export (data.zip with data.xml) of the same tables works too.")

@@ -1,0 +1,77 @@
+"""Overview: KPIs, the four charts, environment findings; share and export the report."""
+
+import streamlit as st
+
+from diagnostics import app_state
+from pages import _ui as ui
+
+ui.routed("")
+
+st.title("Overview")
+cur = ui.require_report()
+report = cur.report
+
+with st.container(horizontal=True, horizontal_alignment="left", gap="small"):
+    with st.popover("Share this report", icon=":material/share:", type="primary"):
+        ui.share_panel(cur)
+    with st.popover("Download", icon=":material/download:"):
+        ui.export_panel(cur)
+ui.banner(cur)
+
+numbers = app_state.kpis(report)
+with st.container(horizontal=True, wrap=True, gap="small"):
+    st.metric("Incoming", f"{numbers.incoming:,}", border=True, width=135,
+              help=f"Incoming emails. Outgoing emails ({numbers.outgoing:,}) are not evaluated.")
+    st.metric("Converted", f"{numbers.converted:,}", border=True, width=135)
+    st.metric("Not converted", f"{numbers.not_converted:,}", border=True, width=135)
+    st.metric("Conversion rate", f"{numbers.rate:.1%}" if numbers.rate is not None else "—", border=True,
+              width=135)
+    with st.container(border=True, width=300, height="stretch"):
+        st.caption("Top cause")
+        if numbers.top_cause:
+            unexplained = (f"; {numbers.unexplained:,} unexplained by the snapshot" if numbers.unexplained else "")
+            st.markdown(f"{ui.cause_md(numbers.top_cause)}  \nthe primary cause of **{numbers.top_count:,}** "
+                        f"of the {numbers.not_converted:,} emails not converted{unexplained}")
+        else:
+            st.markdown("None: every incoming email became a case.")
+if report.missing_tables:
+    st.caption("Tables not in this snapshot (the causes that need them are listed as not checked, never "
+               "guessed): " + ui.md(", ".join(report.missing_tables)))
+
+figures = ui.overview_figures(cur.key, report)
+st.caption("Click a bar or a cell to list its emails.")
+points = ui.chart(figures["causes"], "chart_causes")
+if points and points[0].get("customdata"):
+    ui.go_to_emails(cause=str(points[0]["customdata"][0]))
+
+counts = app_state.primary_cause_counts(report)
+if not counts.empty:
+    with st.expander("List the emails of one cause", icon=":material/filter_list:"):
+        for row in counts.itertuples():
+            st.page_link(ui.EMAILS, label=f"{row.count:,} emails: {row.title} ({row.cause})",
+                         query_params={"cause": row.cause, "verdict": "not-converted"},
+                         icon=":material/arrow_forward:")
+
+points = ui.chart(figures["funnel"], "chart_funnel", clickable=False)
+points = ui.chart(figures["trend"], "chart_trend")
+if points:
+    point = points[0]
+    cause = point.get("customdata")
+    day = str(point.get("x", ""))[:10]
+    if isinstance(cause, str) and cause:
+        ui.go_to_emails(cause=cause, day=day, verdict="not-converted")
+points = ui.chart(figures["heatmap"], "chart_heatmap")
+if points and isinstance(points[0].get("customdata"), list | tuple) and len(points[0]["customdata"]) == 2:
+    cause, queue = points[0]["customdata"]
+    ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted")
+
+st.subheader("Environment findings", anchor="findings")
+findings = app_state.findings_rows(report)
+if not findings:
+    st.success("No problem found with the queues' mailboxes, rules or settings in this snapshot.")
+for finding in findings:
+    severity = finding.get("severity", "info")
+    box = {"error": st.error, "warning": st.warning}.get(severity, st.info)
+    body = (f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n"
+            + "  \n".join(f"• {ui.md(sentence)}" for sentence in finding.get("evidence", [])))
+    box(body, icon=ui.SEVERITY_ICON.get(severity), title=severity.capitalize())

@@ -1,0 +1,74 @@
+"""Queues & rules: the health matrix of every queue (rule, mailbox, what its emails became), the rule findings."""
+
+import streamlit as st
+
+from diagnostics import app_state
+from pages import _ui as ui
+
+ui.routed("queues")
+
+st.title("Queues & rules")
+cur = ui.require_report()
+report = cur.report
+
+ui.banner(cur)
+
+health = app_state.queue_health(report)
+st.markdown("One row per queue: its active rule, its mailbox problems, and what became of the incoming emails "
+            "sent to it. Select a queue to see its causes and list its emails.")
+table = health.assign(health=health["health"].map(ui.HEALTH_LABEL))
+styled = table.style.map(lambda value: ui.HEALTH_COLOR.get(value, ""), subset=["health"])
+event = st.dataframe(
+    styled, key=f"queue_table_{cur.key}", hide_index=True, on_select="rerun", selection_mode="single-row",
+    column_order=["health", "queue", "active_rules", "emails", "converted", "not_converted", "rate", "top_cause",
+                  "findings"],
+    column_config={
+        "health": st.column_config.TextColumn("Health", width=80),
+        "queue": st.column_config.TextColumn("Queue", width=260),
+        "active_rules": st.column_config.TextColumn("Active rule", width=180),
+        "emails": st.column_config.NumberColumn("Incoming", format="%d", width=80),
+        "converted": st.column_config.NumberColumn("Converted", format="%d", width=85),
+        "not_converted": st.column_config.NumberColumn("Not conv.", format="%d", width=80),
+        "rate": st.column_config.ProgressColumn("Conversion", format="percent", min_value=0.0, max_value=1.0,
+                                                width=110),
+        "top_cause": st.column_config.TextColumn("Top cause", width=300),
+        "findings": st.column_config.TextColumn("Mailbox and queue findings", width=400),
+    })
+
+try:
+    picked = event.selection.rows
+except AttributeError:
+    picked = []
+if picked:
+    row = health.iloc[picked[0]]
+    queue = row["queueid"]
+    st.subheader("Queue: " + ui.md(row["queue"]))
+    st.page_link(ui.EMAILS, label=f"List the {row['emails']:,} incoming emails sent to this queue",
+                 query_params={"queue": queue}, icon=":material/arrow_forward:")
+    for finding in report.findings:
+        if finding.get("scope") == "queue" and finding.get("subject") == queue:
+            body = ui.cause_md(finding["id"]) + "  \n" + "  \n".join(f"• {ui.md(s)}" for s in finding["evidence"])
+            {"error": st.error, "warning": st.warning}.get(finding["severity"], st.info)(body)
+    pairs = app_state.email_queue_pairs(report)
+    pairs = pairs[(pairs["queue"] == queue) & (pairs["verdict"] == "not-converted")]
+    causes = pairs["primary_cause"].astype("object").where(pairs["primary_cause"].notna(), app_state.UNEXPLAINED)
+    for cause, count in causes.value_counts().items():
+        st.page_link(ui.EMAILS, label=f"{count:,} not converted: {app_state.cause_label(cause)}",
+                     query_params={"queue": queue, "cause": cause, "verdict": "not-converted"},
+                     icon=":material/arrow_forward:")
+
+st.caption("Click a cell to list its emails.")
+points = ui.chart(ui.queue_heatmap(cur.key, report), "queues_heatmap")
+if points and isinstance(points[0].get("customdata"), list | tuple) and len(points[0]["customdata"]) == 2:
+    cause, queue = points[0]["customdata"]
+    ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted")
+
+rules = [finding for finding in app_state.findings_rows(report) if finding.get("scope") != "queue"]
+st.subheader("Rules, system jobs and settings")
+if not rules:
+    st.success("No rule, system job or setting problem found in this snapshot.")
+for finding in rules:
+    severity = finding.get("severity", "info")
+    body = f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n" + "  \n".join(
+        f"• {ui.md(sentence)}" for sentence in finding.get("evidence", []))
+    {"error": st.error, "warning": st.warning}.get(severity, st.info)(body, icon=ui.SEVERITY_ICON.get(severity))

@@ -1,0 +1,395 @@
+"""The app through Streamlit's AppTest: every page, upload, header check, share links, isolation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import APP, HEADERS, HOSTILE_QUEUE, HOSTILE_SUBJECTS
+from streamlit.testing.v1 import AppTest
+
+from diagnostics.causes import BY_ID
+
+TIMEOUT = 120
+PAGES = {
+    "pages/overview.py": "Overview",
+    "pages/upload.py": "Upload snapshot",
+    "pages/check_email.py": "Check one email",
+    "pages/emails.py": "Emails",
+    "pages/queues.py": "Queues & rules",
+    "pages/causes.py": "Causes",
+    "pages/export_guide.py": "How to export a snapshot",
+}
+# ../shared/samples/snapshot-basic/EXPECTED.md
+EXPECTED = {
+    "Help needed (first)": ("converted", None),
+    "Help needed (stranger)": ("not-converted", "unknown-sender-not-allowed"),
+    "Help needed (sales)": ("not-converted", "no-active-rule-for-queue"),
+    "Help needed (reply)": ("not-converted", "reply-to-tracked-email"),
+}
+
+
+def new_app(**query: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def plain(value: str) -> str:
+    """Markdown-escaped text as it reads on screen."""
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote as text, Markdown, alerts, captions and code, in one string, unescaped."""
+    parts = [element.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "code",
+                                        "title", "subheader", "text")
+             for element in getattr(at, kind)]
+    return plain("\n".join(str(part) for part in parts))
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [exception.value for exception in at.exception]
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "application/zip") -> AppTest:
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key="snapshot_files").set_value([(name, data, mime)])
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(item.value for item in at.metric if item.label == label)
+
+
+def share(at: AppTest, name: str = "Dana", mask: bool = False) -> str:
+    """Create a share link on the overview; return its token."""
+    at.switch_page("pages/overview.py").run()
+    next(widget for widget in at.text_input if widget.label == "Your name or team").input(name)
+    next(widget for widget in at.checkbox if widget.label.startswith("Mask")).set_value(mask)
+    next(button for button in at.button if button.label == "Create share link").click()
+    at.run()
+    no_exception(at)
+    links = [code.value for code in at.code if "?run=" in code.value]
+    assert links, "no share link shown"
+    return links[-1].rsplit("?run=", 1)[1]
+
+
+@pytest.fixture(autouse=True)
+def _own_store(store_path):
+    """Every test shares links in its own store, never in ./data of the working directory."""
+    return store_path
+
+
+@pytest.fixture(scope="module")
+def demo() -> AppTest:
+    return new_app()
+
+
+def test_demo_overview_renders_labelled_with_kpis_and_four_charts(demo):
+    no_exception(demo)
+    assert demo.title[0].value == "Overview"
+    assert any("Demo data" in (info.proto.title or "") or "Demo data" in info.value for info in demo.info)
+    assert int(metric(demo, "Incoming").replace(",", "")) > 0
+    assert metric(demo, "Conversion rate").endswith("%")
+    charts = demo.get("plotly_chart")
+    assert len(charts) == 4
+    # every cause named with its title and contract id: the top cause, the drill-down links, the findings
+    page = texts(demo)
+    top = re.search(r"`([a-z-]+)`", page)
+    assert top and top.group(1) in BY_ID and BY_ID[top.group(1)].title in page
+    downloads = [button.label for button in demo.get("download_button")]
+    assert any("HTML" in label for label in downloads) and any("CSV" in label for label in downloads)
+    assert any("JSON" in label for label in downloads)
+    links = [link.label for link in demo.get("page_link") if "emails:" in link.label]
+    assert links and all(re.search(r"\(([a-z-]+)\)$", label).group(1) in BY_ID for label in links)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_demo(demo, page):
+    demo.switch_page(page).run()
+    no_exception(demo)
+    assert demo.title[0].value == PAGES[page]
+
+
+def test_upload_of_the_basic_sample_gives_its_expected_causes(basic_zip, store_path):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    no_exception(at)
+    assert at.title[0].value == "Overview"  # the upload switches to the overview
+    assert metric(at, "Incoming") == "4"
+    assert metric(at, "Converted") == "1"
+    assert "Diagnosed snapshot-basic.zip" in texts(at)
+    report = at.session_state["current"].report
+    found = {row.subject: (row.verdict, row.primary_cause if isinstance(row.primary_cause, str) else None)
+             for row in report.emails.itertuples()}
+    assert found == EXPECTED
+    # the emails page lists them with their causes named by title and id
+    at.switch_page("pages/emails.py").run()
+    table = at.dataframe[0].value
+    assert set(table["Subject"]) == set(EXPECTED)
+    causes = dict(zip(table["Subject"], table["Primary cause"], strict=True))
+    for subject, (_, cause) in EXPECTED.items():
+        if cause:
+            assert causes[subject] == f"{BY_ID[cause].title} ({cause})"
+    assert "Demo data" not in texts(at)
+
+
+def test_several_json_files_upload_like_a_zip(store_path):
+    from conftest import BASIC
+
+    at = new_app()
+    at.switch_page("pages/upload.py").run()
+    files = [(path.name, path.read_bytes(), "application/json") for path in sorted(BASIC.glob("*.json"))]
+    at.file_uploader(key="snapshot_files").set_value(files)
+    at.run()
+    no_exception(at)
+    assert metric(at, "Incoming") == "4"
+
+
+def test_bad_upload_shows_an_error_and_the_app_goes_on(basic_zip):
+    at = new_app()
+    upload(at, "emails.json", b"this is not JSON", "application/json")
+    no_exception(at)
+    assert at.title[0].value == "Upload snapshot"
+    errors = [plain(error.value) for error in at.error]
+    assert errors and "emails" in errors[0] and "JSON" in errors[0]
+    assert "still shows the demo report" in texts(at)
+    at.switch_page("pages/overview.py").run()
+    no_exception(at)
+    assert len(at.get("plotly_chart")) == 4
+    assert any("Demo data" in info.value for info in at.info)
+    # and a good upload afterwards works
+    upload(at, "snapshot-basic.zip", basic_zip)
+    assert metric(at, "Incoming") == "4"
+
+
+def test_an_empty_zip_is_refused_with_a_message():
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    zipfile.ZipFile(buffer, "w").close()
+    at = new_app()
+    upload(at, "empty.zip", buffer.getvalue())
+    no_exception(at)
+    assert at.error and "empty.zip: the zip file is empty" in plain(at.error[0].value)
+
+
+def test_header_page_with_the_sample_reply_against_the_uploaded_snapshot(basic_zip):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    at.switch_page("pages/check_email.py").run()
+    at.text_area[0].input((HEADERS / "exchange-online-reply.txt").read_text(encoding="utf-8"))
+    next(widget for widget in at.checkbox if widget.label.startswith("Look the email up")).check()
+    next(b for b in at.button if b.label == "Check this email").click()
+    at.run()
+    no_exception(at)
+    page = texts(at)
+    assert "**Primary cause:** **The email is a reply to the tracked email** `reply-to-tracked-email`" in page
+    assert "first@mail.tailspin.com" in page  # the evidence names the tracked email's Message-ID
+    facts = at.dataframe[0].value
+    assert "reply@mail.tailspin.com" in " ".join(map(str, facts["Value"]))
+
+
+def test_header_page_without_snapshot_proves_bcc_from_the_headers_alone():
+    at = new_app()
+    at.switch_page("pages/check_email.py").run()
+    at.text_area[0].input((HEADERS / "pasted-lost-indentation.txt").read_text(encoding="latin-1"))
+    next(widget for widget in at.text_input if widget.label.startswith("Queue address")).input(
+        "help@fourthcoffee.com")
+    next(widget for widget in at.checkbox if widget.label.startswith("Look the email up")).uncheck()
+    next(b for b in at.button if b.label == "Check this email").click()
+    at.run()
+    no_exception(at)
+    assert "`queue-only-in-bcc`" in texts(at)
+
+
+def test_header_page_reports_garbage_and_carries_on():
+    at = new_app()
+    at.switch_page("pages/check_email.py").run()
+    at.text_area[0].input("\x00\x01\x02 not headers at all \x00")
+    next(b for b in at.button if b.label == "Check this email").click()
+    at.run()
+    no_exception(at)
+    assert at.error
+    at.switch_page("pages/overview.py").run()
+    no_exception(at)
+
+
+def test_share_link_is_saved_and_reopened_through_the_query_parameter(basic_zip, store_path):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    token = share(at, "Dana Whitfield")
+    assert len(token) >= 22  # 128 bits or more in URL-safe base64
+    assert store_path.exists()
+
+    other = new_app(run=token)
+    no_exception(other)
+    banner = " ".join(info.value for info in other.info)
+    assert "Dana Whitfield" in banner and "Read-only" in banner and "expires on" in banner
+    assert metric(other, "Incoming") == "4"
+    assert len(other.get("plotly_chart")) == 4
+    assert "Create share link" not in [button.label for button in other.button]  # read-only
+    assert other.session_state["current"].kind == "shared"
+    other.switch_page("pages/emails.py").run()
+    assert set(other.dataframe[0].value["Subject"]) == set(EXPECTED)
+    assert other.query_params.get("run") == token  # the address bar keeps the link while browsing
+
+
+def test_bogus_and_revoked_tokens_show_a_friendly_message_and_no_data(basic_zip, store_path):
+    for token in ("bogus-token-that-was-never-issued", "x"):
+        at = new_app(run=token)
+        no_exception(at)
+        assert any("unknown, has expired or was revoked" in warning.value for warning in at.warning)
+        assert not at.metric and not at.get("plotly_chart")
+        at.switch_page("pages/emails.py").run()
+        assert not at.dataframe and at.warning
+
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    token = share(at)
+    next(button for button in at.button if button.label == "Revoke this link").click()
+    at.run()
+    assert "This link no longer opens anything." in texts(at)
+    gone = new_app(run=token)
+    assert gone.warning and not gone.metric
+
+
+def test_a_dead_link_can_go_back_to_the_demo():
+    at = new_app(run="bogus-token-that-was-never-issued")
+    next(button for button in at.button if button.label == "Open the demo report").click()
+    at.run()
+    no_exception(at)
+    assert at.metric and "run" not in at.query_params
+
+
+def test_masked_share_hides_addresses_and_subjects(basic_zip, store_path):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    token = share(at, mask=True)
+    other = new_app(run=token)
+    assert "masked" in " ".join(info.value for info in other.info)
+    emails = other.session_state["current"].report.emails
+    assert not set(emails["subject"]) & set(EXPECTED)
+    assert all("***@" in sender for sender in emails["sender"])
+
+
+def test_sessions_never_see_each_others_reports(basic_zip):
+    first = new_app()
+    upload(first, "snapshot-basic.zip", basic_zip)
+    second = new_app()
+    assert metric(first, "Incoming") == "4"
+    assert metric(second, "Incoming") != "4"
+    assert second.session_state["current"].kind == "demo" if "current" in second.session_state else True
+    assert any("Demo data" in info.value for info in second.info)
+
+
+def test_emails_page_applies_filters_from_a_link(basic_zip):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    at.query_params["cause"] = "unknown-sender-not-allowed"
+    at.switch_page("pages/emails.py").run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert list(table["Subject"]) == ["Help needed (stranger)"]
+    assert at.multiselect(key="f_causes").value == ["unknown-sender-not-allowed"]
+    assert "cause" not in at.query_params  # applied once, then dropped from the address bar
+    # the text search narrows further, the verdict filter too
+    at.multiselect(key="f_causes").set_value([])
+    at.text_input(key="f_text").input("sales")
+    at.run()
+    assert list(at.dataframe[0].value["Subject"]) == ["Help needed (sales)"]
+    at.text_input(key="f_text").input("")
+    at.multiselect(key="f_verdicts").set_value(["converted"])
+    at.run()
+    assert list(at.dataframe[0].value["Subject"]) == ["Help needed (first)"]
+
+
+def test_one_email_shows_every_cause_evidence_fix_notes_unchecked_and_ids(basic_zip):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    report = at.session_state["current"].report
+    stranger = report.emails.loc[report.emails["subject"] == "Help needed (stranger)", "activityid"].iloc[0]
+    at.query_params["email"] = stranger
+    at.switch_page("pages/emails.py").run()
+    no_exception(at)
+    page = texts(at)
+    assert "**Primary cause:** **The email is coming from an unknown sender** `unknown-sender-not-allowed`" in page
+    assert "**Evidence**" in page and "**Fix:**" in page
+    assert "Could not be checked" in page and "activitymonitors" in page
+    assert any(stranger in code.value for code in at.code)
+
+
+def test_queues_page_shows_the_health_matrix_and_findings(demo):
+    demo.switch_page("pages/queues.py").run()
+    no_exception(demo)
+    table = demo.dataframe[0].value
+    assert {"health", "queue", "active_rules", "emails", "converted", "rate", "top_cause"} <= set(table.columns)
+    assert set(table["health"]) <= {"Problem", "Check", "OK"} and "Problem" in set(table["health"])
+    assert len(demo.get("plotly_chart")) == 1
+
+
+def test_causes_page_lists_the_nine_causes_with_counts(demo):
+    demo.switch_page("pages/causes.py").run()
+    page = texts(demo)
+    for cause in BY_ID.values():
+        assert f"`{cause.id}`" in page
+    assert len([item for item in demo.metric if item.label == "Primary cause of"]) == 9
+
+
+def test_export_guide_fills_in_the_organisation_url(demo):
+    demo.switch_page("pages/export_guide.py").run()
+    demo.text_input(key="guide_org").input("fabrikam.crm4.dynamics.com/main.aspx")
+    demo.run()
+    urls = [code.value for code in demo.code if code.value.startswith("https://")]
+    assert len(urls) >= 16 and all(url.startswith("https://fabrikam.crm4.dynamics.com/api/data/v9.2/")
+                                   for url in urls)
+    demo.text_input(key="guide_org").input("javascript:alert(1)")
+    demo.run()
+    assert demo.error and not [code for code in demo.code if "alert" in code.value]
+
+
+def test_hostile_text_is_escaped_in_every_markdown_element(hostile_zip):
+    at = new_app()
+    upload(at, "hostile.zip", hostile_zip)
+    no_exception(at)
+    report = at.session_state["current"].report
+    assert set(HOSTILE_SUBJECTS.values()) <= set(report.emails["subject"])
+    for subject in HOSTILE_SUBJECTS.values():
+        email = report.emails.loc[report.emails["subject"] == subject, "activityid"].iloc[0]
+        at.query_params["email"] = email
+        at.switch_page("pages/emails.py").run()
+        no_exception(at)
+        for element in [*at.markdown, *at.info, *at.warning, *at.error, *at.caption]:
+            value = element.value
+            # no raw tag, no Markdown link or emphasis: every < [ * $ is escaped or inside a code span
+            outside_code = re.sub(r"(`+).*?\1", "", value)
+            outside_code = re.sub(r"\[Microsoft documentation\]\(https://learn\.microsoft\.com/[^)\s]*\)", "",
+                                  outside_code)
+            outside_code = re.sub(r"^:(green|red|gray)-badge\[[A-Za-z ()]+\]$", "", outside_code)  # st.badge
+            assert not re.search(r"(?<!\\)[<\[*$]", outside_code.replace("**", "")), value
+    at.switch_page("pages/queues.py").run()
+    no_exception(at)
+    assert HOSTILE_QUEUE in " ".join(at.dataframe[0].value["queue"])
+
+
+def test_a_configuration_migration_export_uploads_too():
+    from conftest import TESTS
+
+    data = (TESTS / "cmt" / "data.xml").read_bytes()
+    at = new_app()
+    upload(at, "data.xml", data, "application/xml")
+    no_exception(at)
+    assert at.title[0].value == "Overview"
+    assert metric(at, "Incoming") == "5"
+
+
+def test_a_first_visit_that_bypassed_the_router_is_sent_through_it():
+    """Streamlit runs a pages/ file on its own until a session has called st.navigation; the page redirects."""
+    at = new_app(cause="queue-only-in-bcc")
+    del at.session_state["routed"]
+    at.switch_page("pages/emails.py").run()
+    no_exception(at)
+    assert at.title[0].value == "Emails"
+    assert at.session_state["routed"] is True

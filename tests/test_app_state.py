@@ -1,0 +1,145 @@
+"""What the pages compute from a report: labels, filters, aggregates, literal Markdown."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import BASIC, zip_folder
+
+from diagnostics import app_state
+from diagnostics.app_state import NO_QUEUE, UNEXPLAINED, EmailFilter
+from diagnostics.causes import CAUSES
+from diagnostics.demo import demo_files
+from diagnostics.evaluate import diagnose
+from diagnostics.snapshot import load_uploaded
+
+
+@pytest.fixture(scope="module")
+def basic():
+    return diagnose(load_uploaded([("basic.zip", zip_folder(BASIC))]))
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return diagnose(load_uploaded(list(demo_files().items())))
+
+
+def subjects(frame) -> set[str]:
+    return set(frame["subject"])
+
+
+def test_cause_label_is_title_with_contract_id():
+    for cause in CAUSES:
+        assert app_state.cause_label(cause.id) == f"{cause.title} ({cause.id})"
+    assert app_state.cause_label(None).endswith(f"({UNEXPLAINED})")
+
+
+def test_kpis(basic):
+    numbers = app_state.kpis(basic)
+    assert (numbers.incoming, numbers.converted, numbers.not_converted) == (4, 1, 3)
+    assert numbers.rate == pytest.approx(0.25)
+    assert numbers.top_cause == "reply-to-tracked-email"  # ties go to the earliest in the pipeline
+
+
+def test_filters(basic):
+    everything = app_state.filter_emails(basic, EmailFilter())
+    assert len(everything) == 4
+    assert subjects(app_state.filter_emails(basic, EmailFilter(verdicts=("converted",)))) == {"Help needed (first)"}
+    assert subjects(app_state.filter_emails(basic, EmailFilter(causes=("no-active-rule-for-queue",)))) == {
+        "Help needed (sales)"}
+    assert subjects(app_state.filter_emails(basic, EmailFilter(text="STRANGER"))) == {"Help needed (stranger)"}
+    assert subjects(app_state.filter_emails(basic, EmailFilter(text="contoso.net"))) == {"Help needed (stranger)"}
+    sales = basic.queues.loc[basic.queues["name"] == "Sales", "queueid"].iloc[0]
+    assert subjects(app_state.filter_emails(basic, EmailFilter(queues=(sales,)))) == {"Help needed (sales)"}
+    assert app_state.filter_emails(basic, EmailFilter(start=date(2030, 1, 1))).empty
+    assert len(app_state.filter_emails(basic, EmailFilter(end=date(2026, 11, 3)))) == 3
+    # regex characters are searched literally
+    assert app_state.filter_emails(basic, EmailFilter(text="(.*")).empty
+
+
+def test_any_cause_filter_also_finds_causes_behind_the_primary(basic):
+    import copy
+
+    import pandas as pd
+
+    report = copy.deepcopy(basic)
+    stranger = report.emails.loc[report.emails["subject"] == "Help needed (stranger)", "activityid"].iloc[0]
+    report.causes = pd.concat([report.causes, pd.DataFrame([{
+        "activityid": stranger, "cause": "customer-email-conflict", "queue": None, "evidence": ["two contacts"],
+        "remediation": "fix"}])], ignore_index=True)
+    selection = EmailFilter(causes=("customer-email-conflict",))
+    assert app_state.filter_emails(report, selection).empty
+    found = app_state.filter_emails(report, EmailFilter(causes=selection.causes, any_cause=True))
+    assert subjects(found) == {"Help needed (stranger)"}
+
+
+def test_no_queue_and_unexplained_pseudo_values(demo):
+    no_queue = app_state.filter_emails(demo, EmailFilter(queues=(NO_QUEUE,)))
+    assert not no_queue.empty
+    assert all(not isinstance(queues, list) or not queues for queues in no_queue["queues"])
+
+
+def test_filter_from_link_parameters_drops_unknown_values(basic):
+    sales = basic.queues.loc[basic.queues["name"] == "Sales", "queueid"].iloc[0]
+    selection = app_state.filter_from_params({"cause": ["queue-only-in-bcc,nonsense"], "queue": [sales, "evil"],
+                                              "verdict": ["not-converted", "x"], "day": ["2026-11-03"],
+                                              "q": ["help"], "any": ["1"]}, basic)
+    assert selection == EmailFilter(verdicts=("not-converted",), causes=("queue-only-in-bcc",), queues=(sales,),
+                                    start=date(2026, 11, 3), end=date(2026, 11, 3), text="help", any_cause=True)
+    assert app_state.filter_from_params({"day": ["garbage"]}, basic).start is None
+
+
+def test_funnel_loses_each_primary_cause_at_its_stage(demo):
+    stages = app_state.funnel(demo)
+    summary = demo.summary()
+    assert list(stages["cause"][:len(CAUSES)]) == [cause.id for cause in CAUSES]
+    assert stages["dropped"][:len(CAUSES)].sum() == summary["not_converted"] - summary["unexplained"]
+    assert stages["remaining"].iloc[-1] == summary["converted"]
+
+
+def test_daily_counts_add_up(demo):
+    long, totals = app_state.daily_counts(demo)
+    assert long["count"].sum() == demo.summary()["not_converted"]
+    assert totals["incoming"].sum() == demo.summary()["incoming"]
+
+
+def test_queue_health_flags_the_broken_queues(demo):
+    health = app_state.queue_health(demo).set_index("queue")
+    wholesale = next(label for label in health.index if label.startswith("Wholesale"))
+    sales = next(label for label in health.index if label.startswith("Sales"))
+    helpdesk = next(label for label in health.index if label.startswith("Helpdesk"))
+    assert health.loc[wholesale, "health"] == "error"  # its mailbox cannot sync
+    assert health.loc[sales, "health"] == "warning" and health.loc[sales, "active_rules"] == ""  # no active rule
+    assert health.loc[helpdesk, "health"] == "ok"
+    assert (health["converted"] <= health["emails"]).all()
+
+
+def test_page_of_clamps():
+    import pandas as pd
+
+    frame = pd.DataFrame({"n": range(250)})
+    rows, pages = app_state.page_of(frame, 3, 100)
+    assert pages == 3 and list(rows["n"]) == list(range(200, 250))
+    rows, _ = app_state.page_of(frame, 99, 100)
+    assert rows["n"].iloc[0] == 200
+    assert app_state.page_of(frame.iloc[:0], 1)[1] == 1
+
+
+@pytest.mark.parametrize(("text", "literal"), [
+    ("[click](javascript:alert(1))", r"\[click\]\(javascript\:alert\(1\)\)"),
+    ("<img src=x onerror=alert(1)>", r"\<img src\=x onerror\=alert\(1\)\>"),
+    ("**bold** _it_ $x$ :red[r] # h", r"\*\*bold\*\* \_it\_ \$x\$ \:red\[r\] \# h"),
+    ("mail bob@evil.example now", "mail `bob@evil.example` now"),
+    ("see https://evil.example/x and www.evil.example", "see `https://evil.example/x` and `www.evil.example`"),
+    ("a`b@c.d`", r"a\``b@c.d`\`"),
+    ("In-Reply-To <first@mail.example> is", "In\\-Reply\\-To `<first@mail.example>` is"),
+    ("line1\nline2", "line1  \nline2"),
+])
+def test_md_literal(text, literal):
+    assert app_state.md_literal(text) == literal
+
+
+def test_md_code_fences_backticks():
+    assert app_state.md_code("a`b") == "``a`b``"
+    assert app_state.md_code("`x`") == "`` `x` ``"

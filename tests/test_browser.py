@@ -1,0 +1,204 @@
+"""The app in headless Chromium: upload, a chart, a share link opened elsewhere; hostile text stays plain text.
+
+One ``streamlit run`` on a free localhost port serves the module; Debian's ``/usr/bin/chromium`` is driven
+through Playwright. Streamlit renders over a websocket, so every check waits for what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import APP, HOSTILE_QUEUE, HOSTILE_SUBJECTS
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+WAIT = 90_000  # ms: the first render of a page loads its widgets' code
+STRANGER = "82bd9f8d-6e4f-5a24-a34f-290ae964f098"  # "Help needed (stranger)" of snapshot-basic
+HOSTILE_FILE = "[file](https://evil.example/f) <img src=x onerror=window.__pwned=1>.zip"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    store = tmp_path_factory.mktemp("store") / "runs.sqlite"
+    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("wb")
+    env = {**os.environ, "DIAGNOSTICS_STORE": str(store)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"], cwd=Path(APP).parent, env=env, stdout=log,
+        stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:  # noqa: S310 - localhost
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start; see {log.name}")
+        time.sleep(0.3)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (make test installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _upload(page, base: str, name: str, data: bytes) -> None:
+    """Open /upload directly (on a fresh server this is the first request: it must still go through the
+    router, whose navigation lists the seven pages by title), upload, wait for the overview's charts."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/upload")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached", timeout=WAIT)
+    navigation = page.locator('[data-testid="stSidebarNav"] a')
+    expect(navigation).to_have_count(7, timeout=WAIT)
+    expect(navigation.filter(has_text="How to export a snapshot")).to_have_count(1)
+    page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]',
+                         files=[{"name": name, "mimeType": "application/zip", "buffer": data}])
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
+
+
+def _metric(page, label: str):
+    return page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]')
+
+
+def _nav(page, path: str) -> None:
+    """Go to another page inside the app (a click keeps the session; a new URL would start a new one)."""
+    page.locator(f'[data-testid="stSidebarNav"] a[href$="/{path}"]').click()
+
+
+def test_upload_see_a_chart_share_and_open_the_link_in_a_fresh_context(server, browser, basic_zip):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    _upload(page, server, "snapshot-basic.zip", basic_zip)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(_metric(page, "Incoming")).to_have_text("4", timeout=WAIT)
+    expect(page.get_by_text("Diagnosed snapshot-basic.zip")).to_be_visible()
+
+    page.get_by_role("button", name="Share this report").click()
+    page.get_by_role("textbox", name="Your name or team").fill("Dana Whitfield")
+    page.get_by_role("button", name="Create share link").click()
+    code = page.locator('[data-testid="stCode"]', has_text="?run=")
+    expect(code).to_be_visible(timeout=WAIT)
+    link = code.inner_text().strip()
+    assert link.startswith(server + "/?run=")
+    page.keyboard.press("Escape")
+
+    # a click on a bar opens the emails of that cause
+    bar = page.locator(".js-plotly-plot").first.locator(".point path").first
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + 10, box["y"] + box["height"] / 2)
+    expect(page.locator("h1").first).to_have_text("Emails", timeout=WAIT)
+    expect(page.locator('[data-testid="stMultiSelect"]', has_text="Cause")).to_contain_text(
+        "(reply-to-tracked-email)", timeout=WAIT)
+    expect(page.get_by_text("of 4 emails")).to_contain_text("1 of 4 emails")
+    context.close()
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    other.goto(link)
+    other.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
+    expect(_metric(other, "Incoming")).to_have_text("4", timeout=WAIT)
+    expect(other.get_by_text("Shared by")).to_be_visible()
+    expect(other.get_by_text("Dana Whitfield")).to_be_visible()
+    assert other.get_by_role("button", name="Share this report").count() == 1  # present, but read-only inside
+    fresh.close()
+
+
+def test_bogus_link_shows_a_message_and_no_data(server, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server}/?run=this-token-was-never-issued")
+    expect(page.get_by_text("unknown, has expired or was revoked")).to_be_visible(timeout=WAIT)
+    assert page.locator(".js-plotly-plot").count() == 0
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    context.close()
+
+
+def test_hostile_subjects_senders_and_names_are_plain_text(server, browser, hostile_zip):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script("window.__pwned = undefined;")
+    page = context.new_page()
+    dialogs, console = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("console", lambda message: console.append(message.text))
+
+    _upload(page, server, HOSTILE_FILE, hostile_zip)
+    expect(page.get_by_text("Diagnosed [file](https://evil.example/f)")).to_be_visible(timeout=WAIT)
+    # the heat map names the hostile queue literally
+    expect(page.locator(".js-plotly-plot text", has_text="Help<b>desk</b>").first).to_be_attached(timeout=WAIT)
+
+    _nav(page, "emails")
+    page.get_by_role("textbox", name="Open an email by its activity id").fill(STRANGER)
+    page.get_by_role("textbox", name="Open an email by its activity id").press("Enter")
+    subject = HOSTILE_SUBJECTS["Help needed (stranger)"]
+    detail = page.locator('[data-testid="stMarkdownContainer"]', has_text="Subject:")
+    expect(detail).to_have_text(f"Subject: {subject}", timeout=WAIT)
+    sender = page.locator('[data-testid="stMarkdownContainer"]', has_text="Sender:")
+    expect(sender).to_contain_text("[sender link](https://evil.example/s)")
+
+    _nav(page, "check-email")
+    headers = (f"From: {subject} <x@evil.example>\nTo: {HOSTILE_QUEUE} <help@fourthcoffee.com>\n"
+               f"Subject: {HOSTILE_SUBJECTS['Help needed (first)']}\nMessage-ID: <hostile@evil.example>\n"
+               "Date: Wed, 4 Nov 2026 10:00:00 +0000\n")
+    page.get_by_role("textbox", name="Raw headers").fill(headers)
+    page.get_by_role("button", name="Check this email").click()
+    expect(page.get_by_text("What the headers say")).to_be_visible(timeout=WAIT)
+    time.sleep(1)
+
+    for where in ("check-email", "queues", ""):
+        if where != "check-email":
+            page.locator(f'[data-testid="stSidebarNav"] a[href$="/{where}"]').first.click() if where else \
+                page.locator('[data-testid="stSidebarNav"] a').first.click()
+            page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=WAIT)
+            time.sleep(2)
+        links = page.evaluate("""() => [...document.querySelectorAll('a')].map(
+            a => a.getAttribute('href') || a.getAttribute('xlink:href') || '')
+            .filter(href => /evil|javascript:/i.test(href))""")
+        assert links == [], (where, links)
+        assert page.locator('img[src="x"]').count() == 0, where
+        assert page.evaluate("() => window.__pwned") is None, where
+        assert page.locator('[data-testid="stMain"] strong', has_text="bold").count() == 0, where
+    assert dialogs == []
+    assert not [line for line in console if "pwned" in line]
+    context.close()

@@ -1,0 +1,91 @@
+"""Report exports: CSV with formulas neutralised, offline HTML, the contract JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import orjson
+import pytest
+from conftest import BASIC, HOSTILE_SUBJECTS, zip_folder
+
+from diagnostics import exports
+from diagnostics.evaluate import diagnose
+from diagnostics.report import Report
+from diagnostics.snapshot import load_uploaded
+
+FORMULAS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1"]
+
+
+@pytest.fixture(scope="module")
+def report():
+    def hostile(name, data):
+        for row in data.get("value", []):
+            if name == "emails.json":
+                row["subject"] = HOSTILE_SUBJECTS.get(row.get("subject"), row.get("subject"))
+        return data
+
+    return diagnose(load_uploaded([("basic.zip", zip_folder(BASIC, hostile))]))
+
+
+def rows(data: bytes) -> list[dict]:
+    assert data.startswith(b"\xef\xbb\xbf")  # a BOM, so Excel reads UTF-8
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_neutralise():
+    for formula in FORMULAS:
+        assert exports.neutralise(formula) == "'" + formula
+    assert exports.neutralise("a=b") == "a=b"
+    assert exports.neutralise(12) == 12
+
+
+def test_csv_has_one_row_per_email_and_neutralises_formulas(report):
+    report.emails.loc[0, "subject"] = FORMULAS[0]
+    report.emails.loc[1, "sender"] = FORMULAS[1]
+    report.emails.loc[2, "subject"] = FORMULAS[3]
+    table = rows(exports.emails_csv(report))
+    assert len(table) == len(report.emails)
+    assert list(table[0]) == exports.CSV_COLUMNS
+    cells = [value for row in table for value in row.values()]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'" + FORMULAS[0] in cells and "'" + FORMULAS[1] in cells and "'" + FORMULAS[3] in cells
+    by_id = {row["activityid"]: row for row in table}
+    stranger = report.emails[report.emails["primary_cause"] == "unknown-sender-not-allowed"].iloc[0]
+    row = by_id[stranger.activityid]
+    assert row["primary_cause"] == "unknown-sender-not-allowed"
+    assert row["primary_cause_title"].endswith("(unknown-sender-not-allowed)")
+    assert row["evidence"] and row["queues"]
+
+
+def test_csv_of_a_filtered_list(report):
+    subset = report.emails[report.emails["verdict"] == "not-converted"]
+    table = rows(exports.emails_csv(report, subset))
+    assert {row["activityid"] for row in table} == set(subset["activityid"])
+
+
+def test_json_is_the_contract_and_reads_back(report):
+    data = orjson.loads(exports.report_json(report))
+    assert data == orjson.loads(orjson.dumps(report.to_dict()))
+    again = Report.from_dict(data)
+    assert again.summary() == report.summary()
+
+
+def test_html_is_self_contained_and_escapes_snapshot_text(report):
+    page = exports.report_html(report).decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script src=" not in page
+    assert page.count('class="plotly-graph-div"') == 4
+    assert "Plotly.newPlot" in page and len(page) > 1_000_000  # plotly.js inlined
+    assert "<script>window.__pwned=1</script>" not in page
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+    assert '<img src=x onerror="window.__pwned=1">' not in page
+    assert "unknown-sender-not-allowed" in page
+
+
+def test_html_works_offline_no_external_resources(report):
+    page = exports.report_html(report).decode("utf-8")
+    import re
+
+    sources = re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']([^\"']+)", page)
+    assert sources == []
