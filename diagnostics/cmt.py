@@ -168,6 +168,9 @@ def _records(data: bytes, source: str) -> Iterator[tuple[str, Element | None]]:
         raise SnapshotError(f"{source}: {reason}") from None
     except DefusedET.ParseError as error:
         raise SnapshotError(f"{source}: cannot be read as XML ({error})") from None
+    except (LookupError, ValueError) as error:  # an encoding declaration expat does not know or cannot use
+        raise SnapshotError(f"{source}: cannot be read as XML ({type(error).__name__}: {error}); "
+                            "save it as UTF-8") from None
 
 
 def _fields(element: Element) -> list[Element]:

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
-from email.errors import HeaderParseError
+from email.errors import HeaderParseError, MessageError
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import Parser
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .snapshot import Snapshot
 
 MAX_BYTES = 5 * 1024 * 1024
+MAX_LINE = 16 * 1024  # longer header lines are cut: none is real, and parsing them is slow
 
 NOT_SYNCED, BCC, REPLY = "email-not-synced", "queue-only-in-bcc", "reply-to-tracked-email"
 
@@ -169,16 +170,21 @@ class ParsedHeaders:
         start = self.date or (times[0] if times else None)
         return _seconds(times[-1] - start) if times and start else None
 
-
 def parse_headers(raw: str | bytes) -> ParsedHeaders:
     """Parse pasted headers or a whole ``.eml``; raises ``SnapshotError`` for unreadable input."""
     text = _decode(raw)
     lines, notes = _header_lines(text)
-    message = Parser(policy=policy.default).parsestr("\n".join(lines) + "\n", headersonly=True)
-    if not any(name.lower() in _MAIL_FIELDS for name in message):
-        raise SnapshotError("no email header found: expected lines such as 'Received:', 'From:' or "
-                            "'Message-ID:'")
-    return _extract(message, notes)
+    try:
+        message = Parser(policy=policy.default).parsestr("\n".join(lines) + "\n", headersonly=True)
+        if not any(name.lower() in _MAIL_FIELDS for name in message):
+            raise SnapshotError("no email header found: expected lines such as 'Received:', 'From:' or "
+                                "'Message-ID:'")
+        return _extract(message, notes)
+    except (RecursionError, LookupError, ValueError, TypeError, IndexError, AttributeError, MessageError) as error:
+        # the standard library's header value parser gives up on some malformed values (deeply nested
+        # comments, unknown charsets): refuse the text with one line instead of a traceback
+        raise SnapshotError(f"the headers cannot be parsed ({type(error).__name__}): check that the text "
+                            "is an email's internet headers") from None
 
 
 def _decode(raw: str | bytes) -> str:
@@ -215,6 +221,9 @@ def _header_lines(text: str) -> tuple[list[str], list[str]]:
     if first:  # an mbox "From " line, a title like "Internet headers", …
         notes.append(f"ignored {first} line(s) before the first header")
     repaired, lost = [], 0
+    if any(len(line) > MAX_LINE for line in head):  # no real header line is this long; parsing it is slow
+        notes.append(f"lines longer than {MAX_LINE // 1024} KB were cut")
+        head = [line[:MAX_LINE] for line in head]
     for line in head[first:]:
         if line[0] not in " \t" and not _is_field(line):  # a folded line that lost its indentation
             line, lost = " " + line, lost + 1
