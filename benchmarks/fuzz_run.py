@@ -43,7 +43,10 @@ def run_case(job: tuple[str, int, int]) -> tuple[str, int, str, str, str]:
     """(family, seed, outcome, failure kind and place, failure message with the mutations)."""
     family, seed, timeout = job
     build, run = test_fuzz.FAMILIES[family]
-    case, log = build(random.Random(f"{family}:{seed}"))
+    try:
+        case, log = build(random.Random(f"{family}:{seed}"))
+    except Exception as error:  # noqa: BLE001  (a bug of the fuzzer itself: reported, not fatal)
+        return family, seed, "failure", f"generator {type(error).__name__} at {_engine_frame(error)}", str(error)
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout)
     try:

@@ -303,7 +303,7 @@ def zipped(files: Files) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
-            archive.writestr(name, data)
+            archive.writestr(name.replace("\x00", "_").lstrip("/") or "_", data)  # zipfile cuts a name at NUL
     return buffer.getvalue()
 
 
