@@ -177,8 +177,9 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     values = snapshot.table("environmentvariablevalues")
     value = values[isin(values["environmentvariabledefinitionid"], definition["environmentvariabledefinitionid"])
                    | (values["schemaname"].str.lower() == name.lower())]["value"].dropna()
-    return str(value.iloc[0]) if not value.empty else definition["defaultvalue"].dropna().astype(str).iloc[0] \
-        if definition["defaultvalue"].notna().any() else None
+    if value.empty:
+        value = definition["defaultvalue"].dropna()
+    return None if value.empty else str(value.iloc[0])
 
 
 def _converted(snapshot: Snapshot, incoming: pd.DataFrame, replies: pd.DataFrame) -> pd.Index:
