@@ -216,24 +216,26 @@ def _column(loc: tuple) -> str:
 
 def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str],
            progress: Progress | None) -> Snapshot:
+    pages = {table: list(frames) for table, frames in pages.items()}
+    if "emails" in pages:  # parties expanded inside emails join the activityparties pages
+        emails, parties = _split_expanded_parties(_concat(pages["emails"]), source)
+        pages["emails"] = [emails]
+        if parties is not None:
+            pages.setdefault("activityparties", []).append(parties)
     tables: dict[str, pd.DataFrame] = {}
-    for table, frames in pages.items():
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        if table == "emails":
-            frame, parties = _split_expanded_parties(frame, source)
-            if parties is not None:
-                pages_parties = [parties] if "activityparties" not in tables else [tables["activityparties"],
-                                                                                 parties]
-                tables["activityparties"] = pd.concat(pages_parties, ignore_index=True)
-        tables[table] = frame if table not in tables else pd.concat([tables[table], frame], ignore_index=True)
+    for step, (table, frames) in enumerate(pages.items(), start=1):
+        tables[table] = _normalise(table, _concat(frames), source)
         if progress:
-            progress(f"validating {table}", len(tables), len(pages))
-    tables = {table: _normalise(table, frame, source) for table, frame in tables.items()}
+            progress(f"validating {table}", step, len(pages))
     if "emails" not in tables:
         raise SnapshotError(f"{source}: the snapshot has no emails table (emails.json)")
     if tables["emails"].empty:
         raise SnapshotError(f"{source}: the emails table holds no emails; check the export's date filter")
     return Snapshot(tables, source, ignored)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _split_expanded_parties(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
