@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).parent
-SHARED = TESTS.parent.parent / "shared"
+FIXTURES = TESTS / "fixtures"
 sys.path.insert(0, str(TESTS))
 
 
@@ -15,8 +15,8 @@ import zipfile  # noqa: E402
 
 import pytest  # noqa: E402
 
-BASIC = SHARED / "samples" / "snapshot-basic"
-HEADERS = SHARED / "samples" / "headers"
+BASIC = FIXTURES / "snapshot-basic"
+HEADERS = FIXTURES / "headers"
 APP = TESTS.parent / "streamlit_app.py"
 # Subjects, senders and a queue name that would run script, draw a link or format text if rendered as HTML or
 # Markdown; they set window.__pwned when any of them runs.
@@ -57,7 +57,7 @@ def _hostile(name: str, data: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def basic_zip() -> bytes:
-    """../shared/samples/snapshot-basic zipped."""
+    """tests/fixtures/snapshot-basic zipped."""
     return zip_folder(BASIC)
 
 

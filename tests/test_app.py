@@ -20,7 +20,7 @@ PAGES = {
     "pages/causes.py": "Causes",
     "pages/export_guide.py": "How to export a snapshot",
 }
-# ../shared/samples/snapshot-basic/EXPECTED.md
+# tests/fixtures/snapshot-basic/EXPECTED.md
 EXPECTED = {
     "Help needed (first)": ("converted", None),
     "Help needed (stranger)": ("not-converted", "unknown-sender-not-allowed"),

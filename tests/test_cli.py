@@ -11,9 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import BASIC
 
-SAMPLE = SHARED / "samples" / "snapshot-basic"
+SAMPLE = BASIC
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 

@@ -14,7 +14,7 @@ from diagnostics.cmt import cmt_data_xml, is_cmt_zip, parse_cmt_xml, write_cmt_z
 from diagnostics.errors import SnapshotError
 
 FIXTURE = Path(__file__).parent / "cmt" / "data.xml"
-SAMPLE = Path(__file__).parents[2] / "shared" / "samples" / "snapshot-basic"
+SAMPLE = Path(__file__).parent / "fixtures" / "snapshot-basic"
 LOOKUP_TYPE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 
 FIRST = "09b17da0-94e7-54a1-b7cb-a439d43e40f4"

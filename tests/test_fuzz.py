@@ -35,9 +35,9 @@ from diagnostics.headers import analyse_headers, parse_headers
 from diagnostics.report import render_text
 from diagnostics.snapshot import load_uploaded
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-SAMPLE = SHARED / "samples" / "snapshot-basic"
-HEADER_SAMPLES = SHARED / "samples" / "headers"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLE = FIXTURES / "snapshot-basic"
+HEADER_SAMPLES = FIXTURES / "headers"
 Files = dict[str, bytes]
 
 

@@ -20,9 +20,8 @@ from diagnostics.snapshot import Snapshot, load_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "headers"
-SHARED = ROOT.parent / "shared" / "samples"
-SAMPLES = SHARED / "headers"
-BASIC = SHARED / "snapshot-basic"
+SAMPLES = ROOT / "tests" / "fixtures" / "headers"
+BASIC = ROOT / "tests" / "fixtures" / "snapshot-basic"
 HELP = "help@fourthcoffee.com"
 HELPDESK_ID = "80a1701d-08ba-58b0-b461-05ee7692c9e1"
 FIRST_ID = "09b17da0-94e7-54a1-b7cb-a439d43e40f4"
@@ -160,7 +159,7 @@ def test_lost_indentation_before_a_reply_prefix() -> None:
                                           "leaking machine")
 
 
-def test_shared_sample_lost_indentation() -> None:
+def test_fixture_sample_lost_indentation() -> None:
     parsed = parse_headers(sample("pasted-lost-indentation.txt"))
     assert parsed.subject == "Order 4711 -- wrong beans delivered"
     assert parsed.from_.name == "Renée Müller"  # ISO-8859-1, Q
@@ -330,7 +329,7 @@ def test_contract_keys() -> None:
     json.dumps(result)
 
 
-def test_shared_sample_reply_alone() -> None:
+def test_fixture_sample_reply_alone() -> None:
     result = analyse_headers(sample("exchange-online-reply.txt"))
     assert result["subject"] == "RE: Help needed (first) ☕"
     assert result["verdict"] == "unknown"
@@ -338,7 +337,7 @@ def test_shared_sample_reply_alone() -> None:
                for note in result["notes"])
 
 
-def test_shared_sample_bcc_alone() -> None:
+def test_fixture_sample_bcc_alone() -> None:
     result = analyse_headers(sample("pasted-lost-indentation.txt"), queue=HELP)
     assert (result["verdict"], result["primary_cause"]) == ("not-converted", "queue-only-in-bcc")
     bcc = cause(result, "queue-only-in-bcc")
@@ -402,7 +401,7 @@ def test_text_rendering() -> None:
 
 # --- diagnosis against a snapshot ----------------------------------------------------------------
 
-def test_shared_sample_reply_against_snapshot(basic: Snapshot) -> None:
+def test_fixture_sample_reply_against_snapshot(basic: Snapshot) -> None:
     result = analyse_headers(sample("exchange-online-reply.txt"), snapshot=basic)
     assert (result["verdict"], result["primary_cause"]) == ("not-converted", "reply-to-tracked-email")
     assert result["snapshot_email"]["activityid"] == "a0037ae3-671a-51f8-9ffd-8aa436afd018"
@@ -414,7 +413,7 @@ def test_shared_sample_reply_against_snapshot(basic: Snapshot) -> None:
     assert "Not checked\n  - queue-item-missing: needs mailboxes" in text
 
 
-def test_shared_sample_bcc_against_snapshot(basic: Snapshot) -> None:
+def test_fixture_sample_bcc_against_snapshot(basic: Snapshot) -> None:
     result = analyse_headers(sample("pasted-lost-indentation.txt"), snapshot=basic, queue=HELP)
     assert result["primary_cause"] == "email-not-synced"
     assert [item["id"] for item in result["causes"]] == ["email-not-synced", "queue-only-in-bcc"]
