@@ -119,10 +119,13 @@ def test_queue_item_missing_when_sent_to_queue_without_item():
     assert any("Helpdesk" in sentence for sentence in evidence_of(report, "queue-item-missing"))
 
 
-def test_queue_item_missing_when_no_target_queue_at_all():
+def test_no_target_queue_at_all_is_not_for_a_queue_not_queue_item_missing():
     records = _bcc(healthy())
     records["queueitems"] = []
-    assert cause_ids(run(records)) == ["queue-item-missing"]
+    report = run(records)
+    detail = result(report)
+    assert detail["verdict"] == "not-for-a-queue" and detail["causes"] == [] and detail["primary_cause"] is None
+    assert report.summary()["not_for_a_queue"] == 1 and report.summary()["incoming"] == 0
 
 
 def test_queue_item_missing_not_guessed_without_queueitems_table():
@@ -157,10 +160,14 @@ def test_reply_found_by_in_reply_to_with_message_id_normalisation():
     assert result(report)["verdict"] == "converted"
 
 
+REGARDING_CASE = {"_regardingobjectid_value": CASE,
+                  "_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "incident"}
+
+
 def test_reply_found_by_correlation_method_and_parent_activity():
-    records, reply = _with_reply(healthy(), correlationmethod=5)
+    records, reply = _with_reply(healthy(), correlationmethod=5, **REGARDING_CASE)
     assert cause_ids(run(records), reply)[0] == "reply-to-tracked-email"
-    records, reply = _with_reply(healthy(), _parentactivityid_value=EMAIL)
+    records, reply = _with_reply(healthy(), _parentactivityid_value=EMAIL, **REGARDING_CASE)
     assert cause_ids(run(records), reply)[0] == "reply-to-tracked-email"
 
 
@@ -350,7 +357,7 @@ def test_contact_created_by_the_rule_after_the_email_means_creation_worked():
 
 def test_contact_creation_failed_from_monitor_and_rule_owner_setting():
     records = healthy()
-    records["activitymonitors"] = [monitor(EMAIL, reason=0, state=2, contactcreatedbyrule=False)]
+    records["activitymonitors"] = [monitor(EMAIL, reason=16, state=2, contactcreatedbyrule=False)]
     records["environmentvariablevalues"] = [{"environmentvariablevalueid": gid("envval"),
                                              "_environmentvariabledefinitionid_value": gid("envdef"),
                                              "value": "1"}]
