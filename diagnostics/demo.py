@@ -815,6 +815,9 @@ class EmailFactory:
         """A customer's reply, correlated to the thread's case: threaded while the case is active, else skipped
         (by design) or, on Helpdesk once its wait after resolution has passed, a new case was expected."""
         thread = self.rng.choice(self.replies if self.replies and self.rng.random() < 0.7 else self.incoming)
+        waiting = [t for t in self.incoming if t.resolved_at and 0 <= mail.ts - t.resolved_at < RESOLVED_WAIT * 60]
+        if waiting and self.rng.random() < 0.4:  # a reply soon after its case was resolved
+            thread = self.rng.choice(waiting)
         self.answer(mail, thread)
         mail.regarding = thread.incident
         mail.correlation = 3
@@ -978,7 +981,6 @@ class EmailFactory:
             "correlationmethod": mail.correlation,
             "sender": sender.address,
             "torecipients": ";".join(p.address for p in mail.to),
-            "ccrecipients": ";".join(p.address for p in mail.cc) or None,
             **_lookup("_emailsender_value", sender.party_id, sender.logical_name or ""),
             **_lookup("_sendersaccount_value", sender.account_id, "account"),
             **_lookup("_regardingobjectid_value", mail.regarding, mail.regarding_type),

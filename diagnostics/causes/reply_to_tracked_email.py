@@ -118,12 +118,15 @@ def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait
     within = (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and the email "
               "arrived " + after + " minutes after: no new case yet, by design")
     unknown_time = rule + " waits after resolution, but the case's deactivatedon was not exported"
+    before = ("the email arrived before the case was resolved, while it was still active: it was threaded into it, "
+              "by design")
     expected = (rule + " creates a new case for a reply more than " + minutes + " minutes after the case was "
                 "resolved (checkifresolved = true) and the email arrived " + after + " minutes after: a new "
                 "case was expected")
     sentence = sentence.where(~waits, unknown_time.where(rows["deactivatedon"].isna(), within.where(~passed,
                                                                                                       expected)))
-    return sentence.where(rows["name"].notna(), "no target queue has an active rule that could open a new case")
+    sentence = sentence.where(rows["name"].notna(), "no target queue has an active rule that could open a new case")
+    return sentence.where(~(elapsed < 0).fillna(False).astype(bool), before)
 
 
 def uncorrelated(context: Context) -> pd.DataFrame:
