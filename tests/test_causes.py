@@ -35,6 +35,28 @@ def test_registry_holds_exactly_the_nine_contract_ids_in_pipeline_order():
     for cause in CAUSES:
         assert cause.title and cause.seed_text and cause.detection and cause.remediation
         assert cause.doc_url.startswith("https://learn.microsoft.com/")
+        assert "email-not-converted-to-case" not in cause.doc_url  # correction 8: the published address
+    by_design = {cause.id: cause.kind for cause in CAUSES if cause.kind != "fault"}
+    assert by_design == {"reply-to-tracked-email": "by-design"}
+
+
+def test_registry_refuses_bad_definitions_and_duplicates():
+    import dataclasses
+
+    import pytest
+
+    from diagnostics.causes import _registry
+    from diagnostics.causes.base import Cause
+
+    helpdesk = CAUSES[1]
+    for change in ({"kind": "by design"}, {"kind": "configuration"}, {"id": "Not_Kebab"}, {"color": "red"},
+                   {"requires": ("nosuchtable",)}, {"doc_url": "https://example.com/"}):
+        with pytest.raises(ValueError):
+            dataclasses.replace(helpdesk, **change)
+    assert isinstance(dataclasses.replace(helpdesk, kind="by-design"), Cause)
+    with pytest.raises(ValueError, match="id repeated"):
+        _registry((*CAUSES, dataclasses.replace(helpdesk, order=99, seed_number=99, color="#000001")))
+    assert _registry(CAUSES) == CAUSES
 
 
 def test_healthy_environment_explains_nothing_and_says_where_to_look():

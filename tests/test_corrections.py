@@ -22,7 +22,6 @@ from factory import (
     LOOKUP,
     OWNER,
     QUEUE,
-    RULE,
     SALES,
     email,
     gid,
@@ -82,8 +81,9 @@ def reply_to_first(records: dict, activityid: str = EMAIL, regarding: str | None
                    regarding_type: str | None = "incident", **columns) -> None:
     """Make ``activityid`` a reply (In-Reply-To) to a tracked first email, regarding what correlation copied."""
     first = gid("email-first")
-    records["emails"].append(email(first, "Machine leaks", "<first@mail.tailspin.com>", createdon="2026-11-01T10:00:00Z",
-                                   _regardingobjectid_value=CASE, **{TYPE: "incident"}))
+    records["emails"].append(email(first, "Machine leaks", "<first@mail.tailspin.com>",
+                                   createdon="2026-11-01T10:00:00Z", _regardingobjectid_value=CASE,
+                                   **{TYPE: "incident"}))
     row = next(row for row in records["emails"] if row["activityid"] == activityid)
     row.update(inreplyto="<first@mail.tailspin.com>", _regardingobjectid_value=regarding, **columns)
     if regarding_type:

@@ -20,7 +20,6 @@ from . import (
 from .base import KINDS, Cause, Context, Kind
 
 
-
 def _registry(causes: tuple[Cause, ...]) -> tuple[Cause, ...]:
     """The causes in pipeline order; a repeated id, order, seed number or colour is refused at import."""
     for attribute in ("id", "order", "seed_number", "color"):

@@ -105,8 +105,8 @@ class Context:
         """"'Helpdesk' (help@contoso.com)" for each queue id."""
         labels = "'" + self.queues["name"].fillna("(unnamed)") + "' (" + self.queues["address"].fillna(
             "no address") + ")"
-        return queue_ids.map(pd.Series(labels.values, index=self.queues["queueid"]).to_dict()).fillna(
-            "queue " + queue_ids.astype("str"))
+        return queue_ids.map(pd.Series(labels.values, index=self.queues["queueid"]).to_dict()).astype(
+            "str").fillna("queue " + queue_ids.astype("str"))
 
 
 def evidence(frame: pd.DataFrame, text: pd.Series | str, queue: str | None = "queueid",

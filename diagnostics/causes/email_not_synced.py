@@ -104,7 +104,8 @@ CAUSE = Cause(
                "queues whose mailbox cannot sync (delivery method None, address not approved, incoming "
                "status Failure, a last sync error, incoming email disabled), for queues whose 'Convert "
                "incoming email to activities' filter drops mail (No email messages, responses only, known "
-               "senders only: mail from unknown senders is never tracked), and in header mode when no snapshot email has the pasted Message-ID."),
+               "senders only: mail from unknown senders is never tracked), and in header mode when no snapshot "
+               "email has the pasted Message-ID."),
     remediation=("Open the queue's mailbox (Settings > Email Configuration > Mailboxes): approve the email "
                  "address, set incoming email to Server-Side Synchronization, run Test & Enable Mailbox and "
                  "fix the error it reports; set the queue's 'Convert incoming email to activities' to All "

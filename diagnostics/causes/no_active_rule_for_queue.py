@@ -7,7 +7,6 @@ import pandas as pd
 from ..normalize import isin
 from .base import Cause, Context, evidence, quoted
 
-
 INFERENCE = ("which rule wins when several queues' rules could apply is not documented: we take the queues "
              "with an active rule as the ones expected to convert the email (our inference)")
 

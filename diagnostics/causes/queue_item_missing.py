@@ -24,8 +24,8 @@ CAUSE = Cause(
                "found. If an active Automatic Record Creation and Update Rule exists for a specific queue, "
                "the QueueItem is marked as inactive and disappears from the QueueItem view."),
     detection=("No queue item (active or inactive) exists for the email in a queue it was sent to. An email "
-               "with no target queue at all is out of scope (not for a queue). An inactive queue item next to an active rule is the rule's "
-               "by-design deactivation and is only a note."),
+               "with no target queue at all is out of scope (not for a queue). An inactive queue item next to "
+               "an active rule is the rule's by-design deactivation and is only a note."),
     remediation=("Make sure the queue's email address is a recipient and the queue is email-enabled with "
                  "its mailbox synchronising. Look at the inactive queue items view before concluding the "
                  "item is missing: an active rule deactivates the item when it processes the email."),
