@@ -90,9 +90,7 @@ def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, p
     passed = (elapsed >= wait).fillna(False).astype(bool)
     known = rows["case_state"].notna()
     fault = known & waits & passed
-    kind = pd.Series(BY_DESIGN, index=rows.index, dtype="str").where(~fault, FAULT)
-    kinds = kind.groupby(rows["activityid"].values).agg(lambda values: FAULT if (values == FAULT).any()
-                                                        else BY_DESIGN)
+    kinds = fault.groupby(rows["activityid"].values).any().map({True: FAULT, False: BY_DESIGN}).astype("str")
     text = _case_sentence(rows) + "; " + _rule_sentence(rows, waits, passed, wait, elapsed)
     return evidence(rows, text, queue=None, kind=rows["activityid"].map(kinds.to_dict())), kinds
 
