@@ -45,12 +45,12 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     direction = email_direction(emails)
     incoming = emails[direction == INCOMING]
     context = build_context(snapshot, incoming)
-    in_scope = incoming[isin(incoming["activityid"], context.targets["activityid"])]
-    context = _restrict(context, isin(incoming["activityid"], in_scope["activityid"]))
-    converted_ids, threaded_ids = _converted(snapshot, context)
+    in_scope = incoming[isin(incoming["activityid"], context.targets["activityid"])]  # the rest: for no queue
+    converted_ids, threaded_ids = _converted(snapshot, context, in_scope["activityid"])
     ordered = context.targets.sort_values("queueid")
     email_queues = group_lists(ordered["activityid"], ordered["queueid"])
-    context = _restrict(context, ~isin(context.pending["activityid"], converted_ids))
+    context = _restrict(context, isin(incoming["activityid"], in_scope["activityid"])
+                        & ~isin(incoming["activityid"], converted_ids))
     found, unchecked = [], []
     for step, cause in enumerate(CAUSES, start=1):
         if progress:
@@ -209,20 +209,20 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     return None if value.empty else str(value.iloc[0])
 
 
-def _converted(snapshot: Snapshot, context: Context) -> tuple[pd.Index, pd.Index]:
-    """Emails that became cases: regarding a case (a reply only when the case is active: threaded), or
-    with cases among their Related parties (ARC's "multiple cases" leaves Regarding blank)."""
+def _converted(snapshot: Snapshot, context: Context, in_scope: pd.Series) -> tuple[pd.Index, pd.Index]:
+    """Emails in scope that became cases: regarding a case (a reply only when the case is active: threaded),
+    or with cases among their Related parties (ARC's "multiple cases" leaves Regarding blank)."""
     regarding = context.regarding
     cases = regarding[(regarding["record_type"] == "incident").fillna(False).astype(bool)]
     threaded = threaded_replies(context)
+    threaded = threaded[isin(pd.Series(threaded), in_scope).to_numpy()]
     plain = cases.loc[~isin(cases["activityid"], context.replies["activityid"]), "activityid"]
     parties = snapshot.table("activityparties")
     related = parties[(parties["participationtypemask"] == RELATED).fillna(False).astype(bool)]
     related = related[(related["partyid_type"] == "incident").fillna(False).astype(bool)
                       | isin(related["partyid"], snapshot.table("incidents")["incidentid"])]
-    related_ids = related.loc[isin(related["activityid"], context.pending["activityid"]), "activityid"]
-    converted = pd.Index(pd.concat([plain, pd.Series(threaded), related_ids])).unique()
-    return converted, threaded
+    converted = pd.concat([plain, pd.Series(threaded, dtype="str"), related["activityid"]])
+    return pd.Index(converted[isin(converted, in_scope)]).unique(), threaded
 
 
 def _restrict(context: Context, mask: pd.Series) -> Context:
@@ -310,14 +310,15 @@ def _notes(context: Context, emails: pd.DataFrame, direction: pd.Series, verdict
 
 def _direction_notes(emails: pd.DataFrame, direction: pd.Series) -> pd.DataFrame:
     """Say when the direction is our inference from statuscode, or unknown."""
-    inferred = emails["directioncode"].isna()
-    status = emails["statuscode"].astype("str").fillna("empty")
-    label = emails["statuscode"].map(STATUS_LABELS).fillna("")
+    inferred = emails[emails["directioncode"].isna()]
+    direction = direction[inferred.index]
+    status = inferred["statuscode"].astype("str").fillna("empty")
+    label = inferred["statuscode"].map(STATUS_LABELS).fillna("")
     text = ("no directioncode: taken as " + direction + " from statuscode " + status + " " + label
             + " (our inference: no document ties the status to the direction)")
     text = text.where(direction != UNKNOWN, "no directioncode and statuscode " + status + ": the direction is "
                       "unknown, so the email is not diagnosed (export directioncode)")
-    return pd.DataFrame({"activityid": emails.loc[inferred, "activityid"].values, "note": text[inferred].values})
+    return pd.DataFrame({"activityid": inferred["activityid"].values, "note": text.values})
 
 
 def _findings(context: Context) -> list[dict]:
