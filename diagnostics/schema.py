@@ -23,6 +23,7 @@ TABLES: dict[str, dict[str, str]] = {
         "directioncode": "bool", "correlationmethod": "int", "sender": "str", "torecipients": "str",
         "isduplicatesenderunresolved": "bool", "createdon": "date", "regardingobjectid": "lookup",
         "parentactivityid": "lookup", "correlatedactivityid": "lookup", "receivingmailboxid": "lookup",
+        "statuscode": "int", "acceptingentityid": "lookup",
     },
     "activityparties": {
         "activitypartyid": "key", "activityid": "lookup", "partyid": "lookup",
@@ -39,13 +40,14 @@ TABLES: dict[str, dict[str, str]] = {
     "convertrules": {
         "convertruleid": "key", "name": "str", "queueid": "lookup", "statecode": "int",
         "sourcetypecode": "int", "allowunknownsender": "bool", "ownerid": "lookup", "workflowid": "lookup",
+        "checkifresolved": "bool", "resolvedsince": "int",
     },
     "convertruleitems": {
         "convertruleitemid": "key", "convertruleid": "lookup", "name": "str", "workflowid": "lookup",
     },
     "activitymonitors": {
         "activitymonitorid": "key", "ruleid": "lookup", "monitoredactivityitemid": "lookup",
-        "queueid": "lookup", "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool",
+        "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool",
         "createdon": "date",
     },
     "asyncoperations": {
@@ -77,11 +79,11 @@ TABLES: dict[str, dict[str, str]] = {
         "environmentvariablevalueid": "key", "environmentvariabledefinitionid": "lookup",
         "schemaname": "str", "value": "str",
     },
-    "incidents": {"incidentid": "key", "title": "str"},
+    "incidents": {"incidentid": "key", "title": "str", "statecode": "int", "deactivatedon": "date"},
 }
 
 # Lookups whose target table matters to the evaluation keep their lookuplogicalname annotation.
-TYPED_LOOKUPS = {("emails", "regardingobjectid"), ("activityparties", "partyid"),
+TYPED_LOOKUPS = {("emails", "regardingobjectid"), ("emails", "acceptingentityid"), ("activityparties", "partyid"),
                  ("mailboxes", "regardingobjectid"), ("asyncoperations", "regardingobjectid")}
 
 _PY_TYPES: dict[str, Any] = {"key": str, "str": str, "lookup": str, "date": str, "int": int, "bool": bool}
