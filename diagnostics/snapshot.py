@@ -459,7 +459,8 @@ def _sender_from_parties(tables: dict[str, pd.DataFrame]) -> None:
         return
     is_from = parties["participationtypemask"].eq(1).fillna(False) & parties["addressused"].str.strip().ne("")
     from_address = parties[is_from.fillna(False)].drop_duplicates("activityid").set_index("activityid")
-    emails.loc[missing, "sender"] = emails.loc[missing, "activityid"].map(from_address["addressused"])
+    from_party = emails["activityid"].map(from_address["addressused"]).astype(emails["sender"].dtype)
+    emails["sender"] = emails["sender"].where(~missing, from_party)
     emails["sender_address"] = address_column(emails["sender"])
 
 
