@@ -68,11 +68,13 @@ def uploaded_members(files: Iterable[tuple[str, bytes]]) -> list[Member]:
         if len(data) > MAX_INPUT_BYTES:  # before any byte is looked at
             raise SnapshotError(f"{shown(name)}: {len(data) / 1024**3:.1f} GB is over the "
                                 f"{_gb(MAX_INPUT_BYTES)} limit")
-        is_zip = data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip")
-        if is_zip and has_data_xml:  # uploaded with the data.xml unzipped from it: the same export twice
-            members.append(Member(_safe_name(name, shown(name)), 0, lambda name=name: _never_read(name)))
-        elif is_zip:
-            members.extend(zip_members(data, shown(name)))
+        if data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
+            inner = zip_members(data, shown(name))  # nothing inflated yet
+            if has_data_xml and any(_base_name(member.name) == "data.xml" for member in inner):
+                # uploaded with the data.xml unzipped from it: the same export twice
+                members.append(Member(_safe_name(name, shown(name)), 0, lambda name=name: _never_read(name)))
+            else:
+                members.extend(inner)
         else:
             members.append(Member(_safe_name(name, shown(name)), len(data), lambda data=data: data))
     _check_totals(members, "the upload")

@@ -1,23 +1,25 @@
 """Loading a snapshot: files -> validated records -> one normalised pandas frame per entity set.
 
 Web API JSON files are validated straight from their bytes by the pydantic models of ``schema``
-(one page at a time, so memory stays near the size of the final frames). Configuration Migration
-``data.xml`` files are turned into the same Web-API-shaped records by ``cmt`` first.
+(one page at a time, so memory stays near the size of the final frames); ``read_page`` is the one
+place that turns a page file into a frame. Configuration Migration ``data.xml`` files are turned into
+the same Web-API-shaped records by ``cmt`` first. A snapshot may hold both kinds: tables are merged.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from . import schema
 from .archive import Member, open_input, shown, uploaded_members
@@ -137,7 +139,8 @@ def _no_emails(source: str, cmt_entities: list[str] | None, has_json: bool) -> s
     """Why there is no emails table, in the words of the format that was given."""
     if cmt_entities is None:
         return f"{source}: the snapshot has no emails table (emails.json)"
-    found = ", ".join(dict.fromkeys(shown(name) for name in cmt_entities)) or "none"
+    names = list(dict.fromkeys(shown(name)[:60] for name in cmt_entities))
+    found = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "") or "none"
     also = " and there is no emails.json" if has_json else ""
     return f"{source}: data.xml has no email entity (found: {found}){also}"
 
@@ -200,10 +203,10 @@ def _json_document(data: bytes, name: str) -> bytes:
 
 
 def _page_rows(table: str, data: bytes, name: str) -> tuple[list[dict], int]:
-    """Validated rows and the number of tombstones dropped.
+    """Validated rows and the number of tombstones dropped, all validated straight from the bytes.
 
-    The common shapes (a ``value`` page, a list) are validated straight from the bytes; the rarer ones
-    are parsed first, and only when the fast path finds no ``value`` list or sees a tombstone.
+    The common shapes (a ``value`` page, a list) are tried first; the rarer ones only when that finds
+    no ``value`` list, and a page's tombstones only when their marker occurs in its bytes.
     """
     is_page = data[:64].lstrip()[:1] == b"{"
     adapter = schema.PAGE_ADAPTERS[table] if is_page else schema.LIST_ADAPTERS[table]
@@ -212,63 +215,70 @@ def _page_rows(table: str, data: bytes, name: str) -> tuple[list[dict], int]:
     except ValidationError as error:
         if not (is_page and _page_level(error)):
             raise SnapshotError(_not_utf8(data, name) or _describe(error, name, table)) from None
-        return _other_shape(table, data, name, error)
-    rows = parsed["value"] if is_page else parsed
-    if _TOMBSTONE in data:
-        return _without_tombstones(rows, _records_in(_loads(data), table, name) or [])
-    return rows, 0
+        return _other_shape(table, data, name, error), 0
+    if is_page and _TOMBSTONE in data:
+        return _without_tombstones(parsed["value"], data)
+    return (parsed["value"] if is_page else parsed), 0
 
 
-def _other_shape(table: str, data: bytes, name: str, error: ValidationError) -> tuple[list[dict], int]:
-    """Xrm.WebApi output, a single record, or a Dataverse error body; anything else keeps ``error``."""
-    records = _records_in(_loads(data), table, name)
-    if records is None:
+def _other_shape(table: str, data: bytes, name: str, error: ValidationError) -> list[dict]:
+    """Xrm.WebApi output, a saved Dataverse error body, or one record; any other object keeps ``error``."""
+    for shape in (_xrm_rows, _refuse_error_body, _single_record):
+        rows = shape(table, data, name)
+        if rows is not None:
+            return rows
+    raise SnapshotError(_describe(error, name, table))
+
+
+def _xrm_rows(table: str, data: bytes, name: str) -> list[dict] | None:
+    """``Xrm.WebApi.retrieveMultipleRecords`` output: ``{"entities": [...], "nextLink": ...}``."""
+    try:
+        return schema.ENTITIES_ADAPTERS[table].validate_json(data)["entities"]
+    except ValidationError as error:
+        if _page_level(error):
+            return None
         raise SnapshotError(_describe(error, name, table)) from None
+
+
+class _Error(TypedDict, total=False):
+    code: object
+    message: object
+
+
+_ERROR_BODY = TypeAdapter(TypedDict("ErrorBody", {"error": _Error}))
+_MARKERS = TypeAdapter(TypedDict("Markers", {"value": list[TypedDict("Marker", {  # type: ignore[misc]
+    "context": Annotated[object, Field(default=None, alias="@odata.context")]})]}))
+
+
+def _refuse_error_body(table: str, data: bytes, name: str) -> None:
+    """A saved ``{"error": {"code", "message"}}`` answer is named as such instead of a missing ``value``."""
     try:
-        rows = schema.LIST_ADAPTERS[table].validate_python(records)
-    except ValidationError as row_error:
-        raise SnapshotError(_describe(row_error, name, table)) from None
-    return _without_tombstones(rows, records)
-
-
-def _loads(data: bytes) -> object:
-    """The parsed document (stdlib json: no limit on integers, like the validator), None if unreadable."""
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
+        error = _ERROR_BODY.validate_json(data)["error"]
+    except ValidationError:
         return None
-
-
-def _records_in(document: object, table: str, name: str) -> list | None:
-    """The record list of a parsed page of any accepted shape; None for a shape we do not know."""
-    if isinstance(document, list):
-        return document
-    if not isinstance(document, dict):
-        return None
-    if isinstance(document.get("error"), dict):
-        raise SnapshotError(_dataverse_error(document["error"], name))
-    for key in ("value", "entities"):  # a Web API page; Xrm.WebApi.retrieveMultipleRecords
-        if isinstance(document.get(key), list):
-            return document[key]
-    context = document.get("@odata.context")
-    if (isinstance(context, str) and context.endswith("/$entity")) or schema.key_column(table) in document:
-        return [document]  # one record: GET entityset(id), Xrm.WebApi.retrieveRecord
-    return None
-
-
-def _without_tombstones(rows: list[dict], records: list) -> tuple[list[dict], int]:
-    """Rows minus the change-tracking markers of deleted records (``$deletedEntity``), and their count."""
-    dropped = {index for index, record in enumerate(records) if isinstance(record, dict)
-               and _TOMBSTONE.decode() in str(record.get("@odata.context", ""))}
-    if not dropped:
-        return rows, 0
-    return [row for index, row in enumerate(rows) if index not in dropped], len(dropped)
-
-
-def _dataverse_error(error: dict, name: str) -> str:
     message = shown(str(error.get("message") or "no message"))[:300]
-    code = f" ({shown(str(error['code']))[:40]})" if error.get("code") else ""
-    return f"{name} holds a Dataverse error, not data: {message}{code}"
+    code = f" ({shown(str(error['code']))[:40]})" if error.get("code") not in (None, "") else ""
+    raise SnapshotError(f"{name} holds a Dataverse error, not data: {message}{code}")
+
+
+def _single_record(table: str, data: bytes, name: str) -> list[dict] | None:
+    """One record (``GET entityset(id)``, ``$metadata#…/$entity``; Xrm.WebApi.retrieveRecord): it has its key."""
+    try:
+        row = schema.ROW_ADAPTERS[table].validate_json(data)
+    except ValidationError as error:
+        raise SnapshotError(_describe(error, name, table)) from None
+    return [row] if row[schema.key_column(table)] is not None else None
+
+
+def _without_tombstones(rows: list[dict], data: bytes) -> tuple[list[dict], int]:
+    """Rows minus the change-tracking markers of deleted records (``$deletedEntity``), and their count."""
+    try:
+        markers = _MARKERS.validate_json(data)["value"]
+    except ValidationError:  # an odd @odata.context: no marker we know
+        return rows, 0
+    dropped = {index for index, marker in enumerate(markers)
+               if isinstance(marker["context"], str) and marker["context"].endswith("/$deletedEntity")}
+    return [row for index, row in enumerate(rows) if index not in dropped], len(dropped)
 
 
 def _page_level(error: ValidationError) -> bool:
@@ -330,7 +340,7 @@ def _describe(error: ValidationError, where: str, table: str) -> str:
     first = problems[0]
     if first["type"].startswith("json"):
         return f"{where}: not valid JSON ({first['msg']})"
-    if not any(isinstance(part, int) for part in first["loc"]):  # no row: the page itself is malformed
+    if _page_level(error):  # no row: the page itself is malformed
         return f"{where}: not a Web API page of {table} ('{_column(first['loc']) or 'value'}': {first['msg']})"
     by_column: dict[str, int] = defaultdict(int)
     for problem in problems:
@@ -344,7 +354,7 @@ def _describe(error: ValidationError, where: str, table: str) -> str:
 
 def _column(loc: tuple) -> str:
     """'statecode', or 'email_activity_parties.participationtypemask' for an expanded party."""
-    return ".".join(str(part) for part in loc if isinstance(part, str) and part != "value")
+    return ".".join(str(part) for part in loc if isinstance(part, str) and part not in ("value", "entities"))
 
 
 def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str],

@@ -244,6 +244,13 @@ def test_uploaded_data_xml_with_its_zip_uses_the_xml() -> None:
     assert snapshot.counts["contacts"] == 2 and "data.zip" in snapshot.ignored_files
 
 
+def test_an_uploaded_zip_of_json_pages_beside_a_data_xml_is_read() -> None:
+    files = [("data.xml", (CMT / "data.xml").read_bytes()), ("pages.zip", zipped(EXPANDED))]
+    snapshot = load_uploaded(files)
+    assert snapshot.counts["emails"] == 3 and snapshot.counts["contacts"] == 3
+    assert snapshot.ignored_files == []
+
+
 def test_a_zip_without_a_data_xml_beside_it_is_still_refused(tmp_path: Path) -> None:
     snapshot = folder(tmp_path, **{"emails.json": ONE_EMAIL, "data.zip": zipped(CMT)})
     assert "archives inside the snapshot folder are not allowed" in refusal(snapshot)
