@@ -445,6 +445,9 @@ def _without_repeated_parties(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     Copies that only differ by a missing value are the same party; copies whose values disagree are refused.
     """
     key = "activitypartyid"
+    if not frame[key].duplicated().any():
+        return frame
+    frame = frame[~frame.duplicated().to_numpy()].reset_index(drop=True)  # identical copies: the usual case
     repeated = (frame[key].notna() & frame[key].duplicated(keep=False)).to_numpy()
     if not repeated.any():
         return frame
