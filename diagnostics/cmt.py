@@ -206,9 +206,9 @@ def _record(logical: str, record: Element, source: str) -> dict:
 def _with_full_name(logical: str, row: dict) -> dict:
     """CMT leaves out ``fullname`` (Dataverse computes it): rebuild it as "first last" for people."""
     if logical in ("contact", "systemuser") and not row.get("fullname"):
-        name = " ".join(str(row[part]).strip() for part in ("firstname", "lastname") if row.get(part))
-        if name.strip():
-            row["fullname"] = name
+        parts = [str(row.get(part) or "").strip() for part in ("firstname", "lastname")]
+        if any(parts):
+            row["fullname"] = " ".join(part for part in parts if part)
     return row
 
 
