@@ -198,7 +198,7 @@ def render_text(report: Report, limit: int = 50) -> str:
         lines += ["", f"Emails not converted (first {len(pending)}):"]
         for email in _email_dicts(pending, report.causes[isin(report.causes["activityid"], pending["activityid"])],
                                   report.notes.iloc[:0], report.unchecked.iloc[:0]):
-            lines.append(f"  {email['received_on']}  {email['subject']!r} from {email['sender']}  "
+            lines.append(f"  {email['received_on'] or '-'}  {email['subject']!r} from {email['sender'] or '-'}  "
                          f"-> {email['primary_cause'] or 'unexplained'}")
             for cause in email["causes"][:3]:
                 lines += [f"      {cause['id']}: {sentence}" for sentence in cause["evidence"][:2]]

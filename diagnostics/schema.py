@@ -134,6 +134,10 @@ def _page_model(row: type) -> type:
 _ROWS = {**ROW_MODELS, "emails": _email_row_with_parties()}
 PAGE_ADAPTERS = {table: TypeAdapter(_page_model(row)) for table, row in _ROWS.items()}
 LIST_ADAPTERS = {table: TypeAdapter(list[row]) for table, row in _ROWS.items()}  # type: ignore[valid-type]
+# Rarer shapes of a saved page: Xrm.WebApi.retrieveMultipleRecords output, and one record ($entity).
+ENTITIES_ADAPTERS = {table: TypeAdapter(TypedDict(f"{row.__name__}_entities", {"entities": list[row]}))  # type: ignore[misc,valid-type]
+                     for table, row in _ROWS.items()}
+ROW_ADAPTERS = {table: TypeAdapter(row) for table, row in _ROWS.items()}
 
 
 def columns(table: str) -> list[str]:

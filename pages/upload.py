@@ -63,6 +63,8 @@ def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its
             st.text(", ".join(f"{table} {count:,}" for table, count in sorted(counts.items())))
             if snapshot.ignored_files:
                 st.text("Ignored (not a table the diagnosis reads): " + ", ".join(snapshot.ignored_files[:20]))
+            for note in snapshot.notes[:20]:
+                st.text(note)
         report = diagnose(snapshot, progress=progress)
     except SnapshotError as error:
         status.update(label="The snapshot could not be read", state="error", expanded=False)
