@@ -259,7 +259,9 @@ def _change_bars(rows: list[dict], labels: list[str], colors: list[str], title: 
                               textposition="auto", hovertext=hover, hoverinfo="text", cliponaxis=False))
     figure.add_vline(x=0, line={"color": INCOMING_COLOR, "width": 1})
     figure.update_yaxes(title_text=axis_title, autorange="reversed", automargin=True)
-    figure.update_xaxes(title_text=f"Change in {unit} not converted (negative = fewer, better)", zeroline=True)
+    reach = max([abs(delta) for delta in deltas] + [1]) * 1.15  # symmetric: fewer to the left, more to the right
+    axis = {"title_text": f"Change in {unit} not converted (negative = fewer, better)", "range": [-reach, reach]}
+    figure.update_xaxes(**(_counts_axis(axis, reach) if not per_day else axis))
     return _layout(figure, title, max(300, 90 + 52 * len(rows)), showlegend=False, dragmode=False)
 
 

@@ -32,10 +32,11 @@ def _open_shared(token: str) -> dict | None:
 
 
 def _choices(cur: ui.Current | None) -> dict[str, str]:
-    options = {CURRENT_OPTION: f"Current report: {cur.label}"} if cur is not None else {}
-    for run in st.session_state.get(ui.KEPT_RUNS, []):
-        if run["kind"] == "report":
-            options[run["token"]] = f"Kept run: {run['name']} ({run['created']})"
+    """Kept runs, oldest first, then the current report: the defaults compare the oldest with the newest."""
+    options = {run["token"]: f"Kept run: {run['name']} ({run['created']})"
+               for run in st.session_state.get(ui.KEPT_RUNS, []) if run["kind"] == "report"}
+    if cur is not None:
+        options[CURRENT_OPTION] = f"Current report: {cur.label}"
     return options
 
 
@@ -56,7 +57,9 @@ def _pick(cur: ui.Current | None) -> None:
     left, right = st.columns(2)
     before = left.selectbox("Before", range(len(keys)), format_func=lambda i: labels[i], key="compare_before")
     after = right.selectbox("After", range(len(keys)), index=len(keys) - 1 if keys else None,
-                            format_func=lambda i: labels[i], key="compare_after")
+                            format_func=lambda i: labels[i], key="compare_after",
+                            disabled=bool(st.session_state.get("compare_upload")),
+                            help="Not used while a snapshot is uploaded below: the upload is the after run.")
     upload = right.file_uploader("…or upload a newer snapshot as the after run", type=["zip", "json", "xml"],
                                  accept_multiple_files=True, key="compare_upload")
     if not st.button("Compare", type="primary", icon=":material/compare_arrows:", disabled=not keys):
