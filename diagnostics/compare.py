@@ -247,6 +247,16 @@ def _examples(pairs: pd.DataFrame, matched_by: str, names: dict[str, str]) -> li
                 strict=True)]
 
 
+def without_subjects(result: dict) -> dict:
+    """A copy to share masked: the examples' subjects hidden (the store masks the addresses)."""
+    from .store import HIDDEN_SUBJECT
+
+    examples = [{**example, "before": {**example["before"], "subject": HIDDEN_SUBJECT},
+                 "after": {**example["after"], "subject": HIDDEN_SUBJECT}}
+                for example in result["now_converting"]["examples"]]
+    return {**result, "now_converting": {**result["now_converting"], "examples": examples}}
+
+
 # --------------------------------------------------------------------------- text
 
 def render_compare_text(result: dict) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics import app_state, charts
-from diagnostics.compare import compare
+from diagnostics.compare import compare, without_subjects
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import load_uploaded
@@ -134,7 +134,8 @@ def _share(result: dict) -> None:
             create = st.form_submit_button("Create share link", type="primary", icon=":material/link:")
         if create:
             try:
-                token = RunStore().save(result, created_by=name.strip() or "an admin", ttl_days=int(days),
+                shared = without_subjects(result) if mask else result
+                token = RunStore().save(shared, created_by=name.strip() or "an admin", ttl_days=int(days),
                                         mask=mask, name="comparison", kind="comparison")
             except (sqlite3.Error, OSError) as error:
                 ui.LOG.error("could not share a comparison: %s", error)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import BASIC
 
-from diagnostics.compare import compare, load_report, render_compare_text
+from diagnostics.compare import compare, load_report, render_compare_text, without_subjects
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import snapshot_from_records
@@ -168,3 +168,13 @@ def test_runs_are_kept_named_listed_and_deleted(tmp_path: Path, before: dict, mo
     run_id = next(run.run_id for run in store.list_runs() if run.kind == "report")
     assert cli("runs", "delete", run_id).returncode == 0
     assert store.load(token) is None and store.load(comparison) is not None
+
+
+def test_a_masked_comparison_keeps_no_subject_or_customer_address(tmp_path: Path, before: dict) -> None:
+    result = compare(before, report_of(sales_rule_activated(records())))
+    assert "jo@tailspin.com" in json.dumps(result) and "Help needed (sales)" in json.dumps(result)
+    store = RunStore(tmp_path / "runs.sqlite")
+    token = store.save(without_subjects(result), created_by="Dana", mask=True, kind="comparison")
+    shared = json.dumps(store.load(token).report)
+    assert "jo@tailspin.com" not in shared and "Help needed" not in shared
+    assert store.load(token).report["causes"] == result["causes"]
