@@ -1,4 +1,4 @@
-"""The command line of the contract: ``diagnose``, ``headers`` and ``demo``.
+"""The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare`` and ``runs``.
 
 Input that cannot be read exits 2 with one line on stderr, never a traceback.
 """
@@ -53,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("out", help="the folder to write")
     demo.add_argument("--emails", type=int, default=400, help="how many emails (default 400)")
     demo.set_defaults(run=_demo)
+
+    compare = commands.add_parser("compare", help="compare two diagnoses: what was fixed, what is new")
+    compare.add_argument("before", help="a snapshot, or a report saved by diagnose --format json")
+    compare.add_argument("after", help="a later snapshot or saved report of the same organisation")
+    compare.add_argument("--format", choices=["json", "text"], default="json")
+    compare.add_argument("--output", help="write to this file instead of standard output")
+    compare.set_defaults(run=_compare)
+
+    runs = commands.add_parser("runs", help="list or delete the runs kept in the store ($DIAGNOSTICS_STORE)")
+    runs.add_argument("action", choices=["list", "delete"], nargs="?", default="list")
+    runs.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="with delete: ids as the list shows them")
+    runs.set_defaults(run=_runs)
     return parser
 
 
@@ -100,6 +112,40 @@ def _demo(args: argparse.Namespace) -> int:
         raise SnapshotError("--emails must be at least 1")
     counts = write_demo(args.out, emails=args.emails)
     print(f"wrote {sum(counts.values())} records in {len(counts)} tables to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare, load_report, render_compare_text
+
+    result = compare(load_report(args.before), load_report(args.after))
+    data = orjson.dumps(result) if args.format == "json" else render_compare_text(result).encode()
+    _write(data, args.output)
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from .store import RunStore
+
+    store = RunStore()
+    try:
+        if args.action == "delete":
+            if not args.run_ids:
+                raise SnapshotError("runs delete: name the run ids to delete (see: runs list)")
+            for run_id in args.run_ids:
+                deleted = store.delete_run(run_id.lower())
+                print(f"{run_id}: {'deleted' if deleted else 'no such run'}")
+            return 0
+        listed = store.list_runs()
+    except sqlite3.Error as error:
+        raise SnapshotError(f"{store.path}: the run store cannot be read ({error})") from None
+    print(f"{len(listed)} runs in {store.path}")
+    for run in listed:
+        masked = ", masked" if run.masked else ""
+        print(f"{run.run_id}  {run.kind:<10}  {run.created_at}  expires {run.expires_at[:10]}  "
+              f"{run.name or '(unnamed)'}  by {run.created_by}{masked}")
     return 0
 
 
