@@ -306,21 +306,27 @@ class _Puller:
         policy = self.policy
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient), wait=self._wait,
-            stop=tenacity.stop_after_attempt(policy.max_attempts) | tenacity.stop_before_delay(policy.max_seconds),
+            stop=tenacity.stop_after_attempt(policy.max_attempts) | self._out_of_time,
             sleep=policy.sleep, before_sleep=lambda state: self._waiting(table, page, state), reraise=True)
         try:
             return retrying(self._attempt, table, page, url)
         except _Transient as error:
             tries = retrying.statistics.get("attempt_number", 1)
-            spent = retrying.statistics.get("delay_since_first_attempt", 0.0)
+            spent = max(retrying.statistics.get("delay_since_first_attempt", 0.0), retrying.statistics.get("idle_for", 0))
             raise PullError(f"{_where(table, page)}: {error.reason}; gave up after {tries} tries in {spent:.0f} s. "
                             "Try again later.") from None
+
+    def _out_of_time(self, state: tenacity.RetryCallState) -> bool:
+        """Stop before a wait that would end past ``max_seconds`` (waits count even when sleep is faked)."""
+        spent = max(state.seconds_since_start or 0.0, state.idle_for)
+        return spent + (state.upcoming_sleep or 0.0) >= self.policy.max_seconds
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _Transient) and error.retry_after is not None:
             return error.retry_after
-        backoff = tenacity.wait_exponential_jitter(initial=self.policy.backoff, max=self.policy.max_backoff)
+        backoff = tenacity.wait_exponential_jitter(multiplier=self.policy.backoff, jitter=self.policy.backoff,
+                                                   max=self.policy.max_backoff)
         return backoff(state)
 
     def _waiting(self, table: str, page: int, state: tenacity.RetryCallState) -> None:
