@@ -311,8 +311,9 @@ class _Puller:
         try:
             return retrying(self._attempt, table, page, url)
         except _Transient as error:
-            tries = retrying.statistics.get("attempt_number", 1)
-            spent = max(retrying.statistics.get("delay_since_first_attempt", 0.0), retrying.statistics.get("idle_for", 0))
+            stats = retrying.statistics
+            tries, spent = stats.get("attempt_number", 1), max(stats.get("delay_since_first_attempt", 0.0),
+                                                               stats.get("idle_for", 0.0))
             raise PullError(f"{_where(table, page)}: {error.reason}; gave up after {tries} tries in {spent:.0f} s. "
                             "Try again later.") from None
 
