@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -486,3 +487,48 @@ def test_cli_device_code_prompt_goes_to_the_terminal(server, tmp_path, device_co
     captured = capsys.readouterr()
     assert "open https://microsoft.com/devicelogin and enter the code FAKE-CODE" in captured.err
     assert _one_line(captured.out).startswith("pulled 16 tables") and zipfile.is_zipfile(io.BytesIO(out.read_bytes()))
+
+
+# --------------------------------------------------------------------------- the app (AppTest)
+
+def _plain(markdown: str) -> str:
+    """Markdown-escaped text as it reads on screen."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _connect_in_app(server: StandIn):
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page("pages/upload.py").run()
+    at.text_input(key="connect_org").input(server.url)
+    at.date_input(key="connect_dates").set_value((SINCE, UNTIL))
+    next(button for button in at.button if button.label == "Sign in and pull").click()
+    return at.run()
+
+
+def test_app_connect_shows_the_device_code_and_a_refusal_in_one_line(server, device_code, monkeypatch, store_path):
+    monkeypatch.delenv("DATAVERSE_TOKEN", raising=False)
+    server.token = "only-for-someone-else"
+    at = _connect_in_app(server)
+    assert not at.exception, [item.value for item in at.exception]
+    infos = " ".join(item.value for item in at.info)
+    assert "https://microsoft.com/devicelogin" in infos and "FAKE-CODE" in infos
+    errors = [_plain(item.value) for item in at.error]
+    assert len(errors) == 1 and "refused access (401" in errors[0] and "dana@contoso" in errors[0]
+    assert "current" not in at.session_state  # the demo stays
+
+
+def test_app_connect_pulls_and_shows_the_report_without_keeping_the_token(server, monkeypatch, store_path,
+                                                                         folder_report):
+    token = _jwt({"upn": "dana@contoso.com", "secret": "s3cr3t-marker"})
+    server.token = token
+    monkeypatch.setenv("DATAVERSE_TOKEN", token)
+    at = _connect_in_app(server)
+    assert not at.exception, [item.value for item in at.exception]
+    incoming = next(item.value for item in at.metric if item.label == "Incoming")
+    assert incoming.replace(",", "") == str(folder_report["summary"]["incoming"])
+    assert "Pulled and diagnosed 127.0.0.1" in _plain(" ".join(item.value for item in at.success))
+    kept = repr({key: at.session_state[key] for key in at.session_state.filtered_state})
+    assert "s3cr3t" not in kept and token not in kept
