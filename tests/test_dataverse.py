@@ -530,5 +530,5 @@ def test_app_connect_pulls_and_shows_the_report_without_keeping_the_token(server
     incoming = next(item.value for item in at.metric if item.label == "Incoming")
     assert incoming.replace(",", "") == str(folder_report["summary"]["incoming"])
     assert "Pulled and diagnosed 127.0.0.1" in _plain(" ".join(item.value for item in at.success))
-    kept = repr({key: at.session_state[key] for key in at.session_state.filtered_state})
+    kept = repr(at.session_state.to_dict())
     assert "s3cr3t" not in kept and token not in kept
