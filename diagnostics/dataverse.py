@@ -245,6 +245,8 @@ def pull_snapshot(org_url: str, out: str | Path, since: date | None = None, unti
     except ValueError as error:
         raise PullError(str(error)) from None
     out = Path(out)
+    if not out.parent.is_dir():
+        raise PullError(f"{out.parent}: no such folder")
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     puller = _Puller(root, signin, policy or RetryPolicy(), session or requests.Session(), progress,
                      [step.table for step in steps], f"{export_guide.PREFER_HEADER},odata.maxpagesize={page_size}")
@@ -314,8 +316,8 @@ class _Puller:
             stats = retrying.statistics
             tries, spent = stats.get("attempt_number", 1), max(stats.get("delay_since_first_attempt", 0.0),
                                                                stats.get("idle_for", 0.0))
-            raise PullError(f"{_where(table, page)}: {error.reason}; gave up after {tries} tries in {spent:.0f} s. "
-                            "Try again later.") from None
+            raise PullError(f"{_where(table, page)}: {error.reason}; gave up after {tries} "
+                            f"{'try' if tries == 1 else 'tries'} in {spent:.0f} s. Try again later.") from None
 
     def _out_of_time(self, state: tenacity.RetryCallState) -> bool:
         """Stop before a wait that would end past ``max_seconds`` (waits count even when sleep is faked)."""
@@ -350,7 +352,9 @@ class _Puller:
         message = _dataverse_message(body) or response.reason or "no message"
         status = response.status_code
         if status == 429:
-            raise _Transient(f"Dataverse's service protection limit ({message})", _retry_after(response))
+            wait = _retry_after(response)
+            asked = f" asked to wait {wait:g} s" if wait is not None else ""
+            raise _Transient(f"Dataverse's service protection limit{asked} ({message})", wait)
         if status in RETRIED_STATUSES:
             raise _Transient(f"Dataverse answered {status} ({message})")
         if status in (401, 403):

@@ -226,7 +226,8 @@ def test_throttling_that_outlasts_the_bound_gives_up_with_one_line(server, tmp_p
     with pytest.raises(PullError) as caught:
         _pull(server, tmp_path / "pulled.zip", policy=_policy(waits, max_seconds=30))
     message = _one_line(str(caught.value))
-    assert message.startswith("contacts: Dataverse's service protection limit (Number of requests exceeded")
+    assert message.startswith("contacts: Dataverse's service protection limit asked to wait 20 s (Number of "
+                              "requests exceeded the limit of 6000")
     assert "gave up after 2 tries" in message and waits.seconds == [20.0]  # a second wait would pass 30 s
     assert list(tmp_path.iterdir()) == []
 
@@ -251,6 +252,20 @@ def test_access_denied_says_who_is_signed_in_and_which_tables_need_read_access(s
     assert message.startswith("emails: Dataverse refused access (401: The user is not a member of the organization.)")
     assert "Signed in as alex@contoso.com (signed in with DATAVERSE_TOKEN)" in message
     assert "needs read access to emails, activityparties, queues" in message and "incidents." in message
+
+
+def test_a_retry_after_longer_than_the_bound_gives_up_at_once(server, tmp_path):
+    server.faults.append(Fault("429", table="queues", retry_after="900"))
+    waits = Waits()
+    with pytest.raises(PullError, match=r"^queues: .* asked to wait 900 s .*; gave up after 1 try in 0 s"):
+        _pull(server, tmp_path / "pulled.zip", policy=_policy(waits))
+    assert waits.seconds == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_folder_is_one_line(server, tmp_path):
+    with pytest.raises(PullError, match="no such folder$"):
+        _pull(server, tmp_path / "nowhere" / "pulled.zip")
+    assert server.requests == []
 
 
 def test_an_interrupted_pull_leaves_no_file_and_keeps_an_older_snapshot(server, tmp_path):
