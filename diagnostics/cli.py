@@ -8,12 +8,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .errors import SnapshotError
+
+if TYPE_CHECKING:  # the pull's modules load only when a pull runs
+    from .dataverse import PullProgress, PullSummary
 
 MAX_HEADER_BYTES = 5 * 1024 * 1024
 
@@ -134,7 +139,7 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pull_to(args: argparse.Namespace, org_url: str, out: Path):  # noqa: ANN202 - dataverse.PullSummary
+def _pull_to(args: argparse.Namespace, org_url: str, out: Path) -> PullSummary:
     from .dataverse import pull_snapshot, sign_in
 
     since, until = _day(args.since, "--since"), _day(args.until, "--until")
@@ -151,9 +156,9 @@ def _day(text: str | None, option: str) -> date | None:
         raise SnapshotError(f"{option} {text!r} is not a date like 2026-11-20") from None
 
 
-def _terminal_progress():  # noqa: ANN202 - a dataverse.Progress
+def _terminal_progress() -> Callable[[PullProgress], None]:
     """One status line on a terminal, rewritten in place."""
-    def show(step) -> None:  # noqa: ANN001 - dataverse.PullProgress
+    def show(step: PullProgress) -> None:
         text = step.waiting or f"{step.table}: page {step.page}, {step.rows:,} rows"
         line = f"[{step.tables_done}/{step.tables_total}] {text}"[:110]
         sys.stderr.write("\r\033[K" + line + ("\n" if step.tables_done == step.tables_total and step.done else ""))

@@ -110,7 +110,7 @@ class StaticToken:
     def __init__(self, token: str):
         self._token = token
 
-    def get_token(self, *scopes: str, **kwargs: Any):  # noqa: ANN201 - azure.core's AccessToken
+    def get_token(self, *scopes: str, **kwargs: Any):
         from azure.core.credentials import AccessToken
 
         return AccessToken(self._token, int(time.time()) + 3600)
@@ -261,7 +261,7 @@ def pull_snapshot(org_url: str, out: str | Path, since: date | None = None, unti
     return PullSummary(out, puller.counts, puller.pages, time.monotonic() - started, puller.identity())
 
 
-class _Transient(Exception):  # noqa: N818 - internal signal to tenacity, never leaves this module
+class _Transient(Exception):
     def __init__(self, reason: str, retry_after: float | None = None):
         super().__init__(reason)
         self.reason = reason

@@ -20,7 +20,8 @@ import streamlit as st
 from diagnostics import app_state, dataverse
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
-from diagnostics.snapshot import load_uploaded
+from diagnostics.report import Report
+from diagnostics.snapshot import Snapshot, load_uploaded
 from pages import _ui as ui
 
 LOG = logging.getLogger("diagnostics.app")
@@ -65,7 +66,7 @@ def _connect(org: str, period: object) -> None:
         status.update(label="The pull did not complete", state="error", expanded=False)
         st.error(ui.md(error), icon=":material/error:", title="Nothing was pulled")
         return
-    except Exception as error:  # noqa: BLE001 - the app carries on; never log what might hold a token
+    except Exception as error:  # the app carries on; log the kind only, never what might hold a token
         LOG.error("unexpected %s during a pull", type(error).__name__)
         status.update(label="The pull did not complete", state="error", expanded=False)
         st.error(f"Unexpected {type(error).__name__} during the pull.", icon=":material/error:")
@@ -73,7 +74,7 @@ def _connect(org: str, period: object) -> None:
     _show(report, snapshot, data, org, period, time.monotonic() - started)
 
 
-def _show(report, snapshot, data: bytes, org: str, period: tuple, seconds: float) -> None:  # noqa: ANN001
+def _show(report: Report, snapshot: Snapshot, data: bytes, org: str, period: tuple, seconds: float) -> None:
     host = urlsplit(dataverse.org_root(org)).netloc
     name = f"{host.replace(':', '-')}-{period[0]}-{period[1]}.zip"
     ui.set_upload(report, snapshot, f"{host}, {period[0]} to {period[1]} (pulled)")
@@ -86,7 +87,7 @@ def _show(report, snapshot, data: bytes, org: str, period: tuple, seconds: float
     st.switch_page(ui.OVERVIEW)
 
 
-def _prompt(box) -> dataverse.Prompt:  # noqa: ANN001 - a Streamlit placeholder
+def _prompt(box) -> dataverse.Prompt:  # box: a Streamlit placeholder
     def show(address: str, code: str, expires: datetime) -> None:
         box.info(f"To sign in, open {app_state.md_code(address)} in another tab and enter the code "
                  f"{app_state.md_code(code)} (valid until {expires:%H:%M} UTC). This page goes on by itself.",
@@ -95,7 +96,7 @@ def _prompt(box) -> dataverse.Prompt:  # noqa: ANN001 - a Streamlit placeholder
     return show
 
 
-def _progress(bar, line) -> dataverse.Progress:  # noqa: ANN001 - Streamlit elements
+def _progress(bar, line) -> dataverse.Progress:
     def show(step: dataverse.PullProgress) -> None:
         bar.progress(step.tables_done / step.tables_total,
                      text=f"{step.table}: page {step.page:,}, {step.rows:,} rows ({step.total_rows:,} in all)")

@@ -274,7 +274,7 @@ def _handler(server: StandIn) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name for it
             started = time.perf_counter()
             try:
                 _answer(server, self)

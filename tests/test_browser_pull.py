@@ -65,7 +65,7 @@ def _wait_until_healthy(base: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
