@@ -4,8 +4,8 @@ What a pull relies on is done as Dataverse does it: ``$select`` (selected column
 ``@odata.etag`` always, a selected column absent from a record as null), ``$filter`` (comparisons,
 ``and``/``or``/``not``, parentheses, a single-valued navigation such as ``activityid_email/createdon``),
 ``Prefer: odata.maxpagesize`` and ``odata.include-annotations`` (annotations only when asked),
-``@odata.nextLink`` with a ``$skiptoken`` paging cookie, and ``401`` with Dataverse's error body
-without the right bearer token. Faults can be injected per table and page: ``429`` with
+``@odata.nextLink`` with a ``$skiptoken`` paging cookie, ``modifiedon`` on every record, and ``401``
+with Dataverse's error body without the right bearer token. Faults can be injected per table and page: ``429`` with
 ``Retry-After``, ``503``, ``403``, ``400``, a dropped connection, an answer that never ends.
 
 ``serving_seconds`` adds up the time spent answering, for the benchmark's overhead figure.
@@ -36,6 +36,7 @@ FORBIDDEN = {"code": "0x80040220", "message": "Principal user (Id=5e0c6c4f-0000-
 THROTTLED = {"code": "0x80072322", "message": "Number of requests exceeded the limit of 6000 over time window of "
              "300 seconds."}
 UNAVAILABLE = {"code": "0x80040216", "message": "The service is temporarily unavailable."}
+ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 PAGE_FILE = re.compile(r"^(?P<set>[a-z]+)(?:\.(?P<page>\d+))?\.json$")
 
 
@@ -119,8 +120,18 @@ def _records(files: dict[str, bytes]) -> dict[str, list[dict]]:
         match = PAGE_FILE.match(name)
         if match:
             pages.setdefault(match["set"], []).append((int(match["page"] or 1), orjson.loads(data)["value"]))
-    return {table: [row for _page, rows in sorted(parts, key=lambda part: part[0]) for row in rows]
+    return {table: [_with_modifiedon(row) for _page, rows in sorted(parts, key=lambda part: part[0]) for row in rows]
             for table, parts in pages.items()}
+
+
+def _with_modifiedon(row: dict) -> dict:
+    """Every Dataverse record has ``modifiedon``; a snapshot may not have exported it: the latest of its dates."""
+    if "modifiedon" not in row:
+        dates = [value for name, value in row.items() if name.endswith("on") and isinstance(value, str)
+                 and ISO_DATE.match(value)]
+        if dates:
+            row["modifiedon"] = max(dates)
+    return row
 
 
 def _key_column(table: str, records: list[dict]) -> str:
