@@ -1,4 +1,4 @@
-"""The command line of the contract: ``diagnose``, ``headers``, ``demo`` and ``pull``.
+"""The command line of the contract: ``diagnose``, ``headers`` and ``demo``.
 
 Input that cannot be read exits 2 with one line on stderr, never a traceback.
 """
@@ -87,11 +87,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     if (args.snapshot is None) == (args.pull is None):
         raise SnapshotError("give either a SNAPSHOT or --pull ORG_URL")
     if args.pull:
-        with tempfile.TemporaryDirectory(prefix="pull-") as folder:
-            summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip")
-            report = diagnose(load_snapshot(summary.path))
-    else:
-        report = diagnose(load_snapshot(args.snapshot))
+        return _pull_then_diagnose(args)
+    report = diagnose(load_snapshot(args.snapshot))
     data = orjson.dumps(report.to_dict()) if args.format == "json" else render_text(report).encode()
     _write(data, args.output)
     return 0
@@ -131,6 +128,13 @@ def _demo(args: argparse.Namespace) -> int:
     counts = write_demo(args.out, emails=args.emails)
     print(f"wrote {sum(counts.values())} records in {len(counts)} tables to {args.out}", file=sys.stderr)
     return 0
+
+
+def _pull_then_diagnose(args: argparse.Namespace) -> int:
+    """``diagnose --pull`` (and ``pull``, below): the pulled zip lives in a temporary folder for the diagnosis only."""
+    with tempfile.TemporaryDirectory(prefix="pull-") as folder:
+        summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip")
+        return _diagnose(argparse.Namespace(**{**vars(args), "snapshot": str(summary.path), "pull": None}))
 
 
 def _pull(args: argparse.Namespace) -> int:
