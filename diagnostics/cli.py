@@ -131,7 +131,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _pull_then_diagnose(args: argparse.Namespace) -> int:
-    """``diagnose --pull`` (and ``pull``, below): the pulled zip lives in a temporary folder for the diagnosis only."""
+    """``diagnose --pull``: the pulled zip lives in a temporary folder for the diagnosis only."""
     with tempfile.TemporaryDirectory(prefix="pull-") as folder:
         summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip")
         return _diagnose(argparse.Namespace(**{**vars(args), "snapshot": str(summary.path), "pull": None}))
