@@ -32,7 +32,8 @@ def connect_panel() -> None:
     """The "Connect to Dataverse" form and, after a pull, the pulled zip to download."""
     with st.expander("Connect to Dataverse", icon=":material/cloud_download:"):
         st.markdown("Sign in with your own Dynamics 365 account and let the app fetch the tables itself: the same "
-                    "addresses as the export guide, every page, zipped for you. You need read access to these tables.")
+                    "addresses as the export guide, every page, zipped for you. You need read access to the tables "
+                    "it lists.")
         with st.form("connect_form", border=False):
             org = st.text_input("Organisation URL", placeholder="https://contoso.crm.dynamics.com", key="connect_org")
             today = date.today()

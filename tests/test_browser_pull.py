@@ -124,7 +124,7 @@ def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_i
     assert TOKEN not in log_path.read_text(errors="replace")
 
 
-def test_connect_refuses_a_foreign_host_with_one_line(app, browser):  # noqa: F811
+def test_connect_refuses_a_foreign_host_with_one_line(app, browser, tmp_path):  # noqa: F811
     from playwright.sync_api import expect
 
     base, _store, _log = app
@@ -136,4 +136,5 @@ def test_connect_refuses_a_foreign_host_with_one_line(app, browser):  # noqa: F8
     page.get_by_role("button", name="Sign in and pull").click()
     expect(page.get_by_text("should be a Dynamics 365 address")).to_be_visible(timeout=WAIT)
     expect(page.get_by_text("Nothing was pulled")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "connect-refused.png"))
     context.close()
