@@ -182,13 +182,15 @@ def junk(parsed: ParsedHeaders) -> list[str]:
 def authentication_failed(parsed: ParsedHeaders) -> list[str]:
     """The receiving organisation's verdict (the newest Authentication-Results) is the one that counts."""
     newest = parsed.receiving_authentication
-    failed = [f"{method}={result}" for method, result in
-              (("dmarc", newest.dmarc), ("compauth", newest.compauth)) if result == "fail"] if newest else []
-    if not failed:
+    if newest is None:
+        return []
+    # Exchange Online's composite authentication may pass what DMARC fails (a forward with ARC, reason 130)
+    method, result = ("compauth", newest.compauth) if newest.compauth else ("dmarc", newest.dmarc)
+    if result != "fail":
         return []
     server = newest.authserv_id or "the receiving server (Exchange Online names none)"
-    return [f"{server} found {', '.join(failed)}: the sender's domain could not be verified, so the message "
-            "may have gone to Junk Email or quarantine"]
+    return [f"{server} found {method}=fail: the sender's domain could not be verified, so the message may have "
+            "gone to Junk Email or quarantine"]
 
 
 def clock_skew(parsed: ParsedHeaders) -> list[str]:

@@ -22,6 +22,7 @@ _MAIL_FIELDS = {"from", "to", "cc", "subject", "date", "message-id", "received",
 _ANGLE_ID = re.compile(r"<([^<>]+)>")
 _AUTH_RESULT = re.compile(r"\b(spf|dkim|dmarc|compauth|arc)\s*=\s*([A-Za-z]+)", re.IGNORECASE)
 _COMPAUTH_REASON = re.compile(r"\bcompauth\s*=\s*[A-Za-z]+\s+reason\s*=\s*(\w+)", re.IGNORECASE)
+_BARE_ADDRESS = re.compile(r"[^\s<>;,()\"']+@[^\s<>;,()\"']+")
 _BCL = re.compile(r"\bBCL:(\d+)")
 _DELIVERY_DEST = re.compile(r"\bdest:([A-Za-z])\b")
 
@@ -128,10 +129,16 @@ def _date(raw: dict[str, list[str]], notes: list[str]) -> datetime | None:
 
 def _envelope(raw: dict[str, list[str]], hops: list[Hop]) -> list[tuple[str, str]]:
     found = [(address, f"{name}: {address}") for name in _ENVELOPE_FIELDS
-             for value in raw.get(name.lower(), []) if (address := address_key(value))]
+             for value in raw.get(name.lower(), []) if (address := _envelope_address(value))]
     found += [(hop.for_, f"Received hop {number} (by {received.host(hop.by)}): for <{hop.for_}>")
               for number, hop in enumerate(hops, 1) if hop.for_]
     return found
+
+
+def _envelope_address(value: str) -> str | None:
+    """The address in an envelope header: ezmlm writes "Delivered-To: mailing list x@example.org"."""
+    found = _BARE_ADDRESS.search(value)
+    return address_key(found[0]) if found else address_key(value)
 
 
 def _auto_reply(raw: dict[str, list[str]]) -> dict[str, str]:

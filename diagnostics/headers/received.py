@@ -16,9 +16,12 @@ _COMMENT = re.compile(r"\([^()]*\)")
 _TLS_COMMENT = re.compile(r"\s*\((?:using |No client certificate)[^()]*(?:\([^()]*\)[^()]*)*\)")
 _CLAUSE = re.compile(r"(?:^|\s)(from|by|via|with|id|for)\s+")
 _FRACTION = re.compile(r"(\d{1,2}:\d{2}:\d{2})\.(\d+)")
-# SendGrid ends a Received header with "2017-03-19 17:47:01.67872943 +0000 UTC" and no semicolon.
+# Without the semicolon: SendGrid's filters end with Go's time format, "2017-03-19 17:47:01.67872943 +0000 UTC"
+# (and its monotonic clock "m=+1147.30"); its ismtpd with an RFC 5322 date after the id.
 _ISO_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})"
-                        r"(?:\s+[A-Z]{1,5})?\s*$")
+                        r"(?:\s+[A-Z]{1,5})?(?:\s+m=[+-][\d.]+)?\s*$")
+_RFC_STAMP = re.compile(r"(?:\b[A-Z][a-z]{2},\s*)?\b\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                        r"(?:\s*(?:[+-]\d{4}|[A-Z]{1,5}))?(?:\s*\([^()]*\))?\s*$")
 
 
 def hops(values: list[str], date: datetime | None) -> list[Hop]:
@@ -51,9 +54,10 @@ def _route_and_time(value: str) -> tuple[str, datetime | None]:
     route, separator, when = value.rpartition(";")
     if separator:
         return route, parse_date(when)
-    stamp = _ISO_STAMP.search(value)
-    if stamp:
+    if stamp := _ISO_STAMP.search(value):
         return value[:stamp.start()], _iso_stamp(stamp)
+    if stamp := _RFC_STAMP.search(value):
+        return value[:stamp.start()], parse_date(stamp[0])
     return value, None
 
 
