@@ -20,8 +20,8 @@ _FRACTION = re.compile(r"(\d{1,2}:\d{2}:\d{2})\.(\d+)")
 # (and its monotonic clock "m=+1147.30"); its ismtpd with an RFC 5322 date after the id.
 _ISO_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})"
                         r"(?:\s+[A-Z]{1,5})?(?:\s+m=[+-][\d.]+)?\s*$")
-_RFC_STAMP = re.compile(r"(?:\b[A-Z][a-z]{2},\s*)?\b\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-                        r"(?:\s*(?:[+-]\d{4}|[A-Z]{1,5}))?(?:\s*\([^()]*\))?\s*$")
+_RFC_STAMP = re.compile(r"(?:\b[A-Z][a-z]{2},\s*)?\b\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}\s+"
+                        r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:[+-]\d{4}|[A-Z]{1,5}))?(?:\s*\([^()]*\))?\s*$")
 
 
 def hops(values: list[str], date: datetime | None) -> list[Hop]:
