@@ -27,8 +27,16 @@ from .diagnosis import NOT_IN_SNAPSHOT, NOTE_RULES, analyse_headers
 from .fields import parse_headers
 from .model import Authentication, Hop, Mailbox, ParsedHeaders
 from .prepass import MAX_BYTES
-from .render import authentication_summary, headers_json, render_headers_text, spam_summary
+from .render import (
+    HEADER_VERDICT_LABELS,
+    authentication_rows,
+    authentication_summary,
+    headers_json,
+    render_headers_text,
+    spam_rows,
+    spam_summary,
+)
 
-__all__ = ["MAX_BYTES", "NOTE_RULES", "NOT_IN_SNAPSHOT", "Authentication", "Hop", "Mailbox", "ParsedHeaders",
-           "analyse_headers", "authentication_summary", "headers_json", "parse_headers", "render_headers_text",
-           "spam_summary"]
+__all__ = ["HEADER_VERDICT_LABELS", "MAX_BYTES", "NOTE_RULES", "NOT_IN_SNAPSHOT", "Authentication", "Hop", "Mailbox",
+           "ParsedHeaders", "analyse_headers", "authentication_rows", "authentication_summary", "headers_json",
+           "parse_headers", "render_headers_text", "spam_rows", "spam_summary"]

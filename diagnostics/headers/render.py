@@ -123,3 +123,55 @@ def _hops_text(result: dict) -> list[str]:
             f"{host(hop['from'])} -> {host(hop['by'])}  {hop['with'] or ''}"
         lines.append(f"  {number:>2}. {hop['at'] or '?':<24} {delay:>7}  {route}{skew}")
     return lines
+
+
+# --- the Check one email page: words for the verdict, authentication and spam -----------------------------
+
+HEADER_VERDICT_LABELS = {"not-in-snapshot": "Not in this snapshot: export again to include it",
+                         "unknown": "Nothing proven by the headers alone"}
+# https://learn.microsoft.com/defender-office-365/message-headers-eop-mdo
+_SFV = {"NSPM": "not spam", "SPM": "spam (spam filtering)", "SKS": "spam, marked before filtering (mail flow rule)",
+        "SKB": "blocked: sender or domain on an anti-spam policy's blocked list",
+        "BLK": "blocked: sender on the recipient's Blocked Senders list",
+        "SKN": "not spam, marked before filtering (mail flow rule)",
+        "SKA": "allowed: sender or domain on an anti-spam policy's allowed list",
+        "SFE": "allowed: sender on the recipient's Safe Senders list", "SKI": "skipped: internal message",
+        "SKQ": "released from quarantine"}
+_CAT = {"NONE": "none", "BULK": "bulk", "SPM": "spam", "HSPM": "high confidence spam", "PHSH": "phishing",
+        "HPHSH": "high confidence phishing", "HPHISH": "high confidence phishing", "MALW": "malware",
+        "SPOOF": "spoofing", "DIMP": "domain impersonation", "UIMP": "user impersonation",
+        "GIMP": "mailbox intelligence impersonation", "AMP": "anti-malware", "SAP": "safe attachments",
+        "OSPM": "outbound spam", "INTOS": "intra-organisation phishing"}
+_DEST = {"I": "Inbox", "J": "Junk Email", "C": "a custom folder (an inbox rule)"}
+
+
+def _scl_meaning(scl: int) -> str:
+    if scl < 0:
+        return "filtering skipped (internal or trusted sender)"
+    return "not spam" if scl < 5 else ("spam" if scl < 7 else "high confidence spam")
+
+
+def spam_rows(spam: dict) -> list[dict]:
+    """The anti-spam verdict as Message Header Analyzer lists it: field, value, meaning."""
+    rows = []
+    if spam.get("scl") is not None:
+        rows.append({"Field": "SCL", "Value": str(spam["scl"]), "Meaning": _scl_meaning(spam["scl"])})
+    for field, value, meanings in (("SFV", spam.get("sfv"), _SFV), ("CAT", spam.get("cat"), _CAT),
+                                   ("Mailbox delivery (dest)", spam.get("dest"), _DEST)):
+        if value:
+            rows.append({"Field": field, "Value": value, "Meaning": meanings.get(value.upper(), "")})
+    if spam.get("bcl") is not None:
+        rows.append({"Field": "BCL", "Value": str(spam["bcl"]), "Meaning": "bulk complaint level (0-9)"})
+    if rows:
+        rows.append({"Field": "Junk", "Value": "yes" if spam.get("junk") else "no",
+                     "Meaning": spam.get("junk_reason") or "not classed as spam"})
+    return rows
+
+
+def authentication_rows(result: dict) -> list[dict]:
+    """One row per Authentication-Results header, newest (the receiving organisation's) first."""
+    return [{"Checked by": entry.get("authserv_id") or "(not named; Exchange Online names none)",
+             "SPF": entry.get("spf") or "—", "DKIM": entry.get("dkim") or "—", "DMARC": entry.get("dmarc") or "—",
+             "CompAuth": (entry.get("compauth") or "—") + (f" (reason {entry['compauth_reason']})"
+                                                          if entry.get("compauth_reason") else "")}
+            for entry in result.get("authentication") or []]
