@@ -239,7 +239,8 @@ def check_bcc(parsed: ParsedHeaders, queue: TargetQueue, diagnosis: Diagnosis) -
     evidence = [f"{queue.address} is in neither To ({_addresses(parsed.to)}) nor Cc ({_addresses(parsed.cc)})"]
     sightings = [where for address, where in parsed.envelope if address == queue.address]
     if sightings:
-        evidence.append(f"it shows only in the envelope: {'; '.join(sightings)}")
+        evidence.append(f"it shows only in the envelope, as a Bcc, a distribution list or a forward leaves it: "
+                        f"{'; '.join(sightings)}")
     else:
         evidence.append("it shows nowhere in these headers (a Bcc, a distribution list or a forward leaves no "
                         "trace in To or Cc)")
