@@ -600,3 +600,36 @@ def test_report_without_the_email(basic: Snapshot) -> None:
     result = analyse_headers(fixture("stranger.txt"), snapshot=basic, report=EmptyReport())
     assert result["verdict"] == "unknown"
     assert any(note.startswith("the report has no diagnosis for snapshot email") for note in result["notes"])
+
+
+class OneEmailReport:
+    """A report whose diagnosis of every email is ``detail`` (the engine's choice of primary cause)."""
+
+    findings: list = []
+
+    def __init__(self, detail: dict) -> None:
+        self.detail = detail
+
+    def email_detail(self, activityid: str) -> dict:
+        return {"activityid": activityid, **self.detail}
+
+
+def engine_detail(primary: str | None) -> dict:
+    causes = [{"id": "no-active-rule-for-queue", "queue": "b", "evidence": ["queue B has no rule"], "remediation": ""},
+              {"id": "unknown-sender-not-allowed", "queue": "a", "evidence": ["unknown"], "remediation": ""}]
+    return {"verdict": "not-converted", "primary_cause": primary, "causes": causes}
+
+
+@pytest.mark.parametrize("primary", ["unknown-sender-not-allowed", None])
+def test_the_engine_chooses_the_primary_cause_of_a_snapshot_email(basic: Snapshot, primary: str | None) -> None:
+    """A rule-less queue beside a queue with an active rule is never primary (contract correction 3)."""
+    result = analyse_headers(fixture("stranger.txt"), snapshot=basic, report=OneEmailReport(engine_detail(primary)))
+    assert result["verdict"] == "not-converted" and len(result["causes"]) == 2
+    assert result["primary_cause"] == primary
+
+
+def test_a_cause_the_headers_prove_earlier_in_the_pipeline_is_primary(basic: Snapshot) -> None:
+    detail = engine_detail("unknown-sender-not-allowed")
+    result = analyse_headers(fixture("stranger.txt"), snapshot=basic, queue="nobody@fourthcoffee.com",
+                             report=OneEmailReport(detail))
+    assert result["primary_cause"] == "queue-only-in-bcc"

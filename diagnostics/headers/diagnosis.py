@@ -65,10 +65,12 @@ class Diagnosis:
     queues: list[TargetQueue] = field(default_factory=list)
     email: dict | None = None  # the snapshot email with this Message-ID, as the snapshot diagnosis says
     not_in_snapshot: bool = False  # dated after the snapshot's newest email
+    found_by_headers: set[str] = field(default_factory=set)  # cause ids the header checks added
 
     def add(self, cause_id: str, queue: str | None, evidence: list[str]) -> None:
         """A new cause, or more evidence for the same cause and queue."""
         existing = self.find(cause_id, queue)
+        self.found_by_headers.add(cause_id)
         if existing is None:
             self.causes.append({"id": cause_id, "queue": queue, "evidence": evidence,
                                 "remediation": cause_info(cause_id).remediation})
@@ -102,6 +104,16 @@ class Diagnosis:
             return "not-converted"
         return self.email["verdict"] if self.email else "unknown"
 
+    def primary_cause(self, causes: list[dict]) -> str | None:
+        """The first cause in pipeline order; for a snapshot email, the engine's primary cause (which weighs
+        the expected queues) unless a cause the headers found comes before it."""
+        if not causes or self.email is None:
+            return causes[0]["id"] if causes else None
+        candidates = {cause["id"] for cause in causes if cause["id"] in self.found_by_headers}
+        if self.email.get("primary_cause"):
+            candidates.add(self.email["primary_cause"])
+        return min(candidates, key=lambda cause_id: cause_info(cause_id).order, default=None)
+
     def as_json(self) -> dict:
         verdict = self.verdict()
         causes = [] if self.settled else sorted(self.causes, key=lambda cause: cause_info(cause["id"]).order)
@@ -109,7 +121,7 @@ class Diagnosis:
             "queues": [{"id": queue.id, "name": queue.name, "address": queue.address} for queue in self.queues],
             "snapshot_email": self.email,
             "verdict": verdict,
-            "primary_cause": causes[0]["id"] if causes else None,
+            "primary_cause": self.primary_cause(causes),
             "causes": causes,
             "notes": self.notes,
             "unchecked": self.unchecked,
