@@ -61,7 +61,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     from .report import render_text
     from .snapshot import load_snapshot
 
-    report = diagnose(load_snapshot(args.snapshot))
+    snapshot = load_snapshot(args.snapshot)
+    report = diagnose(snapshot)
+    report.fix_plan(snapshot)  # record ids and links from the snapshot
     data = orjson.dumps(report.to_dict()) if args.format == "json" else render_text(report).encode()
     _write(data, args.output)
     return 0

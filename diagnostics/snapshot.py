@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from . import schema
 from .archive import Member, open_input, shown, uploaded_members
 from .errors import SnapshotError
+from .links import org_url_in
 from .normalize import address_column, guid_column, message_id_column
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -40,6 +41,7 @@ class Snapshot:
     tables: dict[str, pd.DataFrame]
     source: str = "snapshot"
     ignored_files: list[str] = field(default_factory=list)
+    org_url: str | None = None  # https://ORG from the pages' @odata.context, for links to records
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -88,7 +90,13 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
             done += 1
             if progress:
                 progress(f"reading {member.name}", done, total)
-    return _build(records, source, ignored, progress)
+    snapshot = _build(records, source, ignored, progress)
+    snapshot.org_url = org_url_in(min((page for found in pages.values() for page in found), key=_size).read())
+    return snapshot
+
+
+def _size(member: Member) -> int:
+    return member.size
 
 
 def snapshot_from_records(records: dict[str, list[dict]], source: str = "records") -> Snapshot:
