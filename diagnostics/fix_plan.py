@@ -314,12 +314,10 @@ def _doc_url(cause: str, table: str) -> str:
 
 
 def by_design_count(report: Report) -> int:
-    """Emails not converted whose causes are all by design (working as designed)."""
+    """Emails not converted with a by-design cause (working as designed), when the summary has no count."""
     pending = report.emails.loc[report.emails["verdict"] == "not-converted", "activityid"]
     causes = report.causes[report.causes["activityid"].isin(pending)]
-    designed = causes.loc[kinds(causes) == BY_DESIGN, "activityid"]
-    faulted = causes.loc[kinds(causes) != BY_DESIGN, "activityid"]
-    return int(designed[~designed.isin(faulted)].nunique())
+    return int(causes.loc[kinds(causes) == BY_DESIGN, "activityid"].nunique())
 
 
 TABLE_WORDS = {"queues": "queue", "convertrules": "rule", "systemusers": "rule owner", "workflows": "flow",
