@@ -33,7 +33,7 @@ from .report import Report
 
 FONT = "Source Sans Pro, Segoe UI, Helvetica, Arial, sans-serif"
 CONVERTED_COLOR = "#2E7D32"
-INCOMING_COLOR = "#1F2937"
+INCOMING_COLOR = "#6B7280"  # a mid grey: readable on the light and the dark theme
 
 
 def plain(text: object) -> str:
@@ -115,9 +115,10 @@ def daily_trend(report: Report) -> go.Figure:
                        hovertemplate="%{x|%Y-%m-%d}: %{y} converted<extra></extra>")
     figure.update_xaxes(title_text="Day received (UTC)", **_day_axis(totals["day"]))
     figure.update_yaxes(**_counts_axis({"title_text": "Emails", "rangemode": "tozero"}, totals["incoming"].max()))
-    return _layout(figure, title, 760, barmode="stack", dragmode=False,
-                   legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0,
-                           "font": {"size": 11}, "traceorder": "normal"})
+    # The legend sits under the day axis and pushes the margin down, so it never covers the dates.
+    return _layout(figure, title, 620, barmode="stack", dragmode=False,
+                   legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 11},
+                           "traceorder": "normal"})
 
 
 def queue_cause_heatmap(report: Report, limit: int = 30) -> go.Figure:

@@ -1,0 +1,65 @@
+"""The fix plan widget: what to change first, one bordered entry per thing, most harmful first.
+
+Names, fixes and evidence come from the report (user data): they go through ``md`` / ``evidence_md``.
+The links are ours: documentation pages of the registry and record links built from a checked
+organisation host and a GUID.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from diagnostics import app_state
+from diagnostics.report import Report
+from pages import _ui as ui
+
+BADGE = {"error": ":red-badge[:material/error: Error]", "warning": ":orange-badge[:material/warning: Warning]",
+         "info": ":blue-badge[:material/info: Info]"}
+SHOWN = 5  # entries shown before "more"
+
+
+def fix_plan(report: Report, key: str) -> None:
+    """The whole plan: the first entries open, the rest behind an expander."""
+    entries = app_state.plan_entries(report)
+    st.subheader("Fix first", anchor="fix-plan")
+    if not entries:
+        st.success("Nothing to fix: no blocking problem found in this snapshot.", icon=":material/check_circle:")
+        return
+    st.caption(f"{len(entries)} thing{'s' if len(entries) != 1 else ''} to change, most harmful first: "
+               "severity, then the emails each one blocks.")
+    for entry in entries[:SHOWN]:
+        _entry(entry, key)
+    if len(entries) > SHOWN:
+        with st.expander(f"{len(entries) - SHOWN} more thing{'s' if len(entries) - SHOWN != 1 else ''} to change"):
+            for entry in entries[SHOWN:]:
+                _entry(entry, key)
+
+
+def _entry(entry: app_state.PlanEntry, key: str) -> None:
+    links = [f"[Microsoft documentation]({entry.doc_url})"] if entry.doc_url.startswith("https://") else []
+    if entry.record_url:
+        links.append(f"[Open it in Dynamics 365]({entry.record_url})")
+    with st.container(border=True, gap="small"):
+        st.markdown(f"**{entry.number}. {ui.md(entry.title)}** {BADGE.get(entry.severity, '')} "
+                    f"· {ui.md(app_state.cause_title(entry.cause))} `{entry.cause}`  \n"
+                    f"**{ui.md(app_state.plan_counts_text(entry))}**  \n"
+                    f"**Fix:** {ui.md(entry.fix)}  \n" + " · ".join(links))
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            with st.popover("Evidence", icon=":material/fact_check:"):
+                st.markdown("  \n".join(f"• {app_state.evidence_md(sentence)}" for sentence in entry.evidence[:20]))
+                if entry.record_id:
+                    st.caption("Record id")
+                    st.code(entry.record_id, language=None)
+            if entry.blocked:
+                params = {"cause": entry.cause, "verdict": "not-converted", "any": "1"}
+                if entry.queue:
+                    params["queue"] = entry.queue
+                st.page_link(ui.EMAILS, label=f"List the {entry.blocked:,} emails", query_params=params,
+                             icon=":material/arrow_forward:")
+
+
+def working_as_designed(count: int) -> None:
+    """By-design emails are never a problem: say how many, in words."""
+    if count:
+        st.caption(f":material/check_circle: **Working as designed: {count:,}** not converted on purpose (replies "
+                   "added to the timeline of their case, as email correlation intends). Not a problem to fix.")
