@@ -162,7 +162,7 @@ def _plan_rows(report: Report) -> list[dict]:
              "cause_title": cause_title(entry.cause), "counts": plan_counts_text(entry), "fix": entry.fix,
              "doc_url": entry.doc_url if entry.doc_url.startswith("https://") else "",
              "record_url": entry.record_url, "record_id": entry.record_id,
-             "evidence": _sentences(list(entry.evidence[:12]))} for entry in plan_entries(report)]
+             "evidence": _sentences(list(entry.evidence[:6]))} for entry in plan_entries(report)]
 
 
 def _finding_rows(report: Report) -> list[dict]:

@@ -21,12 +21,13 @@ SHOWN = 5  # entries shown before "more"
 def fix_plan(report: Report, key: str) -> None:
     """The whole plan: the first entries open, the rest behind an expander."""
     entries = app_state.plan_entries(report)
-    st.subheader("Fix first", anchor="fix-plan")
     if not entries:
+        st.subheader("Fix first", anchor="fix-plan")
         st.success("Nothing to fix: no blocking problem found in this snapshot.", icon=":material/check_circle:")
         return
-    st.caption(f"{len(entries)} thing{'s' if len(entries) != 1 else ''} to change, most harmful first: "
-               "severity, then the emails each one blocks.")
+    st.subheader(f"Fix first: {len(entries)} thing{'s' if len(entries) != 1 else ''} to change", anchor="fix-plan",
+                 help="Most harmful first: errors before warnings, then the emails each one blocks, then the emails "
+                      "that would go through if only this were fixed.")
     for entry in entries[:SHOWN]:
         _entry(entry, key)
     if len(entries) > SHOWN:
@@ -36,17 +37,13 @@ def fix_plan(report: Report, key: str) -> None:
 
 
 def _entry(entry: app_state.PlanEntry, key: str) -> None:
-    links = [f"[Microsoft documentation]({entry.doc_url})"] if entry.doc_url.startswith("https://") else []
-    if entry.record_url:
-        links.append(f"[Open it in Dynamics 365]({entry.record_url})")
-    with st.container(border=True, gap="small"):
+    with st.container(border=True, gap=None):
         st.markdown(f"**{entry.number}. {ui.md(entry.title)}** {BADGE.get(entry.severity, '')} "
-                    f"· {ui.md(app_state.cause_title(entry.cause))} `{entry.cause}`  \n"
-                    f"**{ui.md(app_state.plan_counts_text(entry))}**  \n"
-                    f"**Fix:** {ui.md(entry.fix)}  \n" + " · ".join(links))
+                    f"**{ui.md(app_state.plan_counts_text(entry))}**  \n**Fix:** {ui.md(entry.fix)}")
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             with st.popover("Evidence", icon=":material/fact_check:"):
-                st.markdown("  \n".join(f"• {app_state.evidence_md(sentence)}" for sentence in entry.evidence[:20]))
+                st.markdown(f"{ui.cause_md(entry.cause)}  \n" + "  \n".join(
+                    f"• {app_state.evidence_md(sentence)}" for sentence in entry.evidence[:20]))
                 if entry.record_id:
                     st.caption("Record id")
                     st.code(entry.record_id, language=None)
@@ -56,6 +53,10 @@ def _entry(entry: app_state.PlanEntry, key: str) -> None:
                     params["queue"] = entry.queue
                 st.page_link(ui.EMAILS, label=f"List the {entry.blocked:,} emails", query_params=params,
                              icon=":material/arrow_forward:")
+            links = [f"[Microsoft documentation]({entry.doc_url})"] if entry.doc_url.startswith("https://") else []
+            if entry.record_url:
+                links.append(f"[Open it in Dynamics 365]({entry.record_url})")
+            st.markdown(" · ".join(links), width="content")
 
 
 def working_as_designed(count: int) -> None:

@@ -127,6 +127,7 @@ def demo_report() -> Report:
 
     report = diagnose(demo_snapshot())
     report.source = "demo snapshot (Contoso Coffee, fictional)"
+    report.fix_plan(demo_snapshot())  # record ids and links
     return report
 
 
@@ -257,7 +258,7 @@ def banner(cur: Current) -> None:
     """Say what data the page shows: the demo, an upload, or a shared run (read-only, who, when, expiry)."""
     if cur.kind == "demo":
         st.info(f"**{DEMO_LABEL}.** Every feature works on it; upload a snapshot of your environment to "
-                "diagnose your own emails.", icon=":material/science:", title="Demo data")
+                "diagnose your own emails.", icon=":material/science:")
     elif cur.kind == "shared" and cur.shared:
         shared = cur.shared
         masked = " Email addresses and subjects are masked." if shared["masked"] else ""

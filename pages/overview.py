@@ -8,11 +8,11 @@ from pages import _ui as ui
 
 ui.routed("")
 
-st.title("Overview")
 cur = ui.require_report()
 report = cur.report
 
-with st.container(horizontal=True, horizontal_alignment="left", gap="small"):
+with st.container(horizontal=True, horizontal_alignment="left", vertical_alignment="center", gap="medium"):
+    st.title("Overview", width="content")
     if cur.kind != "shared":  # a shared report is read-only: whoever shared it shares it further
         with st.popover("Share this report", icon=":material/share:", type="primary"):
             ui.share_panel(cur)
