@@ -215,8 +215,7 @@ _FIELD_WORDS = (
     (re.compile(r"(msdyn_ArcCreateContactWithRuleOwner) = (\S+?):"), "the setting that says whose permissions "
      "create contacts is {2}:", "{1} = {2}"),
     (re.compile(r"\s*\(isduplicatesenderunresolved\)"), "", "isduplicatesenderunresolved = true"),
-    (re.compile(r"incoming status Failure"), "cannot receive email (incoming status Failure)",
-     "incomingemailstatus = 2"),
+    (re.compile(r"incoming status Failure"), "cannot receive email", "incomingemailstatus = 2 (Failure)"),
     (re.compile(r"has no conditions \(rule items\)"), "has no conditions", "convertruleitems: none"),
     (re.compile(r"correlation method (\w+) \((\d)\)"), "correlation ({1})", "correlationmethod = {2}"),
 )
