@@ -197,12 +197,11 @@ def leave_shared() -> None:
 def handle_run_param() -> None:
     """Open ``?run=TOKEN`` once per token; keep the token in the address bar while the shared report is open."""
     state = st.session_state
-    kept = st.query_params.get(PRIVATE_PARAM)
-    mine = state.get(CURRENT)
+    kept, mine = st.query_params.get(PRIVATE_PARAM), state.get(CURRENT)
     if kept and not st.query_params.get("run") and (mine is None or mine.private != kept):
         reopen_private(kept)
-    elif mine is not None and mine.private and not kept and not st.query_params.get("run"):
-        st.query_params[PRIVATE_PARAM] = mine.private
+    elif mine is not None and mine.private and not st.query_params.get("run"):
+        st.query_params[PRIVATE_PARAM] = mine.private  # again on every run: a page switch clears the address
     token = st.query_params.get("run")
     if token and token != state.get(SEEN_RUN):
         state[SEEN_RUN] = token
@@ -223,7 +222,7 @@ def open_shared(token: str) -> bool:
     except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
         LOG.warning("could not open a shared report: %s", error)
         run, report = None, None
-    if run is None or report is None:
+    if run is None or report is None or run.created_by == PRIVATE_OWNER:  # a reload token is never a share link
         if state.get(CURRENT) is not None and state[CURRENT].kind == "shared":
             del state[CURRENT]
         state[SHARE_ERROR] = True
