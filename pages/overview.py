@@ -44,7 +44,7 @@ figures = ui.overview_figures(cur.key, report)
 st.caption("Click a bar or a cell to list its emails.")
 points = ui.chart(figures["causes"], "chart_causes")
 if points and points[0].get("customdata"):
-    ui.go_to_emails(cause=str(points[0]["customdata"][0]), verdict="not-converted")
+    ui.go_to_emails(cause=str(points[0]["customdata"][0]))
 
 counts = app_state.primary_cause_counts(report)
 if not counts.empty:

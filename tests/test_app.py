@@ -403,7 +403,8 @@ def test_overview_opens_with_the_fix_plan_and_never_calls_by_design_a_top_cause(
     entries = [plain(item.value) for item in demo.markdown if re.match(r"\*\*\d+\. ", plain(item.value))]
     assert entries[0].startswith("**1. Queue 'Sales'**") and "12 emails blocked" in entries[0]
     assert all("**Fix:**" in entry for entry in entries)
-    links = [item.value for item in demo.markdown if "[Microsoft documentation](https://learn.microsoft.com/" in item.value]
+    links = [item.value for item in demo.markdown
+             if "[Microsoft documentation](https://learn.microsoft.com/" in item.value]
     assert len(links) >= 3 and "Open it in Dynamics 365](https://contoso-demo.crm.dynamics.com/main.aspx?" in links[0]
     page = texts(demo)
     assert "Top cause" not in page
