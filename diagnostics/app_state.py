@@ -340,8 +340,9 @@ def funnel(report: Report) -> pd.DataFrame:
 def findings_rows(report: Report) -> list[dict]:
     """Environment findings, most severe first, each with a readable subject and the cause label."""
     rows = []
-    for finding in sorted(report.findings, key=lambda item: (SEVERITY_RANK.get(item.get("severity"), 3),
-                                                              ORDER.get(item.get("id"), 99))):
+    findings = plan_module.distinct_findings(report)  # a failed-job message named elsewhere is shown once
+    for finding in sorted(findings, key=lambda item: (SEVERITY_RANK.get(item.get("severity"), 3),
+                                                      ORDER.get(item.get("id"), 99))):
         rows.append({**finding, "label": cause_label(finding.get("id")),
                      "subject_label": plan_module.finding_subject(report, finding)})
     return rows

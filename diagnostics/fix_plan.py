@@ -345,4 +345,16 @@ def finding_subject(report: Report, finding: dict) -> str:
         return f"rule '{names[0]}'" if names else f"rule {subject}"
     if scope == "environment":
         return f"setting {subject}"
+    if scope == "system jobs":
+        return "failed system jobs"  # the message is the evidence
     return f"{scope}: {subject}" if scope else subject
+
+
+def distinct_findings(report: Report) -> list[dict]:
+    """The findings without the failed-job counts whose message another finding already names (a mailbox's sync
+    error, a rule's own failed job): the same message is shown once."""
+    named = {found.group("name") for finding in report.findings if finding.get("scope") != "system jobs"
+             for sentence in finding.get("evidence", [])
+             if (found := _SYNC_ERROR.search(str(sentence)) or _JOB_TEXT.search(str(sentence)))}
+    return [finding for finding in report.findings
+            if not (finding.get("scope") == "system jobs" and str(finding.get("subject")) in named)]

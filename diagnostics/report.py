@@ -212,12 +212,12 @@ def _plan_lines(plan: list[dict]) -> list[str]:
 
 
 def _findings_lines(report: Report) -> list[str]:
-    from .fix_plan import finding_subject
+    from .fix_plan import distinct_findings, finding_subject
 
     if not report.findings:
         return []
     lines = ["", "Environment findings:"]
-    for finding in report.findings:
+    for finding in distinct_findings(report):
         lines.append(f"  [{finding['severity']}] {finding_subject(report, finding)}: {finding['id']}")
         lines += [f"      - {sentence}" for sentence in finding["evidence"]]
     return lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics import app_state
+from diagnostics.links import clean_org_url
 from diagnostics.report import Report
 from pages import _ui as ui
 
@@ -34,6 +35,25 @@ def fix_plan(report: Report, key: str) -> None:
         with st.expander(f"{len(entries) - SHOWN} more thing{'s' if len(entries) - SHOWN != 1 else ''} to change"):
             for entry in entries[SHOWN:]:
                 _entry(entry, key)
+
+
+def organisation_url(cur: ui.Current) -> None:
+    """Without ``@odata.context`` in the upload, the admin may type the organisation URL for record links."""
+    if cur.kind != "upload" or cur.report.org_url:
+        return  # a shared report is read-only; the demo and most uploads know their organisation
+    with st.popover("Add links to the records", icon=":material/link:"), st.form(f"org_url_{cur.key}", border=False):
+        typed = st.text_input("Organisation URL", placeholder="https://contoso.crm.dynamics.com", max_chars=200,
+                              help="The address of your Dynamics 365 organisation, to open each record of the fix "
+                                   "plan there.")
+        if st.form_submit_button("Add links"):
+            org = clean_org_url(typed)
+            if org is None:
+                st.error("Type the https address of your organisation, e.g. https://contoso.crm.dynamics.com.")
+            else:
+                cur.report.org_url = org
+                cur.report.plan = None
+                cur.report.fix_plan(cur.snapshot)
+                st.rerun()
 
 
 def _entry(entry: app_state.PlanEntry, key: str) -> None:

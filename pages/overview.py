@@ -18,6 +18,7 @@ with st.container(horizontal=True, horizontal_alignment="left", vertical_alignme
             ui.share_panel(cur)
     with st.popover("Download", icon=":material/download:"):
         ui.export_panel(cur)
+    _fix_plan.organisation_url(cur)
 ui.banner(cur)
 
 numbers = app_state.kpis(report)

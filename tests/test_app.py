@@ -464,3 +464,29 @@ def test_queues_page_health_follows_findings_and_rate(demo):
     assert health["Returns"] == "Problem" and health["Sales"] == "Problem" and health["Billing"] == "Check"
     page = texts(demo)
     assert "Rule id" not in page and "Rule 'Wholesale orders to case'" in page
+
+
+def test_organisation_url_typed_by_the_admin_links_the_records():
+    from conftest import BASIC, zip_folder
+
+    def without_context(name, data):
+        data.pop("@odata.context", None)
+        return data
+
+    at = new_app()
+    upload(at, "no-context.zip", zip_folder(BASIC, without_context))
+    at.switch_page("pages/overview.py").run()
+    no_exception(at)
+    assert not [item for item in at.markdown if "Open it in Dynamics 365" in item.value]
+    field = next(widget for widget in at.text_input if widget.label == "Organisation URL")
+    field.input("javascript:alert(1)")
+    next(button for button in at.button if button.label == "Add links").click()
+    at.run()
+    assert at.error and not [item for item in at.markdown if "Open it in Dynamics 365" in item.value]
+    next(widget for widget in at.text_input if widget.label == "Organisation URL").input("contoso.crm4.dynamics.com")
+    next(button for button in at.button if button.label == "Add links").click()
+    at.run()
+    no_exception(at)
+    links = [item.value for item in at.markdown if "Open it in Dynamics 365" in item.value]
+    assert any("](https://contoso.crm4.dynamics.com/main.aspx?pagetype=entityrecord&etn=queue&id=" in link
+               for link in links)

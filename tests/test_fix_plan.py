@@ -177,3 +177,34 @@ def test_diagnose_json_and_text_carry_the_fix_plan():
     counts = [int(line.split()[0]) for line in text.split("by primary cause (most first):\n")[1].split("\n\n")[0]
               .splitlines() if line.strip() and line.split()[0].isdigit()]
     assert counts == sorted(counts, reverse=True)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from diagnostics.demo import demo_files
+    from diagnostics.evaluate import diagnose
+    from diagnostics.snapshot import load_uploaded
+
+    snapshot = load_uploaded(list(demo_files().items()))
+    report = diagnose(snapshot)
+    report.fix_plan(snapshot)
+    return report
+
+
+def test_demo_plan_names_each_thing_once_and_merges_duplicate_messages(demo):
+    plan = demo.fix_plan()
+    about = [(entry["about"]["table"], entry["about"]["name"]) for entry in plan]
+    assert len(about) == len(set(about)) or len({entry["id"] for entry in plan}) == len(plan)
+    assert ("mailboxes", "wholesale@contoso-coffee.com") in about
+    assert ("systemusers", "Marco Rossi") in about and ("workflows", "ARC: Return requests") in about
+    assert plan[0]["about"]["name"] == "Sales" and plan[0]["emails_blocked"] == 12
+    # the mailbox's 401 is one entry, not also a failed-job entry; its finding is shown once
+    assert not [entry for entry in plan if entry["about"]["table"] == "asyncoperations" and "401" in entry["fix"]
+                + entry["about"]["name"]]
+    shown = fix_plan.distinct_findings(demo)
+    assert len(shown) < len(demo.findings)
+    assert not [finding for finding in shown if finding["scope"] == "system jobs" and "401" in finding["subject"]]
+    assert [finding for finding in shown if finding["scope"] == "queue" and any(
+        "401" in sentence for sentence in finding["evidence"])]
+    assert all(entry["record_url"].startswith("https://contoso-demo.crm.dynamics.com/main.aspx?pagetype=entityrecord")
+               for entry in plan if entry["about"]["id"])
