@@ -199,7 +199,8 @@ def _registry_by_design(cause: object) -> bool:
 def _fallback_things(rows: pd.DataFrame, report: Report, findings: pd.DataFrame) -> pd.DataFrame:
     """The thing of a sentence no finding names: its queue's rule, its queue, the setting or the senders."""
     queues = report.queues.drop_duplicates("queueid").set_index("queueid")
-    queue_name = rows["queue"].map(queues["name"]).fillna(rows["queue"])
+    queue_name = rows["queue"].map(queues["name"]).astype("object")
+    queue_name = queue_name.where(queue_name.notna(), rows["queue"].astype("object"))
     rule = rows["queue"].map(queues["active_rules"].map(
         lambda names: names[0] if isinstance(names, list) and names else None))
     table = pd.Series("queues", index=rows.index, dtype="object")
