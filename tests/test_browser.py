@@ -287,3 +287,13 @@ def test_dark_theme_when_the_system_asks_for_it(server, browser):
     red, green, blue = (int(part) for part in re.findall(r"\d+", background)[:3])
     assert red + green + blue < 200, background  # the dark theme of .streamlit/config.toml
     context.close()
+
+
+def test_the_admin_can_switch_to_the_dark_theme_in_the_menu(server, browser):
+    context, page = _demo_overview(browser, server, 1400, color_scheme="light")
+    page.locator('[data-testid="stMainMenu"]').click()
+    page.locator('[data-testid="stMainMenuItem-theme-Dark"]').click()
+    time.sleep(1)
+    background = page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    assert sum(int(part) for part in re.findall(r"\d+", background)[:3]) < 200, background
+    context.close()
