@@ -186,3 +186,23 @@ def test_md_literal(text, literal):
 def test_md_code_fences_backticks():
     assert app_state.md_code("a`b") == "``a`b``"
     assert app_state.md_code("`x`") == "`` `x` ``"
+
+
+def test_second_round_verdicts_and_kinds_are_out_of_scope_for_problems():
+    from diagnostics import exports
+
+    report = diagnose(load_uploaded([("basic.zip", zip_folder(BASIC))]))
+    sales = report.emails["subject"] == "Help needed (sales)"
+    report.emails.loc[sales, "verdict"] = "not-for-a-queue"  # as the engine's correction 1 gives them
+    report.causes["kind"] = report.causes["cause"].map(
+        lambda cause: "by-design" if cause == "reply-to-tracked-email" else "fault")
+    report.plan = None
+    numbers = app_state.kpis(report)
+    assert numbers.incoming == report.summary()["incoming"]
+    assert all(entry.cause != "no-active-rule-for-queue" or entry.blocked == 0 for entry in
+               app_state.plan_entries(report))  # that email is out of scope: it blocks nothing
+    long, totals = app_state.daily_counts(report)
+    assert totals["incoming"].sum() == 3
+    assert "not-for-a-queue" in set(app_state.email_rows(report, report.emails)["Verdict"].map(
+        {value: key for key, value in app_state.VERDICT_SHORT.items()}))
+    assert exports.report_html(report) and exports.emails_csv(report)
