@@ -30,6 +30,7 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 BY_DESIGN = "by-design"
 SETTING_TABLE = "environmentvariabledefinitions"
 SENDERS = "senders"  # pseudo table: a group of senders, no single record to open
+EVIDENCE_LIMIT = 10  # sentences kept per entry: the findings' own first, then examples from emails
 # Causes whose things are the senders' habits or data rather than a broken configuration.
 WARNING_CAUSES = {"queue-only-in-bcc", "customer-email-conflict"}
 TROUBLESHOOT_SYNC = ("https://learn.microsoft.com/power-platform/admin/"
@@ -87,7 +88,8 @@ JOB_FIXES = {  # known system-job messages (common email error messages) -> the 
 
 def build(report: Report, snapshot: Snapshot | None = None) -> list[dict]:
     """The fix plan of a report, most harmful first (severity, emails blocked, emails unblocked alone)."""
-    things = pd.concat([_finding_sentences(report), _cause_sentences(report)], ignore_index=True)
+    findings = _finding_sentences(report)
+    things = pd.concat([findings, _cause_sentences(report, findings)], ignore_index=True)
     if things.empty:
         return []
     slug = things["key"].str.lower().str.replace(r"[^a-z0-9@.]+", "-", regex=True).str.strip("-").str.slice(0, 60)
@@ -140,11 +142,10 @@ def _merge_duplicate_jobs(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~owned | ~rows["sentence"].str.match(r"^\d+ failed system job\(s\): ")]
 
 
-def _cause_sentences(report: Report) -> pd.DataFrame:
+def _cause_sentences(report: Report, findings: pd.DataFrame) -> pd.DataFrame:
     """One row per evidence sentence of each fault of an email not converted, tied to its thing."""
     causes = _faults(report)
     rows = causes.explode("evidence").rename(columns={"evidence": "sentence"}).dropna(subset=["sentence"])
-    findings = _finding_sentences(report)
     by_sentence = findings.drop_duplicates("sentence").set_index("sentence")
     by_job = findings[findings["table"] != SENDERS].assign(text=_extract(findings["sentence"], _JOB_TEXT))
     by_job = pd.concat([by_job.dropna(subset=["text"]), findings[findings["table"] == "asyncoperations"].assign(
@@ -239,7 +240,8 @@ def _entries(things: pd.DataFrame, report: Report) -> pd.DataFrame:
                           name=("name", "first"), remediation=("remediation", "first"),
                           worst=("severity", lambda values: min((SEVERITY_RANK[value] for value in values.dropna()
                                                                  if value in SEVERITY_RANK), default=3)))
-    entries["evidence"] = grouped["sentence"].agg(lambda values: list(dict.fromkeys(values)))
+    examples = things.drop_duplicates(["thing", "sentence"]).groupby("thing", sort=False).head(EVIDENCE_LIMIT)
+    entries["evidence"] = examples.groupby("thing", sort=False)["sentence"].agg(list)
     entries["emails_blocked"] = emails.groupby("thing")["activityid"].size().reindex(entries.index).fillna(0)
     entries["emails_unblocked_alone"] = alone.groupby("thing").size().reindex(entries.index).fillna(0)
     entries["subject"] = grouped["subject"].agg(lambda values: next((value for value in values if value), None))
