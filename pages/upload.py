@@ -19,8 +19,8 @@ STAGES = {"reading": "Reading files", "validating": "Validating tables", "evalua
 
 st.title("Upload snapshot")
 st.markdown("Upload the Web API JSON files you exported (zipped, or several `.json` files at once), or a "
-            "Configuration Migration tool `data.zip`. The snapshot is read in this session only; nothing is "
-            "stored unless you share the report, and then only the results, never the snapshot.")
+            "Configuration Migration tool `data.zip`. The snapshot is read in this session only and never stored; "
+            "the results are kept for a day behind a private link in the address bar, so a reload keeps them.")
 st.page_link(ui.GUIDE, label="How to export a snapshot from your environment", icon=":material/help:")
 connect_panel()
 
