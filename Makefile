@@ -11,8 +11,10 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(INSTALLED)
 
+RUN_ENV :=
+STREAMLIT_ARGS :=
 run: $(INSTALLED)
-	$(VENV)/bin/streamlit run streamlit_app.py
+	$(RUN_ENV) $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 chromium:
