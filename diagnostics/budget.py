@@ -14,6 +14,8 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import threading
+import time
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -25,6 +27,7 @@ DEFAULT_SHARE = 0.75  # of the memory the process may use
 BUSY = "The server is busy, try again in a minute."
 MIB = 2**20
 LOG = logging.getLogger("diagnostics.budget")
+TRIM_SECONDS = 20.0  # how often the background thread hands freed memory back
 _CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")  # cgroup v2: "max" or a number of bytes
 
 
@@ -67,6 +70,33 @@ def release_freed_memory() -> bool:
     """Ask glibc to return freed heap memory to the system; False where there is no glibc."""
     trim = _malloc_trim()
     return bool(trim(0)) if trim is not None else False
+
+
+_trimmer_lock = threading.Lock()
+_trimmers: list[threading.Thread] = []
+
+
+def keep_releasing_freed_memory(interval: float = TRIM_SECONDS) -> bool:
+    """Start, once per process, a daemon thread that calls ``release_freed_memory`` every ``interval`` seconds.
+
+    Memory freed when a closed session is dropped, or after a page's run, is otherwise kept by glibc until
+    the process ends. Returns whether the thread runs (False without glibc).
+    """
+    if _malloc_trim() is None:
+        return False
+    with _trimmer_lock:
+        if not _trimmers:
+            thread = threading.Thread(target=_release_every, args=(interval,), name="release-freed-memory",
+                                      daemon=True)
+            thread.start()
+            _trimmers.append(thread)
+    return True
+
+
+def _release_every(interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        release_freed_memory()
 
 
 @cache

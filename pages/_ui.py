@@ -51,6 +51,7 @@ UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empt
 # tables are dropped once the snapshot is diagnosed.
 CHECK_EMAIL_TABLES = ("emails", "queues", "mailboxes", "incidents")
 SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once (each ~50 MiB at 20,000 emails)
+FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
 SHARED_CACHE_TTL = 600  # seconds; sessions that opened a report keep it, later opens parse it again
 
 
@@ -307,6 +308,10 @@ def _session_cached(name: str, key: str, build):  # noqa: ANN001, ANN202
     """
     cache = st.session_state.setdefault("_session_cache", {})
     if name not in cache or cache[name][0] != key:
+        for stale in [other for other, (built_for, _) in cache.items() if built_for != key]:
+            del cache[stale]  # figures of a report this session no longer shows
+        while len(cache) >= FIGURE_CACHE_ENTRIES:
+            del cache[next(iter(cache))]  # the oldest
         cache[name] = (key, build())
     return cache[name][1]
 

@@ -139,3 +139,14 @@ def test_above_the_budget_an_upload_is_refused_and_an_open_session_goes_on(basic
     monkeypatch.setenv(budget.ENV_VAR, "0")  # a minute later there is room again
     upload(second, "snapshot-basic.zip", basic_zip)
     assert metric(second, "Incoming") == "4"
+
+
+def test_a_session_keeps_figures_of_its_current_report_only(basic_zip):
+    at = new_app()
+    at.switch_page("pages/queues.py").run()
+    at.switch_page("pages/causes.py").run()
+    assert {key for key, _ in at.session_state["_session_cache"].values()} == {"demo"}
+    upload(at, "snapshot-basic.zip", basic_zip)  # lands on the overview of the upload
+    cache = at.session_state["_session_cache"]
+    assert set(cache) == {"overview"} and cache["overview"][0] == at.session_state["current"].key
+    assert len(cache) <= ui.FIGURE_CACHE_ENTRIES
