@@ -50,9 +50,9 @@ UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empt
 # What "Check one email" reads of an uploaded snapshot (diagnostics/headers.py, _SnapshotCheck); the other
 # tables are dropped once the snapshot is diagnosed.
 CHECK_EMAIL_TABLES = ("emails", "queues", "mailboxes", "incidents")
-SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once (each ~50 MiB at 20,000 emails)
-FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
+SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once
 SHARED_CACHE_TTL = 600  # seconds; sessions that opened a report keep it, later opens parse it again
+FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
 
 
 @dataclass
@@ -216,7 +216,7 @@ def shared_report(token: str, created_at: str) -> Report | None:
 
     run = RunStore().load(token)
     report = Report.from_dict(run.report) if run is not None else None
-    del run  # the report's JSON is as large as the report: let it go before the next open
+    del run  # the parsed JSON is larger than the report: free it before handing memory back
     budget.release_freed_memory()
     return report
 

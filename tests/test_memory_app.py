@@ -150,3 +150,15 @@ def test_a_session_keeps_figures_of_its_current_report_only(basic_zip):
     cache = at.session_state["_session_cache"]
     assert set(cache) == {"overview"} and cache["overview"][0] == at.session_state["current"].key
     assert len(cache) <= ui.FIGURE_CACHE_ENTRIES
+
+
+def test_the_store_lookup_tells_a_live_link_without_reading_its_report(token, store_path):
+    store = RunStore(store_path)
+    run = store.lookup(token)
+    assert run is not None and run.report == {} and run.created_by == "Dana" and not run.masked
+    full = store.load(token)
+    assert (run.created_at, run.expires_at) == (full.created_at, full.expires_at) and full.report["emails"]
+    for dead in ("bogus-token-that-was-never-issued", "x", None, token + "x"):
+        assert store.lookup(dead) is None
+    store.revoke(token)
+    assert store.lookup(token) is None
