@@ -1,10 +1,10 @@
 """What every page shares: the session's current report, banners, the email detail, sharing and exports.
 
 Per-session isolation: an admin's report, snapshot, figures and share links live in ``st.session_state``
-only. The one global cache holds the demo, which is the same
-fictional data for everyone. User data (subjects, senders, names, file names, evidence) is never
-rendered as HTML: it goes through ``md`` (every Markdown character escaped), ``st.text``, ``st.code``,
-``st.json`` or ``st.dataframe``.
+only. Two global caches: the demo, which is the same fictional data for everyone, and shared reports, one
+parsed copy per link (sessions hold a reference; expiry and revocation are checked on every open). User data
+(subjects, senders, names, file names, evidence) is never rendered as HTML: it goes through ``md`` (every
+Markdown character escaped), ``st.text``, ``st.code``, ``st.json`` or ``st.dataframe``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from diagnostics import app_state, charts, exports
+from diagnostics import app_state, budget, charts, exports
 from diagnostics.causes import BY_ID
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
@@ -53,6 +53,13 @@ KEPT_RUNS = "kept_runs"  # runs (and comparisons) kept in this session: token, n
 PRIVATE_PARAM = "report"  # ?report=TOKEN: this browser's own upload, kept so a reload does not lose it
 PRIVATE_OWNER = "(kept for reloads)"
 PRIVATE_DAYS = 1
+UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empty file uploader
+# What "Check one email" reads of an uploaded snapshot (diagnostics/headers.py, _SnapshotCheck); the other
+# tables are dropped once the snapshot is diagnosed.
+CHECK_EMAIL_TABLES = ("emails", "queues", "mailboxes", "incidents")
+SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once
+SHARED_CACHE_TTL = 600  # seconds; sessions that opened a report keep it, later opens parse it again
+FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
 
 
 @dataclass
@@ -151,9 +158,12 @@ def current_snapshot(cur: Current | None) -> Snapshot | None:
 
 
 def set_upload(report: Report, snapshot: Snapshot, label: str) -> None:
+    """Make the diagnosed upload current, keeping only the tables "Check one email" reads."""
     report.fix_plan(snapshot)  # record ids and links from the snapshot, before the report is kept
-    st.session_state[CURRENT] = Current("upload", report, label, snapshot=snapshot,
-                                        private=_keep_private(report))
+    kept = {name: snapshot.tables[name] for name in CHECK_EMAIL_TABLES if name in snapshot.tables}
+    slim = Snapshot(kept, source=snapshot.source, ignored_files=snapshot.ignored_files, notes=snapshot.notes,
+                    org_url=snapshot.org_url)
+    st.session_state[CURRENT] = Current("upload", report, label, snapshot=slim, private=_keep_private(report))
     st.session_state.pop(SHARE_ERROR, None)
     st.query_params.pop("run", None)
     if st.session_state[CURRENT].private:
@@ -188,6 +198,29 @@ def reopen_private(token: str) -> bool:
     return True
 
 
+def uploader_key() -> str:
+    """The upload page's file uploader key; ``release_upload`` changes it."""
+    generation = st.session_state.get(UPLOADER, 0)
+    return f"snapshot_files_{generation}" if generation else "snapshot_files"
+
+
+def release_upload(files: list) -> None:
+    """Drop the uploaded bytes once diagnosed (or refused) and give the page a fresh, empty uploader.
+
+    Streamlit keeps uploaded files in memory for the whole session (and, for a closed session, until it is
+    shut down); Streamlit's own chat and audio inputs remove theirs the same way once read.
+    """
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is not None and isinstance(context.uploaded_file_mgr, MemoryUploadedFileManager):
+        for file in files:
+            context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=file.file_id)
+    st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1
+    budget.release_freed_memory()
+
+
 def leave_shared() -> None:
     """Back to the demo (or nothing shared): drop the shared report and the link from the address bar."""
     cur = st.session_state.get(CURRENT)
@@ -215,13 +248,28 @@ def handle_run_param() -> None:
         st.query_params["run"] = cur.shared["token"]
 
 
+@st.cache_resource(max_entries=SHARED_CACHE_ENTRIES, ttl=SHARED_CACHE_TTL, show_spinner="Opening the report…")
+def shared_report(token: str, created_at: str) -> Report | None:
+    """One parsed copy of a shared report for every session that opens it (read-only: never change it).
+
+    Keyed by the token and the row's ``created_at``; ``open_shared`` checks expiry and revocation first.
+    """
+    from diagnostics.store import RunStore
+
+    run = RunStore().load(token)
+    report = Report.from_dict(run.report) if run is not None else None
+    del run  # the parsed JSON is larger than the report: free it before handing memory back
+    budget.release_freed_memory()
+    return report
+
+
 def open_shared(token: str) -> bool:
     from diagnostics.store import RunStore
 
     state = st.session_state
     try:
-        run = RunStore().load(token)
-        report = Report.from_dict(run.report) if run is not None else None
+        run = RunStore().lookup(token)  # cheap: expiry and revocation, without reading the report
+        report = shared_report(token, run.created_at) if run is not None else None
     except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
         LOG.warning("could not open a shared report: %s", error)
         run, report = None, None
@@ -307,6 +355,10 @@ def _session_cached(name: str, key: str, build):  # noqa: ANN001, ANN202
     """
     cache = st.session_state.setdefault("_session_cache", {})
     if name not in cache or cache[name][0] != key:
+        for stale in [other for other, (built_for, _) in cache.items() if built_for != key]:
+            del cache[stale]  # figures of a report this session no longer shows
+        while len(cache) >= FIGURE_CACHE_ENTRIES:
+            del cache[next(iter(cache))]  # the oldest
         cache[name] = (key, build())
     return cache[name][1]
 

@@ -52,9 +52,14 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [exception.value for exception in at.exception]
 
 
+def snapshot_uploader(at: AppTest):  # an AppTest FileUploader
+    """The upload page's uploader: its key changes after each diagnosed upload (a fresh, empty one)."""
+    return next(widget for widget in at.file_uploader if widget.key.startswith("snapshot_files"))
+
+
 def upload(at: AppTest, name: str, data: bytes, mime: str = "application/zip") -> AppTest:
     at.switch_page("pages/upload.py").run()
-    at.file_uploader(key="snapshot_files").set_value([(name, data, mime)])
+    snapshot_uploader(at).set_value([(name, data, mime)])
     return at.run()
 
 
@@ -141,7 +146,7 @@ def test_several_json_files_upload_like_a_zip(store_path):
     at = new_app()
     at.switch_page("pages/upload.py").run()
     files = [(path.name, path.read_bytes(), "application/json") for path in sorted(BASIC.glob("*.json"))]
-    at.file_uploader(key="snapshot_files").set_value(files)
+    snapshot_uploader(at).set_value(files)
     at.run()
     no_exception(at)
     assert metric(at, "Incoming") == "4"
