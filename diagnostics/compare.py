@@ -9,6 +9,7 @@ day, so a week is not compared with a month.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -34,7 +35,10 @@ def load_report(path: str | Path) -> dict:
     from .evaluate import diagnose
     from .snapshot import load_snapshot
 
-    return diagnose(load_snapshot(path)).to_dict()
+    snapshot = load_snapshot(path)
+    report = diagnose(snapshot)
+    report.fix_plan(snapshot)  # record ids, so fix-plan entries match by record
+    return report.to_dict()
 
 
 def _read_json(path: Path) -> object:
@@ -180,19 +184,54 @@ def _queue_names(*reports: dict) -> dict[str, str]:
 def _findings(before: dict, after: dict, names: dict[str, str]) -> dict:
     """Fix-plan entries (or, for reports without a fix plan, environment findings) matched by what they are about."""
     use_plan = "fix_plan" in before and "fix_plan" in after
-    old = _keyed(before, use_plan, names)
-    new = _keyed(after, use_plan, names)
+    old, new = (_labelled(report, use_plan, names) for report in (before, after))
+    pairs = _matched(old, new, _identities if use_plan else _finding_identities)
     return {"source": "fix_plan" if use_plan else "findings",
-            "fixed": [old[key] for key in old if key not in new],
-            "new": [new[key] for key in new if key not in old],
-            "remaining": [{**new[key], "before": _blocked(old[key]), "after": _blocked(new[key])}
-                          for key in new if key in old]}
+            "fixed": [entry for index, entry in enumerate(old) if index not in pairs],
+            "new": [entry for index, entry in enumerate(new) if index not in pairs.values()],
+            "remaining": [{**new[later], "before": _blocked(old[earlier]), "after": _blocked(new[later])}
+                          for earlier, later in pairs.items()]}
 
 
-def _keyed(report: dict, use_plan: bool, names: dict[str, str]) -> dict[tuple, dict]:
-    entries = report.get("fix_plan" if use_plan else "findings") or []
-    return {(_plan_key if use_plan else _finding_key)(entry): {**entry, "label": _label(entry, names)}
-            for entry in entries}
+def _labelled(report: dict, use_plan: bool, names: dict[str, str]) -> list[dict]:
+    return [{**entry, "label": _label(entry, names)} for entry in report.get("fix_plan" if use_plan else "findings")
+            or []]
+
+
+def _matched(old: list[dict], new: list[dict], identities: Callable[[dict], tuple]) -> dict[int, int]:
+    """before index -> after index: the same record by id first, then by name (a report built without the
+    snapshot knows a rule by its name only)."""
+    pairs: dict[int, int] = {}
+    for level in (0, 1):
+        taken = set(pairs.values())
+        wanted = {}
+        for index, entry in enumerate(new):
+            key = identities(entry)[level]
+            if index not in taken and key is not None:
+                wanted.setdefault(key, index)
+        for index, entry in enumerate(old):
+            key = identities(entry)[level]
+            if index not in pairs and key in wanted and wanted[key] not in pairs.values():
+                pairs[index] = wanted[key]
+    return pairs
+
+
+def _identities(entry: dict) -> tuple[tuple | None, tuple | None]:
+    """(by id, by name) of a fix-plan entry's record."""
+    about = entry.get("about") or {}
+    kind = (entry.get("cause"), about.get("table"))
+    record_id, name = (about.get("id") or "").lower(), (about.get("name") or "").lower()
+    return (kind + (record_id,) if record_id else None), (kind + (name,) if name else None)
+
+
+def _finding_identities(finding: dict) -> tuple[tuple | None, tuple | None]:
+    key = (finding.get("id"), finding.get("scope"), str(finding.get("subject") or "").lower())
+    return key, key
+
+
+def _blocked(entry: dict) -> int | None:
+    value = entry.get("emails_blocked")
+    return int(value) if isinstance(value, int | float) else None
 
 
 def _label(entry: dict, names: dict[str, str]) -> str:
@@ -206,19 +245,8 @@ def _label(entry: dict, names: dict[str, str]) -> str:
     return f"{entry.get('id')}: {entry.get('scope')} {subject}"
 
 
-def _plan_key(entry: dict) -> tuple:
-    about = entry.get("about") or {}
-    record = (about.get("id") or "").lower() or (about.get("name") or "").lower()
-    return entry.get("cause"), about.get("table"), record
 
 
-def _finding_key(finding: dict) -> tuple:
-    return finding.get("id"), finding.get("scope"), str(finding.get("subject") or "").lower()
-
-
-def _blocked(entry: dict) -> int | None:
-    value = entry.get("emails_blocked")
-    return int(value) if isinstance(value, int | float) else None
 
 
 # --------------------------------------------------------------------------- evidence that the fix works

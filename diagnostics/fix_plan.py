@@ -67,6 +67,9 @@ FIXES = {  # (cause, table) -> the fix in one or two sentences; {name} is the re
     ("no-active-rule-for-queue", "queues"): (
         "The queue {name} has no active rule, so its email never becomes a case: activate its Draft rule, or "
         "create a rule for it with at least one condition and activate it."),
+    ("reply-to-tracked-email", SENDERS): (
+        "These replies reached a resolved case after the rule's wait had passed, so a new case was expected: "
+        "open the rule's activity monitor and flow run history for these emails to see why none was created."),
     ("unknown-sender-not-allowed", "convertrules"): (
         "The rule {name} ignores unknown senders: select 'Create contact for unknown sender' on it, or add "
         "these senders as contacts before they write again."),
@@ -222,6 +225,8 @@ def _fallback_things(rows: pd.DataFrame, report: Report, findings: pd.DataFrame)
 def _senders_name(cause: str) -> str:
     if cause == "customer-email-conflict":
         return "senders whose address is on several customer records"
+    if cause == "reply-to-tracked-email":  # only faults get here: the wait after resolution had passed
+        return "replies to resolved cases that got no new case"
     return "senders of these emails"
 
 
@@ -333,7 +338,7 @@ def about_label(entry: dict) -> str:
     about = entry.get("about") or {}
     word = TABLE_WORDS.get(str(about.get("table")), str(about.get("table") or "record"))
     name = str(about.get("name") or about.get("id") or "")
-    return word if about.get("table") == SENDERS else f"{word} '{name}'"
+    return name or word if about.get("table") == SENDERS else f"{word} '{name}'"
 
 
 def finding_subject(report: Report, finding: dict) -> str:

@@ -68,7 +68,10 @@ def _pick(cur: ui.Current | None) -> None:
         with st.spinner("Comparing…"):
             old = _report_of(keys[before], cur)
             if upload:
-                new = diagnose(load_uploaded([(file.name, file.getvalue()) for file in upload])).to_dict()
+                snapshot = load_uploaded([(file.name, file.getvalue()) for file in upload])
+                report = diagnose(snapshot)
+                report.fix_plan(snapshot)  # record ids, so its entries match the kept run's by record
+                new = report.to_dict()
             else:
                 new = _report_of(keys[after], cur)
             if old is None or new is None:

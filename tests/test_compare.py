@@ -27,8 +27,11 @@ def records() -> dict[str, list[dict]]:
     return {path.stem: json.loads(path.read_text(encoding="utf-8"))["value"] for path in BASIC.glob("*.json")}
 
 
-def report_of(tables: dict[str, list[dict]]) -> dict:
-    return diagnose(snapshot_from_records(tables)).to_dict()
+def report_of(tables: dict[str, list[dict]], with_ids: bool = True) -> dict:
+    snapshot = snapshot_from_records(tables)
+    report = diagnose(snapshot)
+    report.fix_plan(snapshot if with_ids else None)
+    return report.to_dict()
 
 
 def sales_rule_activated(tables: dict) -> dict:
@@ -91,7 +94,9 @@ def test_a_new_problem_is_new(before: dict) -> None:
         rule["statecode"] = 0  # the Helpdesk rule deactivated (back to Draft)
     result = compare(before, report_of(tables))
     assert any(HELPDESK in json.dumps(entry) for entry in result["findings"]["new"])
-    assert result["findings"]["fixed"] == []
+    # without an active rule, the rule's own unknown-sender problem no longer applies: replaced, not fixed by
+    # anyone, but no longer the thing to change
+    assert {entry["cause"] for entry in result["findings"]["fixed"]} <= {"unknown-sender-not-allowed"}
     assert by_cause(result)["no-active-rule-for-queue"]["delta"] > 0
 
 
@@ -178,3 +183,10 @@ def test_a_masked_comparison_keeps_no_subject_or_customer_address(tmp_path: Path
     shared = json.dumps(store.load(token).report)
     assert "jo@tailspin.com" not in shared and "Help needed" not in shared
     assert store.load(token).report["causes"] == result["causes"]
+
+
+def test_plan_entries_match_by_record_id_and_by_name_when_one_side_has_no_ids(before: dict) -> None:
+    unchanged = compare(before, report_of(records(), with_ids=False))  # the after plan knows rules by name
+    assert unchanged["findings"]["source"] == "fix_plan"
+    assert unchanged["findings"]["fixed"] == [] and unchanged["findings"]["new"] == []
+    assert len(unchanged["findings"]["remaining"]) == len(before["fix_plan"]) > 0
