@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import ValidationError
 
-from . import schema
+from . import arrow_pages, schema
 from .archive import Member, open_input, shown, uploaded_members
 from .errors import SnapshotError
 from .normalize import address_column, guid_column, message_id_column
@@ -135,6 +135,9 @@ def _read_page(table: str, member: Member) -> pd.DataFrame:
     start = data[:64].lstrip()[:1]
     if start not in (b"{", b"["):
         raise SnapshotError(f"{member.name}: not a JSON document (it should start with {{ or [)")
+    fast = arrow_pages.page_frame(table, data)  # straight to columns; pydantic reads what Arrow refuses
+    if fast is not None:
+        return fast
     adapter = schema.PAGE_ADAPTERS[table] if start == b"{" else schema.LIST_ADAPTERS[table]
     try:
         parsed = adapter.validate_json(data)
