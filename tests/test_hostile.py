@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, TESTS
+from conftest import BASIC, TESTS
 
 from diagnostics import archive
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import load_snapshot, load_uploaded
 
-SAMPLE = SHARED / "samples" / "snapshot-basic"
+SAMPLE = BASIC
 GB = 1024**3
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import SHARED, TESTS
+from conftest import BASIC, TESTS
 
 from diagnostics.demo import demo_files
 from diagnostics.evaluate import diagnose
@@ -275,7 +275,7 @@ def test_mask_demo_report_leaves_no_customer_address_or_subject(demo_report) -> 
 
 
 def test_mask_sample_report() -> None:
-    report = diagnose(load_snapshot(SHARED / "samples" / "snapshot-basic")).to_dict()
+    report = diagnose(load_snapshot(BASIC)).to_dict()
     masked = mask_report(report)
     assert_hidden(masked, {"jo@tailspin.com", "someone@contoso.net"}
                   | {email["subject"] for email in report["emails"]})
