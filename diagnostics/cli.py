@@ -62,7 +62,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     from .snapshot import load_snapshot
 
     report = diagnose(load_snapshot(args.snapshot))
-    data = orjson.dumps(report.to_dict()) if args.format == "json" else render_text(report).encode()
+    data = report.to_json() if args.format == "json" else render_text(report).encode()
     _write(data, args.output)
     return 0
 
