@@ -42,7 +42,9 @@ def guid_key(value: str | None) -> str | None:
 def address_column(values: pd.Series) -> pd.Series:
     """Vectorised `address_key`: keeps the part in angle brackets when there is one."""
     text = values.astype("str").str.strip()
-    text = text.str.replace(r"^.*<([^<>]*)>$", r"\1", regex=True)  # runs in Arrow, not per value in Python
+    bracketed = text.str.endswith(">").fillna(False).astype(bool)  # the (costly) regex only where it can match
+    if bracketed.any():
+        text = text.mask(bracketed, text[bracketed].str.replace(r"^.*<([^<>]*)>$", r"\1", regex=True))
     text = text.str.strip().str.strip("<>").str.strip().str.lower()
     return text.where(text.str.len() > 0)
 
