@@ -32,6 +32,8 @@ def json_values(values: list) -> pa.Array:
         return pa.array([], _TEXT)
     text = orjson.dumps(values, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     lines = pc.list_flatten(pc.split_pattern(_one_text(text), "\n"))
+    if len(lines) != len(values) + 2:  # a value that is not a scalar spans several lines
+        raise ValueError("json_values takes scalars only")
     return pc.utf8_rtrim(pc.utf8_slice_codeunits(lines[1:-1], 2), ",")
 
 
