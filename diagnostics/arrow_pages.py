@@ -77,7 +77,7 @@ def page_frame(table: str, data: bytes) -> pd.DataFrame | None:
     read it."""
     if not data or len(data) >= _BLOCK_LIMIT or not _is_utf8(data):
         return None
-    if data.lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
+    if data[:64].lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
         data = b'{"value":' + data + b"}"
     rows = _rows(table, data)
     return None if rows is None else _frame(table, rows)
