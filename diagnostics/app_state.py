@@ -188,7 +188,7 @@ def cause_counts(report: Report) -> pd.DataFrame:
 
 def daily_counts(report: Report) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per UTC day: not-converted emails by primary cause (long: day, cause, count) and incoming totals."""
-    emails = report.emails[report.emails["verdict"] != "outgoing"]
+    emails = report.emails[report.emails["verdict"].isin(["converted", "not-converted"])]  # in scope only
     day = emails["received_on"].dt.floor("D").dt.tz_localize(None)
     pending = emails["verdict"] == "not-converted"
     cause = emails["primary_cause"].astype("object").where(emails["primary_cause"].notna(), UNEXPLAINED)

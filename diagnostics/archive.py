@@ -3,7 +3,8 @@
 Every input is treated as hostile. Limits are checked before anything is inflated (declared sizes,
 member count, compression ratio) and again while inflating (the declared size may lie). Members with
 absolute paths, ``..`` parts or link modes, nested archives and oversized inputs are refused with a
-``SnapshotError`` naming the file.
+``SnapshotError`` naming the file. The one archive let through unread is the zip a ``data.xml`` beside it
+was unzipped from.
 """
 
 from __future__ import annotations
@@ -61,12 +62,19 @@ def open_input(path: str | Path) -> list[Member]:
 def uploaded_members(files: Iterable[tuple[str, bytes]]) -> list[Member]:
     """Members from uploaded files: zips are opened, other files taken as they are."""
     members: list[Member] = []
+    files = list(files)
+    has_data_xml = any(_base_name(name) == "data.xml" for name, _ in files)
     for name, data in files:
         if len(data) > MAX_INPUT_BYTES:  # before any byte is looked at
             raise SnapshotError(f"{shown(name)}: {len(data) / 1024**3:.1f} GB is over the "
                                 f"{_gb(MAX_INPUT_BYTES)} limit")
         if data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
-            members.extend(zip_members(data, shown(name)))
+            inner = zip_members(data, shown(name))  # nothing inflated yet
+            if has_data_xml and any(_base_name(member.name) == "data.xml" for member in inner):
+                # uploaded with the data.xml unzipped from it: the same export twice
+                members.append(Member(_safe_name(name, shown(name)), 0, lambda name=name: _never_read(name)))
+            else:
+                members.extend(inner)
         else:
             members.append(Member(_safe_name(name, shown(name)), len(data), lambda data=data: data))
     _check_totals(members, "the upload")
@@ -136,6 +144,7 @@ def _check_zip_totals(infos: list[zipfile.ZipInfo], members: list[Member], sourc
 
 def _folder_members(folder: Path) -> list[Member]:
     members: list[Member] = []
+    archives: list[tuple[Path, str]] = []
     for path in sorted(folder.rglob("*")):
         where = shown(str(path))
         if path.is_symlink():
@@ -145,17 +154,38 @@ def _folder_members(folder: Path) -> list[Member]:
             if _CONTROL.search(name):  # a newline in a name would break one-line messages and page matching
                 raise SnapshotError(f"{where}: unsafe file name {name!r} (control characters)")
             if name.lower().endswith(".zip"):
-                raise SnapshotError(f"{where}: archives inside the snapshot folder are not allowed")
+                archives.append((path, name))
+                continue
             size = path.stat().st_size
             if size > MAX_MEMBER_BYTES:
                 raise SnapshotError(f"{where}: {size / 1024**3:.1f} GB is over the {_gb(MAX_MEMBER_BYTES)} limit")
             members.append(Member(name, size, lambda path=path: _read_file(path, MAX_MEMBER_BYTES)))
             if len(members) > MAX_MEMBERS:
                 raise SnapshotError(f"{shown(str(folder))}: more than {MAX_MEMBERS} files")
+    members += [_unzipped_archive(path, name, members) for path, name in archives]
     if not members:
         raise SnapshotError(f"{shown(str(folder))}: the folder holds no files")
     _check_totals(members, shown(str(folder)))
     return members
+
+
+def _unzipped_archive(path: Path, name: str, members: list[Member]) -> Member:
+    """A zip beside a ``data.xml`` is the CMT export it was unzipped from: kept as a name, never read.
+
+    Any other archive in a folder is refused (it could hide anything, and we do not open nested archives).
+    """
+    folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+    if not any(member.name.lower() == f"{folder.lower()}data.xml" for member in members):
+        raise SnapshotError(f"{shown(str(path))}: archives inside the snapshot folder are not allowed")
+    return Member(name, 0, lambda: _never_read(str(path)))
+
+
+def _never_read(name: str) -> bytes:
+    raise SnapshotError(f"{shown(name)}: the zip a data.xml was unzipped from is not read")
+
+
+def _base_name(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1].lower()
 
 
 def _read_file(path: Path, limit: int) -> bytes:

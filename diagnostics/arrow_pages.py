@@ -44,6 +44,7 @@ _PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int
                  pa.bool_(): pd.BooleanDtype()}
 _BLOCK_LIMIT = 2**31 - 2  # Arrow's block size is a 32-bit integer; bigger pages take the pydantic path
 _EXPANDED = "email_activity_parties"
+_TOMBSTONE = b"$deletedEntity"
 
 
 def _fields(table: str) -> list[tuple[str, str, pa.DataType]]:
@@ -75,8 +76,8 @@ _PARSE = {table: _parse_options(table) for table in schema.TABLES}
 def page_frame(table: str, data: bytes) -> pd.DataFrame | None:
     """The frame of one page (an OData document or a bare JSON array of records), or None to let pydantic
     read it."""
-    if not data or len(data) >= _BLOCK_LIMIT or not _is_utf8(data):
-        return None
+    if not data or len(data) >= _BLOCK_LIMIT or _TOMBSTONE in data or not _is_utf8(data):
+        return None  # a $delta page's deleted-record markers are dropped by the pydantic path
     if data[:64].lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
         data = b'{"value":' + data + b"}"
     rows = _rows(table, data)

@@ -242,3 +242,43 @@ def _unique(labels: list[str]) -> list[str]:
 __all__ = ["cause_bars", "cause_totals", "daily_trend", "hop_delays", "overview_figures",
            "legend_label", "pipeline_funnel", "plain",
            "queue_cause_heatmap"]
+
+
+# --------------------------------------------------------------------------- comparisons (diagnostics.compare)
+
+def _change_bars(rows: list[dict], labels: list[str], colors: list[str], title: str, per_day: bool,
+                 axis_title: str) -> go.Figure:
+    """Diverging horizontal bars: fewer emails blocked (left, good) or more (right)."""
+    key = "delta_per_day" if per_day else "delta"
+    unit = "emails per day" if per_day else "emails"
+    deltas = [row[key] for row in rows]
+    hover = [f"{label}<br>before {row['before_per_day' if per_day else 'before']}, after "
+             f"{row['after_per_day' if per_day else 'after']} {unit}" for label, row in zip(labels, rows, strict=True)]
+    figure = go.Figure(go.Bar(x=deltas, y=labels, orientation="h", marker={"color": colors},
+                              text=[f"{'+' if delta > 0 else ''}{delta}" for delta in deltas],
+                              textposition="auto", hovertext=hover, hoverinfo="text", cliponaxis=False))
+    figure.add_vline(x=0, line={"color": INCOMING_COLOR, "width": 1})
+    figure.update_yaxes(title_text=axis_title, autorange="reversed", automargin=True)
+    reach = max([abs(delta) for delta in deltas] + [1]) * 1.15  # symmetric: fewer to the left, more to the right
+    axis = {"title_text": f"Change in {unit} not converted (negative = fewer, better)", "range": [-reach, reach]}
+    figure.update_xaxes(**(_counts_axis(axis, reach) if not per_day else axis))
+    return _layout(figure, title, max(300, 90 + 52 * len(rows)), showlegend=False, dragmode=False)
+
+
+def comparison_by_cause(result: dict) -> go.Figure:
+    title = "Change per cause: emails not converted, after minus before"
+    rows = result["causes"]
+    if not rows:
+        return _empty(title, "No email was blocked in either run.")
+    return _change_bars(rows, [wrapped_label(row["cause"]) for row in rows],
+                        [cause_color(row["cause"]) for row in rows], title, result["per_day"], "Primary cause")
+
+
+def comparison_by_queue(result: dict) -> go.Figure:
+    title = "Change per queue: emails not converted, after minus before"
+    rows = result["queues"]
+    if not rows:
+        return _empty(title, "No queue received email in either run.")
+    key = "delta_per_day" if result["per_day"] else "delta"
+    colors = [CONVERTED_COLOR if row[key] < 0 else "#B91C1C" if row[key] > 0 else "#9CA3AF" for row in rows]
+    return _change_bars(rows, [plain(row["name"]) for row in rows], colors, title, result["per_day"], "Queue")

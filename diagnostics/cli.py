@@ -1,4 +1,4 @@
-"""The command line of the contract: ``diagnose``, ``headers`` and ``demo``.
+"""The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare``, ``runs`` and ``pull``.
 
 Input that cannot be read exits 2 with one line on stderr, never a traceback.
 """
@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .errors import SnapshotError
+
+if TYPE_CHECKING:  # the pull's modules load only when a pull runs
+    from .dataverse import PullProgress, PullSummary
 
 MAX_HEADER_BYTES = 5 * 1024 * 1024
 
@@ -37,9 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     diagnose = commands.add_parser("diagnose", help="diagnose every email of a snapshot")
-    diagnose.add_argument("snapshot", help="a .zip or folder of Web API JSON files, or a CMT data.zip/data.xml")
+    diagnose.add_argument("snapshot", nargs="?",
+                          help="a .zip or folder of Web API JSON files, or a CMT data.zip/data.xml")
     diagnose.add_argument("--format", choices=["json", "text"], default="json")
     diagnose.add_argument("--output", help="write to this file instead of standard output")
+    diagnose.add_argument("--pull", metavar="ORG_URL", help="pull the snapshot from Dataverse first (see pull)")
+    _range_arguments(diagnose)
     diagnose.set_defaults(run=_diagnose)
 
     headers = commands.add_parser("headers", help="diagnose one email from its raw headers")
@@ -53,7 +63,32 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("out", help="the folder to write")
     demo.add_argument("--emails", type=int, default=400, help="how many emails (default 400)")
     demo.set_defaults(run=_demo)
+
+    compare = commands.add_parser("compare", help="compare two diagnoses: what was fixed, what is new")
+    compare.add_argument("before", help="a snapshot, or a report saved by diagnose --format json")
+    compare.add_argument("after", help="a later snapshot or saved report of the same organisation")
+    compare.add_argument("--format", choices=["json", "text"], default="json")
+    compare.add_argument("--output", help="write to this file instead of standard output")
+    compare.set_defaults(run=_compare)
+
+    runs = commands.add_parser("runs", help="list or delete the runs kept in the store ($DIAGNOSTICS_STORE)")
+    runs.add_argument("action", choices=["list", "delete"], nargs="?", default="list")
+    runs.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="with delete: ids as the list shows them")
+    runs.set_defaults(run=_runs)
+
+    pull = commands.add_parser("pull", help="pull a snapshot straight from Dataverse into a .zip")
+    pull.add_argument("org_url", help="your organisation, e.g. https://contoso.crm.dynamics.com")
+    pull.add_argument("--out", required=True, help="the snapshot .zip to write")
+    _range_arguments(pull)
+    pull.set_defaults(run=_pull)
     return parser
+
+
+def _range_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", help="first day of emails to pull, YYYY-MM-DD (default: 30 days ago)")
+    parser.add_argument("--until", help="last day of emails to pull, YYYY-MM-DD (default: today)")
+    parser.add_argument("--client-id", help="app registration for device-code sign-in (default: DATAVERSE_CLIENT_ID, "
+                                            "else Microsoft's shared sample registration)")
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -61,7 +96,14 @@ def _diagnose(args: argparse.Namespace) -> int:
     from .report import render_text
     from .snapshot import load_snapshot
 
-    report = diagnose(load_snapshot(args.snapshot))
+    if (args.snapshot is None) == (args.pull is None):
+        raise SnapshotError("give either a SNAPSHOT or --pull ORG_URL")
+    if args.pull:
+        return _pull_then_diagnose(args)
+    snapshot = load_snapshot(args.snapshot)
+    for note in snapshot.notes:  # e.g. deleted-record markers skipped: worth knowing, not an error
+        print(f"note: {note}", file=sys.stderr)
+    report = diagnose(snapshot)
     data = report.to_json() if args.format == "json" else render_text(report).encode()
     _write(data, args.output)
     return 0
@@ -101,6 +143,80 @@ def _demo(args: argparse.Namespace) -> int:
     counts = write_demo(args.out, emails=args.emails)
     print(f"wrote {sum(counts.values())} records in {len(counts)} tables to {args.out}", file=sys.stderr)
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare, load_report, render_compare_text
+
+    result = compare(load_report(args.before), load_report(args.after))
+    data = orjson.dumps(result) if args.format == "json" else render_compare_text(result).encode()
+    _write(data, args.output)
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from .store import RunStore
+
+    store = RunStore()
+    try:
+        if args.action == "delete":
+            if not args.run_ids:
+                raise SnapshotError("runs delete: name the run ids to delete (see: runs list)")
+            for run_id in args.run_ids:
+                deleted = store.delete_run(run_id.lower())
+                print(f"{run_id}: {'deleted' if deleted else 'no such run'}")
+            return 0
+        listed = store.list_runs()
+    except sqlite3.Error as error:
+        raise SnapshotError(f"{store.path}: the run store cannot be read ({error})") from None
+    print(f"{len(listed)} runs in {store.path}")
+    for run in listed:
+        masked = ", masked" if run.masked else ""
+        print(f"{run.run_id}  {run.kind:<10}  {run.created_at}  expires {run.expires_at[:10]}  "
+              f"{run.name or '(unnamed)'}  by {run.created_by}{masked}")
+    return 0
+
+def _pull_then_diagnose(args: argparse.Namespace) -> int:
+    """``diagnose --pull``: the pulled zip lives in a temporary folder for the diagnosis only."""
+    with tempfile.TemporaryDirectory(prefix="pull-") as folder:
+        summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip")
+        return _diagnose(argparse.Namespace(**{**vars(args), "snapshot": str(summary.path), "pull": None}))
+
+
+def _pull(args: argparse.Namespace) -> int:
+    summary = _pull_to(args, args.org_url, Path(args.out))
+    print(summary.line())
+    return 0
+
+
+def _pull_to(args: argparse.Namespace, org_url: str, out: Path) -> PullSummary:
+    from .dataverse import pull_snapshot, sign_in
+
+    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+    return pull_snapshot(org_url, out, since, until, signin=sign_in(client_id=args.client_id),
+                         progress=_terminal_progress() if sys.stderr.isatty() else None)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SnapshotError(f"{option} {text!r} is not a date like 2026-11-20") from None
+
+
+def _terminal_progress() -> Callable[[PullProgress], None]:
+    """One status line on a terminal, rewritten in place."""
+    def show(step: PullProgress) -> None:
+        text = step.waiting or f"{step.table}: page {step.page}, {step.rows:,} rows"
+        line = f"[{step.tables_done}/{step.tables_total}] {text}"[:110]
+        sys.stderr.write("\r\033[K" + line + ("\n" if step.tables_done == step.tables_total and step.done else ""))
+        sys.stderr.flush()
+
+    return show
 
 
 def _write(data: bytes, output: str | None) -> None:

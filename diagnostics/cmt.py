@@ -27,6 +27,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree.ElementTree import Element  # the type only: parsing goes through defusedxml
@@ -115,29 +116,45 @@ def is_cmt_zip(names: list[str]) -> bool:
 # ---------------------------------------------------------------------------------------------- reading
 
 
+@dataclass
+class CmtExport:
+    """What a ``data.xml`` holds: records per entity set we read, and every entity name it exports."""
+
+    tables: dict[str, list[dict]]
+    entities: list[str]  # logical names in document order, the ones we do not read included
+
+
 def parse_cmt_xml(data: bytes, source: str = "data.xml") -> dict[str, list[dict]]:
     """Records per Web API entity set from a CMT ``data.xml``; entities we do not use are skipped."""
+    return read_cmt_xml(data, source).tables
+
+
+def read_cmt_xml(data: bytes, source: str = "data.xml") -> CmtExport:
+    """``parse_cmt_xml`` plus the names of all exported entities (to say what a file holds instead)."""
     tables: dict[str, list[dict]] = {}
+    entities: list[str] = []
     parties: dict[str, dict] = {}
     for logical, record in _records(data, source):
-        entity_set = ENTITIES[logical][0]
-        rows = tables.setdefault(entity_set, [])
-        if record is None:
+        if record is None:  # an entity starts
+            entities += [logical] if logical else []
+            if logical in ENTITIES:
+                tables.setdefault(ENTITIES[logical][0], [])
             continue
+        entity_set = ENTITIES[logical][0]
         row = _record(logical, record, source)
         if entity_set == "activityparties":
             parties.setdefault(row["activitypartyid"].lower(), row)
         else:
-            rows.append(row)
+            tables[entity_set].append(row)
         for party in _party_rows(logical, record, row[primary_key(logical)], source):
             parties.setdefault(party["activitypartyid"].lower(), party)
     if parties:
         tables["activityparties"] = list(parties.values())
-    return tables
+    return CmtExport(tables, entities)
 
 
 def _records(data: bytes, source: str) -> Iterator[tuple[str, Element | None]]:
-    """(logical name, None) when a known entity starts, then (logical name, record) for each record.
+    """(logical name, None) when an entity starts, then (logical name, record) for each record we read.
 
     Records are streamed and dropped once read, so memory stays near the size of the input bytes.
     """
@@ -153,8 +170,7 @@ def _records(data: bytes, source: str) -> Iterator[tuple[str, Element | None]]:
                 stack.append(element)
                 if tag == "entity" and len(stack) == 2:
                     logical = element.get("name", "").strip().lower()
-                    if logical in ENTITIES:
-                        yield logical, None
+                    yield logical, None
                 continue
             stack.pop()
             if tag == "entity":
@@ -184,6 +200,15 @@ def _record(logical: str, record: Element, source: str) -> dict:
         raise SnapshotError(f"{source}: a record of entity '{logical}' has no id")
     row = {key: record_id}
     row.update(_values(ENTITIES[logical][0], _fields(record), skip=key))
+    return _with_full_name(logical, row)
+
+
+def _with_full_name(logical: str, row: dict) -> dict:
+    """CMT leaves out ``fullname`` (Dataverse computes it): rebuild it as "first last" for people."""
+    if logical in ("contact", "systemuser") and not row.get("fullname"):
+        parts = [str(row.get(part) or "").strip() for part in ("firstname", "lastname")]
+        if any(parts):
+            row["fullname"] = " ".join(part for part in parts if part)
     return row
 
 

@@ -9,13 +9,22 @@ consumers, and runs email-to-case on five queues over the 30 days ending 2026-11
 - Returns (returns@): active rule whose condition's flow "ARC: Return requests" is still Draft.
 - Wholesale orders (wholesale@): active rule with no conditions, owned by a disabled user; its
   mailbox stopped syncing on 2026-11-14 (incoming status Failure, `lastsyncerror`).
+- Marketing (marketing@): no rule at all, and it tracks only mail from leads, contacts and accounts.
+
+Billing's rule does not wait after a case is resolved (`checkifresolved` false); Helpdesk's waits a
+day (`resolvedsince` 1440). About half the cases are resolved (`deactivatedon`), so customers'
+replies are threaded into active cases, or arrive for resolved cases within the wait, after it, or
+on Billing without the setting. Agents' own mailboxes track some mail that is for no queue (Priya's
+mailbox record carries no lookup annotations), some emails were converted by the "multiple cases"
+feature (cases as Related parties, no Regarding), some replies are regarding an account or contact
+rather than a case, and some match a tracked email by In-Reply-To without being correlated.
 
 About 68% of the emails became cases, 8% are agents' replies (outgoing), and the rest are planted
 so that every cause of the contract is the primary cause of several emails: queue only in Bcc,
 queue item removed, customer replies to tracked emails, no active rule, broken rules (draft flow,
 no conditions, failed system jobs, failed activity monitor rows), unknown senders on Billing,
 contact creation failures on Helpdesk (with `msdyn_ArcCreateContactWithRuleOwner` = "0") and
-addresses shared by a contact and its account. `intended_primary_causes` tells which is which.
+addresses shared by a contact and its account. `intended_primary_causes` and `intended_verdicts` tell which is which.
 
 Everything is deterministic (a fixed random seed, uuid5 ids) and streamed page by page, so the
 same generator scales to a million emails for the benchmarks.
@@ -90,7 +99,10 @@ QUEUES = {  # key: (name, address, owner)
     "sales": ("Sales", f"sales@{DOMAIN}", "luis"),
     "returns": ("Returns", f"returns@{DOMAIN}", "sam"),
     "wholesale": ("Wholesale orders", f"wholesale@{DOMAIN}", "marco"),
+    "marketing": ("Marketing", f"marketing@{DOMAIN}", "luis"),
 }
+FILTERING = {"marketing": 2}  # From leads, contacts and accounts: unknown senders' mail is never tracked
+UNANNOTATED_MAILBOXES = ("priya",)  # exported without lookup annotations (a URL opened in a browser tab)
 AGENT_MAILBOXES = ("sam", "priya")
 
 
@@ -102,18 +114,20 @@ class Rule:
     allow_unknown: bool
     owner: str
     items: tuple[tuple[str, int, int], ...]  # (condition name, workflow statecode, workflow category)
+    check_if_resolved: bool = True  # wait RESOLVED_WAIT minutes after a case is resolved, then open a new one
 
 
 RULES = (
     Rule("helpdesk", "Helpdesk email to case", 1, True, "dana",
          (("Coffee machine issues", 1, 5), ("Everything else", 1, 5))),
     Rule("billing", "Billing email to case", 1, False, "priya",
-         (("Invoices and payments", 1, 0), ("Other billing email", 1, 0))),
+         (("Invoices and payments", 1, 0), ("Other billing email", 1, 0)), check_if_resolved=False),
     Rule("sales", "Sales enquiries to case", 0, True, "luis", (("Quote requests", 0, 5),)),
     Rule("returns", "Returns email to case", 1, False, "sam", (("Return requests", 0, 5),)),
     Rule("wholesale", "Wholesale orders to case", 1, False, "marco", ()),
 )
 RULE_BY_QUEUE = {rule.key: rule for rule in RULES}
+RESOLVED_WAIT = 1440  # minutes (convertrule.resolvedsince)
 
 # Scenario: (intended primary cause, share of all emails, minimum count).
 SCENARIOS = {
@@ -121,14 +135,18 @@ SCENARIOS = {
     "converted-new-contact": (None, 0.04, 2),
     "converted-external-reply": (None, 0.02, 1),
     "bcc": ("queue-only-in-bcc", 0.025, 4),
-    "no-item": ("queue-item-missing", 0.015, 2),
-    "no-queue": ("queue-item-missing", 0.01, 2),
-    "reply": ("reply-to-tracked-email", 0.04, 4),
+    "no-item": ("queue-item-missing", 0.025, 5),
+    "user-tracked": (None, 0.015, 2),
+    "reply": ("reply-to-tracked-email", 0.07, 12),
+    "reply-other-record": ("reply-to-tracked-email", 0.01, 2),
+    "reply-uncorrelated": ("unknown-sender-not-allowed", 0.008, 2),
+    "multiple-cases": (None, 0.008, 2),
+    "two-queues": ("unknown-sender-not-allowed", 0.008, 2),
     "sales": ("no-active-rule-for-queue", 0.03, 4),
     "returns": ("rule-configuration-error", 0.012, 2),
     "wholesale": ("rule-configuration-error", 0.008, 2),
     "job-failed": ("rule-configuration-error", 0.012, 2),
-    "monitor-failed": ("rule-configuration-error", 0.008, 2),
+    "monitor-failed": ("rule-configuration-error", 0.008, 2),  # failed rows, reasons 1 or 18
     "stranger": ("unknown-sender-not-allowed", 0.02, 3),
     "inactive-contact": ("unknown-sender-not-allowed", 0.008, 1),
     "contact-failed": ("contact-creation-failed", 0.025, 4),
@@ -188,7 +206,7 @@ RECOMMENDATIONS = {
     3: "No action needed: the email was linked to the existing case.",
     7: "Select 'Create contact for unknown sender' in the rule, or add the sender as a contact.",
     9: "Give the rule owner permission to create contacts.",
-    14: "Turn on the Power Automate flow of the rule item, then deactivate and activate the rule.",
+    14: "Deactivate and activate the rule so that its Power Automate flow is connected again.",
     16: "Give the email owner permission to create contacts, or set msdyn_ArcCreateContactWithRuleOwner to 1.",
     17: "Make the rule owner an active user, then deactivate and activate the rule.",
     18: "Retry the rule; contact Microsoft Support if it keeps failing.",
@@ -413,7 +431,7 @@ def _queue_record(key: str, created: int) -> dict:
         "statecode": 0,
         "incomingemaildeliverymethod": 2,
         "incomingemaildeliverymethod" + FORMATTED: "Server-Side Synchronization or Email Router",
-        "incomingemailfilteringmethod": 0,
+        "incomingemailfilteringmethod": FILTERING.get(key, 0),
         "emailrouteraccessapproval": 1,
         **_lookup("_defaultmailbox_value", _id("mailbox", key), "mailbox"),
         **_lookup("_ownerid_value", _id("systemuser", owner), "systemuser"),
@@ -445,6 +463,8 @@ def _queue_mailbox(key: str, created: int) -> dict:
 
 def _user_mailbox(key: str, created: int) -> dict:
     regarding = _lookup("_regardingobjectid_value", _id("systemuser", key), "systemuser")
+    if key in UNANNOTATED_MAILBOXES:
+        regarding = {"_regardingobjectid_value": _id("systemuser", key)}
     return _mailbox_record(key, _user_address(key), regarding, False, created)
 
 
@@ -458,8 +478,8 @@ def _rule_record(rule: Rule, created: int) -> dict:
         "statuscode": 2 if rule.state else 1,
         "sourcetypecode": 2,
         "allowunknownsender": rule.allow_unknown,
-        "checkifresolved": True,
-        "resolvedsince": 1440,
+        "checkifresolved": rule.check_if_resolved,
+        "resolvedsince": RESOLVED_WAIT,
         "checkactiveentitlement": False,
         "sendautomaticresponse": rule.key == "helpdesk",
         **_lookup("_ownerid_value", _id("systemuser", rule.owner), "systemuser"),
@@ -570,6 +590,10 @@ class Mail:
     owner: str = "dana"
     token: str | None = None
     conversation: str | None = None
+    regarding_type: str = "incident"
+    related: list[Party] = field(default_factory=list)  # Related parties (mask 13): ARC's "multiple cases"
+    cause: str | None = None  # set by a scenario whose outcome depends on the thread it picked
+    verdict: str | None = None
 
 
 @dataclass
@@ -584,9 +608,19 @@ class Thread:
     customer: Party
     conversation: str
     token: str
+    case_state: int = 0  # 0 Active, 1 Resolved
+    resolved_at: int | None = None
 
 
 Records = list[tuple[str, dict]]
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the engine should give for one planted email."""
+
+    cause: str | None
+    verdict: str
 
 
 class EmailFactory:
@@ -606,8 +640,12 @@ class EmailFactory:
             "converted-external-reply": self.converted_external_reply,
             "bcc": self.bcc,
             "no-item": self.no_item,
-            "no-queue": self.no_queue,
+            "user-tracked": self.user_tracked,
             "reply": self.reply,
+            "reply-other-record": self.reply_other_record,
+            "reply-uncorrelated": self.reply_uncorrelated,
+            "multiple-cases": self.multiple_cases,
+            "two-queues": self.two_queues,
             "sales": self.sales,
             "returns": self.returns,
             "wholesale": self.wholesale,
@@ -619,13 +657,14 @@ class EmailFactory:
             "conflict": self.conflict,
         }
 
-    def build(self, index: int, ts: int, scenario: str) -> tuple[str, str | None, Records]:
+    def build(self, index: int, ts: int, scenario: str) -> tuple[str, Intent, Records]:
         if scenario == "wholesale" and ts >= WHOLESALE_SYNC_FAILED:
             scenario = "job-failed"  # the wholesale mailbox no longer receives anything
         mail = Mail(index, _id("email", index), ts, "", Party(""), [], None)
         records = self.scenarios[scenario](mail)
-        cause = SCENARIOS[scenario][0] if scenario in SCENARIOS else None
-        return mail.activityid, cause, records
+        cause = mail.cause if mail.verdict else SCENARIOS[scenario][0] if scenario in SCENARIOS else None
+        verdict = mail.verdict or ("outgoing" if mail.outgoing else "converted" if cause is None else "not-converted")
+        return mail.activityid, Intent(cause, verdict), records
 
     # senders and subjects -------------------------------------------------
     def known_sender(self) -> Party:
@@ -706,15 +745,19 @@ class EmailFactory:
         incident = _child_id(mail.activityid, "incident")
         mail.regarding = incident
         created = mail.ts + self.rng.randrange(3, 21)
+        resolved_at = created + self.rng.randrange(3600, 4 * 86400) if self.rng.random() < 0.55 else None
+        if resolved_at is not None and resolved_at >= WINDOW_END:
+            resolved_at = None  # still open when the snapshot was taken
         records = self.email_records(mail)
         records.append(("queueitems", self.queue_item(mail, state=1)))
-        records.append(("incidents", self.incident(incident, mail.subject, created, customer)))
+        records.append(("incidents", self.incident(incident, mail.subject, created, customer, resolved_at)))
         rule = RULE_BY_QUEUE[mail.queue]
         if rule.items[0][2] == 0:  # classic workflows leave system jobs behind
             records.append(("asyncoperations", self.job(mail, rule, 30, None)))
         email = records[0][1]
         self.incoming.append(Thread(mail.activityid, email["messageid"], mail.subject, incident,
-                                    mail.queue, customer, email["conversationindex"], self.token()))
+                                    mail.queue, customer, email["conversationindex"], self.token(),
+                                    0 if resolved_at is None else 1, resolved_at))
         return records
 
     def token(self) -> str:
@@ -736,7 +779,8 @@ class EmailFactory:
         records = self.email_records(mail)
         email = records[0][1]
         self.replies.append(Thread(mail.activityid, email["messageid"], mail.subject, thread.incident,
-                                   queue, thread.customer, email["conversationindex"], thread.token))
+                                   queue, thread.customer, email["conversationindex"], thread.token,
+                                   thread.case_state, thread.resolved_at))
         return records
 
     # planted failures --------------------------------------------------------
@@ -757,7 +801,9 @@ class EmailFactory:
         self.fill(mail, queue, queue)
         return self.email_records(mail)  # an agent removed its queue item
 
-    def no_queue(self, mail: Mail) -> Records:
+    def user_tracked(self, mail: Mail) -> Records:
+        """Mail an agent's own mailbox tracked: for no queue, out of scope."""
+        mail.verdict = "not-for-a-queue"
         agent = self.rng.choice(AGENT_MAILBOXES)
         self.fill(mail, None, "direct")
         mail.to = [Party(_user_address(agent), _id("systemuser", agent), "systemuser")]
@@ -766,19 +812,64 @@ class EmailFactory:
         return self.email_records(mail)
 
     def reply(self, mail: Mail) -> Records:
-        pool = self.replies if self.replies and self.rng.random() < 0.7 else self.incoming
-        thread = self.rng.choice(pool)
-        self.fill(mail, thread.queue, thread.queue, thread.customer)
-        mail.subject = thread.subject if thread.subject.startswith("RE: ") else f"RE: {thread.subject}"
+        """A customer's reply, correlated to the thread's case: threaded while the case is active, else skipped
+        (by design) or, on Helpdesk once its wait after resolution has passed, a new case was expected."""
+        thread = self.rng.choice(self.replies if self.replies and self.rng.random() < 0.7 else self.incoming)
+        waiting = [t for t in self.incoming if t.resolved_at and 0 <= mail.ts - t.resolved_at < RESOLVED_WAIT * 60]
+        if waiting and self.rng.random() < 0.4:  # a reply soon after its case was resolved
+            thread = self.rng.choice(waiting)
+        self.answer(mail, thread)
         mail.regarding = thread.incident
-        mail.inreplyto = thread.messageid
         mail.correlation = 3
         mail.parent = thread.activityid
-        mail.conversation = self.child_index(thread.conversation)
+        if thread.case_state == 0:
+            mail.cause, mail.verdict = None, "converted"
         records = self.queued(mail, state=1)
-        if self.rng.random() < 0.5:
+        if thread.case_state == 0 and self.rng.random() < 0.5:
             records.append(("activitymonitors", self.monitor(mail, 3, 3)))
         return records
+
+    def answer(self, mail: Mail, thread: Thread) -> None:
+        self.fill(mail, thread.queue, thread.queue, thread.customer)
+        mail.subject = thread.subject if thread.subject.startswith("RE: ") else f"RE: {thread.subject}"
+        mail.inreplyto = thread.messageid
+        mail.conversation = self.child_index(thread.conversation)
+
+    def reply_other_record(self, mail: Mail) -> Records:
+        """A reply correlated to an email that was regarding the customer's record, not a case."""
+        thread = self.rng.choice(self.incoming)
+        self.answer(mail, thread)
+        mail.regarding, mail.regarding_type = thread.customer.party_id, thread.customer.logical_name or "contact"
+        mail.correlation = 3
+        return [*self.queued(mail, state=1), ("activitymonitors", self.monitor(mail, 3, 2))]
+
+    def reply_uncorrelated(self, mail: Mail) -> Records:
+        """In-Reply-To names a tracked email, but correlation did not connect it: the sender decides."""
+        thread = self.rng.choice(self.incoming)
+        self.fill(mail, "billing", "billing", Party(self.stranger_address(mail.index)))
+        mail.subject = f"RE: {thread.subject}"
+        mail.inreplyto = thread.messageid
+        return [*self.queued(mail, state=1), ("activitymonitors", self.monitor(mail, 3, 7))]
+
+    def multiple_cases(self, mail: Mail) -> Records:
+        """To Helpdesk, Cc Billing: ARC's "multiple cases" opened one case per queue, Regarding stays blank."""
+        self.fill(mail, "helpdesk", "helpdesk")
+        mail.cc.append(self.queue_party("billing"))
+        cases = []
+        for queue in ("helpdesk", "billing"):
+            self.cases += 1
+            incident = _child_id(mail.activityid, f"incident/{queue}")
+            mail.related.append(Party("", incident, "incident"))
+            cases.append(("incidents", self.incident(incident, mail.subject, mail.ts + 9, mail.sender, None)))
+        return [*self.email_records(mail), ("queueitems", self.queue_item(mail, state=1)),
+                ("queueitems", self.queue_item(mail, state=1, queue="billing")), *cases]
+
+    def two_queues(self, mail: Mail) -> Records:
+        """To Billing (active rule, known senders only), Cc Marketing (no rule at all), from a stranger."""
+        self.fill(mail, "billing", "billing", Party(self.stranger_address(mail.index)))
+        mail.cc.append(self.queue_party("marketing"))
+        return [*self.queued(mail, state=1), ("queueitems", self.queue_item(mail, state=0, queue="marketing")),
+                ("activitymonitors", self.monitor(mail, 3, 7))]
 
     def sales(self, mail: Mail) -> Records:
         self.fill(mail, "sales", "sales")
@@ -817,7 +908,7 @@ class EmailFactory:
     def contact_failed(self, mail: Mail) -> Records:
         self.fill(mail, "helpdesk", "helpdesk", Party(self.stranger_address(mail.index)))
         reason = 16 if self.rng.random() < 0.75 else 9
-        monitor = self.monitor(mail, 2, reason, contact_created=False)
+        monitor = self.monitor(mail, 2, reason)
         return [*self.queued(mail, state=1), ("activitymonitors", monitor)]
 
     def conflict(self, mail: Mail) -> Records:
@@ -870,6 +961,7 @@ class EmailFactory:
         parties = [self.party(mail, mail.sender, 1, 0)]
         parties += [self.party(mail, p, 2, n) for n, p in enumerate(mail.to)]
         parties += [self.party(mail, p, 3, n) for n, p in enumerate(mail.cc)]
+        parties += [self.party(mail, p, 13, n) for n, p in enumerate(mail.related)]
         return [("emails", email), *(("activityparties", p) for p in parties)]
 
     def email(self, mail: Mail) -> dict:
@@ -889,10 +981,9 @@ class EmailFactory:
             "correlationmethod": mail.correlation,
             "sender": sender.address,
             "torecipients": ";".join(p.address for p in mail.to),
-            "ccrecipients": ";".join(p.address for p in mail.cc) or None,
             **_lookup("_emailsender_value", sender.party_id, sender.logical_name or ""),
             **_lookup("_sendersaccount_value", sender.account_id, "account"),
-            **_lookup("_regardingobjectid_value", mail.regarding, "incident"),
+            **_lookup("_regardingobjectid_value", mail.regarding, mail.regarding_type),
             **_lookup("_parentactivityid_value", mail.parent, "email"),
             **_lookup("_correlatedactivityid_value", mail.parent if mail.correlation else None, "email"),
             **_lookup("_receivingmailboxid_value", mail.mailbox, "mailbox"),
@@ -907,16 +998,17 @@ class EmailFactory:
             "activitypartyid": _child_id(mail.activityid, f"activityparty/{mask}/{position}"),
             **_lookup("_activityid_value", mail.activityid, "email"),
             "participationtypemask": mask,
-            "addressused": party.address,
+            "addressused": party.address or None,
             **_lookup("_partyid_value", party.party_id, party.logical_name or ""),
         }
 
-    def queue_item(self, mail: Mail, state: int) -> dict:
+    def queue_item(self, mail: Mail, state: int, queue: str | None = None) -> dict:
+        queue = queue or mail.queue
         return {
-            "queueitemid": _child_id(mail.activityid, "queueitem"),
+            "queueitemid": _child_id(mail.activityid, "queueitem" if queue == mail.queue else f"queueitem/{queue}"),
             "title": mail.subject,
             **_lookup("_objectid_value", mail.activityid, "email"),
-            **_lookup("_queueid_value", _id("queue", mail.queue), "queue"),
+            **_lookup("_queueid_value", _id("queue", queue), "queue"),
             "objecttypecode": 4202,
             "statecode": state,
             "statuscode": 2 if state else 1,
@@ -924,7 +1016,7 @@ class EmailFactory:
             "createdon": _iso(mail.ts + 1),
         }
 
-    def incident(self, incident: str, title: str, created: int, customer: Party) -> dict:
+    def incident(self, incident: str, title: str, created: int, customer: Party, resolved_at: int | None) -> dict:
         suffix = "".join(self.rng.choices("BCDFGHJKLMNPQRSTVWXZ0123456789", k=6))
         return {
             "@odata.etag": self.next_etag(),
@@ -932,13 +1024,17 @@ class EmailFactory:
             "ticketnumber": f"CAS-{self.cases:05d}-{suffix}",
             "title": title,
             "caseorigincode": 2,
-            "statecode": 1 if self.rng.random() < 0.55 else 0,
+            "statecode": 0 if resolved_at is None else 1,
+            "statuscode": 1 if resolved_at is None else 5,
+            "deactivatedon": None if resolved_at is None else _iso(resolved_at),
             **_lookup("_customerid_value", customer.party_id, customer.logical_name or "contact"),
             "createdon": _iso(created),
         }
 
     def monitor(self, mail: Mail, state: int, reason: int, *, condition: int | None = None,
-                contact_created: bool | None = None) -> dict:
+                contact_created: bool = False) -> dict:
+        """An activity monitor row; like the real table it has no queue column, and contactcreatedbyrule is
+        false unless the rule created a contact."""
         rule = RULE_BY_QUEUE[mail.queue]
         return {
             "activitymonitorid": _child_id(mail.activityid, "activitymonitor"),
@@ -946,7 +1042,6 @@ class EmailFactory:
             **_lookup("_conditionid_value", None if condition is None else _item_id(rule, condition),
                       "convertruleitem"),
             **_lookup("_monitoredactivityitemid_value", mail.activityid, "email"),
-            **_lookup("_queueid_value", _id("queue", mail.queue), "queue"),
             "currentstate": state,
             "reason": reason,
             "contactcreatedbyrule": contact_created,
@@ -996,8 +1091,8 @@ def _environment_jobs() -> list[dict]:
 # --------------------------------------------------------------------------- generation
 
 
-def _generate(emails: int) -> Iterator[tuple[str, str | None, Records]]:
-    """Everything in the snapshot, in writing order: (email id or "", its intended cause, records)."""
+def _generate(emails: int) -> Iterator[tuple[str, Intent | None, Records]]:
+    """Everything in the snapshot, in writing order: (email id or "", what it should give, records)."""
     rng = random.Random(SEED)
     customers = Customers(emails)
     for entity_set, records in _static_tables().items():
@@ -1054,7 +1149,7 @@ def _write(emails: int, page_size: int, sink: Callable[[str, bytes], None]) -> d
     if emails < 0 or page_size < 1:
         raise ValueError("emails must be >= 0 and page_size >= 1")
     writers = {name: PageWriter(name, page_size, sink) for name in ENTITY_SETS}
-    for _activityid, _cause, records in _generate(emails):
+    for _activityid, _intent, records in _generate(emails):
         for entity_set, record in records:
             writers[entity_set].add(record)
     for writer in writers.values():
@@ -1081,4 +1176,9 @@ def demo_files(emails: int = 400) -> dict[str, bytes]:
 
 def intended_primary_causes(emails: int = 400) -> dict[str, str | None]:
     """Email activityid -> the cause the demo planted (None for conversions and outgoing emails)."""
-    return {activityid: cause for activityid, cause, _records in _generate(emails) if activityid}
+    return {activityid: intent.cause for activityid, intent, _records in _generate(emails) if intent}
+
+
+def intended_verdicts(emails: int = 400) -> dict[str, str]:
+    """Email activityid -> the verdict the demo planted (converted, not-converted, outgoing, not-for-a-queue)."""
+    return {activityid: intent.verdict for activityid, intent, _records in _generate(emails) if intent}

@@ -15,12 +15,24 @@ from . import schema
 from .causes import CAUSES, ORDER
 from .causes.base import Context
 from .causes.contact_creation_failed import SETTING
-from .causes.reply_to_tracked_email import CAUSE as REPLY
+from .causes.email_not_synced import queue_mailboxes
+from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links
+from .causes.reply_to_tracked_email import threaded as threaded_replies
 from .normalize import address_column, group_lists, isin
 from .report import Report
 from .snapshot import Snapshot
 
-TO, CC = 2, 3
+TO, CC, RELATED = 2, 3, 13
+INCOMING, OUTGOING, UNKNOWN = "incoming", "outgoing", "unknown"
+# Without directioncode, statuscode decides (our inference): 4 Received; Draft, Sent, Pending Send, Sending, Failed.
+DIRECTION_BY_STATUS = {4: INCOMING, 1: OUTGOING, 3: OUTGOING, 6: OUTGOING, 7: OUTGOING, 8: OUTGOING}
+STATUS_LABELS = {1: "(Draft)", 2: "(Completed)", 3: "(Sent)", 4: "(Received)", 5: "(Canceled)", 6: "(Pending Send)",
+                 7: "(Sending)", 8: "(Failed)"}
+NOT_FOR_A_QUEUE = ("No queue is among its To/Cc recipients, no queue holds an item for it and neither its receiving "
+                   "mailbox nor its accepting entity is a queue's: mail tracked by a user's own mailbox, out of "
+                   "scope for email-to-case.")
+THREADED = ("A reply regarding an active case: correlation threaded it into that case, as designed (counted as "
+            "converted).")
 UNEXPLAINED = ("Nothing in the snapshot explains it: look at the flow run history of the rule's 'ARC: …' "
                "flows (or its failed workflows), and at plug-ins registered on email or case creation.")
 
@@ -30,57 +42,65 @@ Progress = Callable[[str, int, int], None]
 def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     """Evaluate every email of the snapshot."""
     emails = snapshot.tables["emails"]
-    incoming = emails[~emails["directioncode"].fillna(False).astype(bool)]
+    direction = email_direction(emails)
+    incoming = emails[direction == INCOMING]
     context = build_context(snapshot, incoming)
-    replies = REPLY.detect(context).assign(cause=REPLY.id)
-    converted_ids = _converted(snapshot, incoming, replies)
+    in_scope = incoming[isin(incoming["activityid"], context.targets["activityid"])]  # the rest: for no queue
+    converted_ids, threaded_ids = _converted(snapshot, context, in_scope["activityid"])
     ordered = context.targets.sort_values("queueid")
     email_queues = group_lists(ordered["activityid"], ordered["queueid"])
-    context = _restrict(context, ~isin(incoming["activityid"], converted_ids))
-    found = [replies[isin(replies["activityid"], context.pending["activityid"])]]
-    unchecked = []
+    context = _restrict(context, isin(incoming["activityid"], in_scope["activityid"])
+                        & ~isin(incoming["activityid"], converted_ids))
+    found, unchecked = [], []
     for step, cause in enumerate(CAUSES, start=1):
         if progress:
             progress(f"evaluating {cause.id}", step, len(CAUSES))
         missing = snapshot.missing(cause.tables)
-        if cause is not REPLY and not snapshot.missing(cause.requires):
+        if not snapshot.missing(cause.requires):
             found.append(cause.detect(context).assign(cause=cause.id))
-        if missing and cause.id != "email-not-synced":  # never given to an email in the snapshot
+        if missing and cause.per_email:
             unchecked.append(pd.DataFrame({"activityid": context.pending["activityid"].values,
                                            "cause": cause.id, "missing": [missing] * len(context.pending)}))
     causes = _gather(found, context)
-    unchecked_frame = _unchecked(unchecked, causes)
-    verdicts = _verdicts(emails, incoming, converted_ids, causes, email_queues)
+    verdicts = _verdicts(emails, direction, in_scope, converted_ids, threaded_ids, causes, email_queues)
     return Report(
         tables=snapshot.counts,
         missing_tables=snapshot.missing(schema.TABLES),
         emails=verdicts,
-        causes=causes,
-        notes=_notes(context, causes, verdicts),
-        unchecked=unchecked_frame,
+        causes=causes.drop(columns="expected"),
+        notes=_notes(context, emails, direction, verdicts),
+        unchecked=_unchecked(unchecked, causes),
         findings=_findings(context),
         queues=_queue_summary(context),
         source=snapshot.source,
     )
 
 
+def email_direction(emails: pd.DataFrame) -> pd.Series:
+    """incoming / outgoing from ``directioncode``; without it from ``statuscode`` (our inference), else unknown."""
+    status = emails["statuscode"].map(DIRECTION_BY_STATUS).astype("str")
+    direction = emails["directioncode"].map({True: OUTGOING, False: INCOMING}).astype("str")
+    return direction.fillna(status).fillna(UNKNOWN)
+
+
 def build_context(snapshot: Snapshot, incoming: pd.DataFrame) -> Context:
     queues = snapshot.table("queues")
     recipients = _recipients(snapshot, incoming)
-    targets = _targets(snapshot, incoming, queues, recipients)
     rules = snapshot.table("convertrules")
     email_rules = rules["sourcetypecode"].fillna(2) == 2
     active_rules = rules[(rules["statecode"] == 1).fillna(False).astype(bool) & email_rules.astype(bool)]
     return Context(
         snapshot=snapshot,
         pending=incoming,
-        targets=targets,
+        targets=_expected(_targets(snapshot, incoming, queues, recipients), active_rules),
         queues=queues,
         active_rules=active_rules[["convertruleid", "name", "queueid", "allowunknownsender", "ownerid",
-                                   "workflowid"]],
+                                   "workflowid", "checkifresolved", "resolvedsince"]],
         monitor=_monitor(snapshot, incoming, rules),
         senders=_senders(snapshot, incoming),
         recipients=recipients,
+        replies=reply_links(snapshot, incoming),
+        regarding=regarding_records(snapshot, incoming),
         settings={SETTING: _setting(snapshot, SETTING)},
     )
 
@@ -91,12 +111,13 @@ def _recipients(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     listed = parties[parties["participationtypemask"].isin([TO, CC]).fillna(False).astype(bool)]
     listed = listed[isin(listed["activityid"], incoming["activityid"])]
     from_parties = pd.DataFrame({"activityid": listed["activityid"], "address": listed["address"],
-                                 "partyid": listed["partyid"]})
+                                 "partyid": listed["partyid"], "partyid_type": listed["partyid_type"]})
     without = incoming[~isin(incoming["activityid"], parties["activityid"])]
     text = without[["activityid", "torecipients"]].dropna(subset=["torecipients"])
     text = text.assign(address=text["torecipients"].str.split(";")).explode("address")
+    no_party = pd.Series(pd.NA, index=text.index, dtype="str")
     from_text = pd.DataFrame({"activityid": text["activityid"], "address": address_column(text["address"]),
-                              "partyid": pd.Series(pd.NA, index=text.index, dtype="str")})
+                              "partyid": no_party, "partyid_type": no_party})
     return pd.concat([from_parties, from_text], ignore_index=True).dropna(subset=["address", "partyid"],
                                                                            how="all")
 
@@ -104,7 +125,8 @@ def _recipients(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
 def _targets(snapshot: Snapshot, incoming: pd.DataFrame, queues: pd.DataFrame,
              recipients: pd.DataFrame) -> pd.DataFrame:
     """One row per (email, target queue) with how the queue was reached."""
-    by_id = recipients.merge(queues[["queueid"]], left_on="partyid", right_on="queueid")
+    is_queue = (recipients["partyid_type"] == "queue").fillna(False) | isin(recipients["partyid"], queues["queueid"])
+    by_id = recipients[is_queue.astype(bool)].assign(queueid=lambda rows: rows["partyid"])
     by_address = recipients.dropna(subset=["address"]).merge(queues[["queueid", "address"]], on="address")
     addressed = pd.concat([by_id, by_address])[["activityid", "queueid"]].assign(in_recipients=True)
     items = snapshot.table("queueitems")
@@ -112,29 +134,31 @@ def _targets(snapshot: Snapshot, incoming: pd.DataFrame, queues: pd.DataFrame,
     held = pd.DataFrame({"activityid": items["objectid"], "queueid": items["queueid"], "has_item": True,
                          "has_active_item": (items["statecode"] == 0).fillna(False).astype(bool)})
     received = incoming[["activityid", "receivingmailboxid"]].dropna(subset=["receivingmailboxid"])
-    received = received.merge(_mailbox_queues(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
+    received = received.merge(queue_mailboxes(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
     mailbox = received[["activityid", "queueid"]].assign(via_mailbox=True)
-    flags = ["in_recipients", "has_item", "has_active_item", "via_mailbox"]
-    targets = pd.concat([addressed, held, mailbox], ignore_index=True).dropna(subset=["queueid"])
+    accepting = incoming[(incoming["acceptingentityid_type"] == "queue").fillna(False).astype(bool)
+                         | isin(incoming["acceptingentityid"], queues["queueid"])]
+    accepted = pd.DataFrame({"activityid": accepting["activityid"], "queueid": accepting["acceptingentityid"],
+                             "accepted": True})
+    flags = ["in_recipients", "has_item", "has_active_item", "via_mailbox", "accepted"]
+    targets = pd.concat([addressed, held, mailbox, accepted], ignore_index=True).dropna(subset=["queueid"])
     targets[flags] = targets.reindex(columns=flags).fillna(False).astype(bool)
     return targets.groupby(["activityid", "queueid"], as_index=False, sort=False)[flags].max()
 
 
-def _mailbox_queues(snapshot: Snapshot, queues: pd.DataFrame) -> pd.DataFrame:
-    """mailboxid -> queueid, from the queue's default mailbox and the mailbox's regarding queue."""
-    pairs = [queues[["defaultmailbox", "queueid"]].rename(columns={"defaultmailbox": "mailboxid"})]
-    if snapshot.has("mailboxes"):
-        boxes = snapshot.tables["mailboxes"]
-        boxes = boxes[boxes["regardingobjectid_type"].fillna("queue") == "queue"]
-        pairs.append(boxes[["mailboxid", "regardingobjectid"]].rename(columns={"regardingobjectid": "queueid"}))
-    return pd.concat(pairs).dropna().drop_duplicates()
+def _expected(targets: pd.DataFrame, active_rules: pd.DataFrame) -> pd.DataFrame:
+    """Expected queues: the target queues with an active rule, or all of them when none has one."""
+    ruled = isin(targets["queueid"], active_rules["queueid"])
+    any_ruled = ruled.groupby(targets["activityid"]).transform("any")
+    return targets.assign(expected=(ruled | ~any_ruled).astype(bool))
 
 
 def _monitor(snapshot: Snapshot, incoming: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    """Activity monitor rows of the emails; the table has no queue column on every version: the rule's queue."""
     rows = snapshot.table("activitymonitors").rename(columns={"monitoredactivityitemid": "activityid"})
     rows = rows[isin(rows["activityid"], incoming["activityid"])]
     rule_queue = rules.set_index("convertruleid")["queueid"].dropna().to_dict()
-    return rows.assign(queueid=rows["queueid"].fillna(rows["ruleid"].map(rule_queue)))
+    return rows.assign(queueid=rows["ruleid"].map(rule_queue).astype("str"))
 
 
 def _senders(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +191,10 @@ def _customer_addresses(snapshot: Snapshot, table: str, record_type: str, key: s
 
 
 def _setting(snapshot: Snapshot, name: str) -> str | None:
-    """Effective value of an environment variable: its value row, else its definition's default."""
+    """Effective value of an environment variable: the value row of its definition, else the default.
+
+    A value row is found through its definition's id only: its own ``schemaname`` need not be the
+    definition's."""
     if not snapshot.has("environmentvariabledefinitions"):
         return None
     definitions = snapshot.tables["environmentvariabledefinitions"]
@@ -175,49 +202,62 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     if definition.empty:
         return None
     values = snapshot.table("environmentvariablevalues")
-    value = values[isin(values["environmentvariabledefinitionid"], definition["environmentvariabledefinitionid"])
-                   | (values["schemaname"].str.lower() == name.lower())]["value"].dropna()
+    value = values[isin(values["environmentvariabledefinitionid"],
+                        definition["environmentvariabledefinitionid"])]["value"].dropna()
     if value.empty:
         value = definition["defaultvalue"].dropna()
     return None if value.empty else str(value.iloc[0])
 
 
-def _converted(snapshot: Snapshot, incoming: pd.DataFrame, replies: pd.DataFrame) -> pd.Index:
-    regarding_case = incoming["regardingobjectid_type"] == "incident"
-    if snapshot.has("incidents"):
-        untyped = incoming["regardingobjectid_type"].isna()
-        regarding_case = regarding_case.fillna(False) | (untyped & isin(incoming["regardingobjectid"],
-            snapshot.tables["incidents"]["incidentid"]))
-    cases = incoming.loc[regarding_case.fillna(False).astype(bool), "activityid"]
-    return pd.Index(cases[~isin(cases, replies["activityid"])])
+def _converted(snapshot: Snapshot, context: Context, in_scope: pd.Series) -> tuple[pd.Index, pd.Index]:
+    """Emails in scope that became cases: regarding a case (a reply only when the case is active: threaded),
+    or with cases among their Related parties (ARC's "multiple cases" leaves Regarding blank)."""
+    regarding = context.regarding
+    cases = regarding[(regarding["record_type"] == "incident").fillna(False).astype(bool)]
+    threaded = threaded_replies(context)
+    threaded = threaded[isin(pd.Series(threaded), in_scope).to_numpy()]
+    plain = cases.loc[~isin(cases["activityid"], context.replies["activityid"]), "activityid"]
+    parties = snapshot.table("activityparties")
+    related = parties[(parties["participationtypemask"] == RELATED).fillna(False).astype(bool)]
+    related = related[(related["partyid_type"] == "incident").fillna(False).astype(bool)
+                      | isin(related["partyid"], snapshot.table("incidents")["incidentid"])]
+    converted = pd.concat([plain, pd.Series(threaded, dtype="str"), related["activityid"]])
+    return pd.Index(converted[isin(converted, in_scope)]).unique(), threaded
 
 
 def _restrict(context: Context, mask: pd.Series) -> Context:
     pending = context.pending[mask]
     ids = pending["activityid"]
     context.pending = pending
-    context.targets = context.targets[isin(context.targets["activityid"], ids)]
-    context.monitor = context.monitor[isin(context.monitor["activityid"], ids)]
-    context.senders = context.senders[isin(context.senders["activityid"], ids)]
-    context.recipients = context.recipients[isin(context.recipients["activityid"], ids)]
+    for name in ("targets", "monitor", "senders", "recipients", "replies", "regarding"):
+        frame = getattr(context, name)
+        setattr(context, name, frame[isin(frame["activityid"], ids)])
     return context
 
 
 def _gather(found: list[pd.DataFrame], context: Context) -> pd.DataFrame:
-    """One row per (email, cause, queue) with its evidence sentences, in pipeline order."""
+    """One row per (email, cause, queue) with its kind and evidence sentences, in pipeline order."""
     rows = pd.concat([frame for frame in found if not frame.empty] or [pd.DataFrame(
         columns=["activityid", "queue", "evidence", "cause"])], ignore_index=True)
     rows = rows.drop_duplicates(["activityid", "cause", "queue", "evidence"])
+    default_kind = rows["cause"].map({cause.id: cause.kind for cause in CAUSES})
+    given = rows["kind"] if "kind" in rows else pd.Series(pd.NA, index=rows.index, dtype="str")
+    rows["kind"] = given.astype("str").fillna(default_kind.astype("str"))
     rows["order"] = rows["cause"].map(ORDER)
     rows = rows.sort_values(["activityid", "order", "queue"], kind="stable").reset_index(drop=True)
     rows["group"] = rows.groupby(["activityid", "order", "cause", "queue"], dropna=False, sort=False).ngroup()
     evidence = group_lists(rows["group"], rows["evidence"])
+    by_design = (rows["kind"] == BY_DESIGN).groupby(rows["group"]).any()  # one by-design reason excuses it
     causes = rows.drop_duplicates("group").reset_index(drop=True)
     causes["evidence"] = causes["group"].map(evidence)
-    causes = causes[["activityid", "order", "cause", "queue", "evidence"]]
+    causes["kind"] = causes["group"].map(by_design).map({True: BY_DESIGN, False: FAULT})
     remediation = {cause.id: cause.remediation_for(context) for cause in CAUSES}
     causes["remediation"] = causes["cause"].map(remediation)
-    return causes.drop(columns="order")
+    expected = context.targets.loc[context.targets["expected"], ["activityid", "queueid"]]
+    on_expected = isin(causes["activityid"] + "|" + causes["queue"].fillna(""),
+                       expected["activityid"] + "|" + expected["queueid"])
+    causes["expected"] = (causes["queue"].isna() | on_expected).astype(bool)
+    return causes[["activityid", "cause", "kind", "queue", "evidence", "remediation", "expected"]]
 
 
 def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFrame:
@@ -229,32 +269,56 @@ def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFr
     return rows[keep].reset_index(drop=True)
 
 
-def _verdicts(emails: pd.DataFrame, incoming: pd.DataFrame, converted: pd.Index, causes: pd.DataFrame,
-              queues: pd.Series) -> pd.DataFrame:
-    is_incoming = isin(emails["activityid"], incoming["activityid"])
-    verdict = pd.Series("not-converted", index=emails.index, dtype="str")
-    verdict[~is_incoming] = "outgoing"
+def _verdicts(emails: pd.DataFrame, direction: pd.Series, in_scope: pd.DataFrame, converted: pd.Index,
+              threaded: pd.Index, causes: pd.DataFrame, queues: pd.Series) -> pd.DataFrame:
+    """One row per email: verdict, primary cause (first in pipeline order on an expected queue) and its kind."""
+    verdict = direction.map({OUTGOING: "outgoing", UNKNOWN: "unknown-direction"}).astype("str")
+    verdict = verdict.fillna("not-for-a-queue")
+    verdict[isin(emails["activityid"], in_scope["activityid"])] = "not-converted"
     verdict[isin(emails["activityid"], converted)] = "converted"
-    primary = causes.drop_duplicates("activityid").set_index("activityid")["cause"]
+    primary = causes[causes["expected"]].drop_duplicates("activityid").set_index("activityid")
+    pending = verdict == "not-converted"
     sender = emails["sender_address"].fillna(emails["sender"])
     return pd.DataFrame({
         "activityid": emails["activityid"], "subject": emails["subject"], "received_on": emails["createdon"],
         "sender": sender, "queues": emails["activityid"].map(queues), "verdict": verdict,
-        "primary_cause": emails["activityid"].map(primary).where(verdict == "not-converted"),
+        "primary_cause": emails["activityid"].map(primary["cause"]).where(pending),
+        "primary_kind": emails["activityid"].map(primary["kind"]).where(pending),
+        "threaded": isin(emails["activityid"], threaded).astype(bool),
     }).reset_index(drop=True)
 
 
-def _notes(context: Context, causes: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+def _notes(context: Context, emails: pd.DataFrame, direction: pd.Series, verdicts: pd.DataFrame) -> pd.DataFrame:
     targets = context.targets.merge(context.active_rules[["queueid", "name"]], on="queueid")
     by_design = targets[targets["has_item"] & ~targets["has_active_item"]].drop_duplicates(["activityid", "queueid"])
     by_design_text = ("the queue item in " + context.queue_label(by_design["queueid"]) + " is inactive: the "
                       "active rule '" + by_design["name"].fillna("(unnamed)") + "' deactivated it when it "
                       "processed the email (by design, not a fault)")
     unexplained = verdicts[(verdicts["verdict"] == "not-converted") & verdicts["primary_cause"].isna()]
-    return pd.concat([
+    out_of_scope = verdicts[verdicts["verdict"] == "not-for-a-queue"]
+    threaded = verdicts[verdicts["threaded"]]
+    parts = [
         pd.DataFrame({"activityid": by_design["activityid"].values, "note": by_design_text.values}),
         pd.DataFrame({"activityid": unexplained["activityid"].values, "note": UNEXPLAINED}),
-    ], ignore_index=True)
+        pd.DataFrame({"activityid": out_of_scope["activityid"].values, "note": NOT_FOR_A_QUEUE}),
+        pd.DataFrame({"activityid": threaded["activityid"].values, "note": THREADED}),
+        _direction_notes(emails, direction),
+    ]
+    parts += [cause.notes(context) for cause in CAUSES if cause.notes and not context.snapshot.missing(cause.requires)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _direction_notes(emails: pd.DataFrame, direction: pd.Series) -> pd.DataFrame:
+    """Say when the direction is our inference from statuscode, or unknown."""
+    inferred = emails[emails["directioncode"].isna()]
+    direction = direction[inferred.index]
+    status = inferred["statuscode"].astype("str").fillna("empty")
+    label = inferred["statuscode"].map(STATUS_LABELS).fillna("")
+    text = ("no directioncode: taken as " + direction + " from statuscode " + status + " " + label
+            + " (our inference: no document ties the status to the direction)")
+    text = text.where(direction != UNKNOWN, "no directioncode and statuscode " + status + ": the direction is "
+                      "unknown, so the email is not diagnosed (export directioncode)")
+    return pd.DataFrame({"activityid": inferred["activityid"].values, "note": text.values})
 
 
 def _findings(context: Context) -> list[dict]:

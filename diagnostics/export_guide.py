@@ -31,15 +31,19 @@ DATED = {
     "queueitems": "createdon",
     "activitymonitors": "createdon",
     "asyncoperations": "createdon",
-    "incidents": "createdon",
 }
+# Tables read for records older than the period: cases are read for the state of the case a reply is regarding,
+# so every case changed since the start (a case created in the period was changed in it too).
+CHANGED_SINCE = {"incidents": "modifiedon"}
 # Extra conditions that keep a table to the rows the diagnosis reads.
 CONDITIONS = {
     "queueitems": "objecttypecode eq 4202",
     "asyncoperations": "statuscode eq 31",
     "workflows": "(category eq 0 or category eq 5)",
     "environmentvariabledefinitions": f"schemaname eq '{SETTING}'",
-    "environmentvariablevalues": f"schemaname eq '{SETTING}'",
+    # Through the definition: a value row's own schemaname need not be the definition's. The navigation property
+    # is the lookup's ReferencingEntityNavigationPropertyName in the environmentvariablevalue table reference.
+    "environmentvariablevalues": f"EnvironmentVariableDefinitionId/schemaname eq '{SETTING}'",
 }
 WHY = {
     "emails": "every email of the period: the incoming ones are diagnosed",
@@ -57,7 +61,8 @@ WHY = {
     "systemusers": "users, to see whether a rule owner is disabled",
     "environmentvariabledefinitions": f"the {SETTING} setting (whose permissions create contacts)",
     "environmentvariablevalues": f"the {SETTING} value, when it differs from the default",
-    "incidents": "cases of the period, to recognise converted emails",
+    "incidents": "cases changed since the start, with their state: converted emails and the cases replies are "
+                 "regarding",
 }
 
 
@@ -108,6 +113,8 @@ def table_filter(table: str, start: date | None, end: date | None) -> str | None
             parts.append(f"{column} ge {_instant(start)}")
         if end is not None:
             parts.append(f"{column} lt {_instant(end + timedelta(days=1))}")
+    if table in CHANGED_SINCE and start is not None:
+        parts.append(f"{CHANGED_SINCE[table]} ge {_instant(start)}")
     return " and ".join(parts) or None
 
 

@@ -83,7 +83,8 @@ def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
     """The contract's ``emails`` array as JSON text."""
     ids = emails["activityid"]
     cause_items = json_objects({
-        "id": json_values(causes["cause"].tolist()), "queue": json_values(_texts(causes["queue"])),
+        "id": json_values(causes["cause"].tolist()), "kind": json_values(causes["kind"].tolist()),
+        "queue": json_values(_texts(causes["queue"])),
         "evidence": json_lists([list(evidence) for evidence in causes["evidence"].tolist()]),
         "remediation": json_values(_texts(causes["remediation"]))})
     unchecked_items = json_objects({"id": json_values(unchecked["cause"].tolist()),
@@ -96,6 +97,8 @@ def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
         "queues": json_lists([value if isinstance(value, list) else [] for value in emails["queues"].tolist()]),
         "verdict": json_values(emails["verdict"].tolist()),
         "primary_cause": json_values(_texts(emails["primary_cause"])),
+        "primary_kind": json_values(_texts(emails["primary_kind"])),
+        "threaded": json_values(emails["threaded"].fillna(False).astype(bool).tolist()),
         "causes": per_email(ids, causes["activityid"], cause_items),
         "notes": per_email(ids, notes["activityid"], json_values(notes["note"].tolist())),
         "unchecked": per_email(ids, unchecked["activityid"], unchecked_items),

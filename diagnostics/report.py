@@ -16,15 +16,19 @@ from .json_columns import emails_json
 from .normalize import group_lists, isin
 
 SCHEMA_VERSION = 1
-EMAIL_COLUMNS = ["activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause"]
+EMAIL_COLUMNS = ["activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause",
+                 "primary_kind", "threaded"]
+CAUSE_COLUMNS = ["activityid", "cause", "kind", "queue", "evidence", "remediation"]
 
 
 @dataclass
 class Report:
     """Per-email verdicts and causes of one snapshot.
 
-    ``emails``: one row per email (``EMAIL_COLUMNS``). ``causes``: one row per (email, cause, queue)
-    with ``evidence`` (a list of sentences) and ``remediation``, in pipeline order. ``notes``:
+    ``emails``: one row per email (``EMAIL_COLUMNS``; ``primary_kind`` is the primary cause's kind,
+    ``threaded`` marks a reply regarding an active case). ``causes``: one row per (email, cause, queue)
+    with ``kind`` (fault or by-design), ``evidence`` (a list of sentences) and ``remediation``, in
+    pipeline order. ``notes``:
     (activityid, note). ``unchecked``: (activityid, cause, missing tables). ``findings``: environment
     findings, most severe first. ``queues``: queueid, name, address, active_rules.
     """
@@ -41,14 +45,23 @@ class Report:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def summary(self) -> dict:
+        """Counts of emails. ``incoming`` = converted + not_converted (the emails in scope: incoming and
+        sent to a queue); ``threaded`` (replies regarding an active case) are among ``converted``;
+        ``by_design`` and ``unexplained`` are among ``not_converted``; ``outgoing``, ``not_for_a_queue``
+        and ``direction_unknown`` are outside ``incoming``."""
         verdicts = self.emails["verdict"].value_counts()
         pending = self.emails[self.emails["verdict"] == "not-converted"]
         by_cause = pending["primary_cause"].value_counts()
         ordered = {cause.id: int(by_cause[cause.id]) for cause in CAUSES if cause.id in by_cause.index}
+        converted = self.emails[self.emails["verdict"] == "converted"]
         return {"incoming": int(verdicts.get("converted", 0) + verdicts.get("not-converted", 0)),
                 "converted": int(verdicts.get("converted", 0)),
+                "threaded": int(converted["threaded"].fillna(False).astype(bool).sum()),
                 "not_converted": int(verdicts.get("not-converted", 0)),
+                "by_design": int((pending["primary_kind"] == "by-design").sum()),
                 "outgoing": int(verdicts.get("outgoing", 0)),
+                "not_for_a_queue": int(verdicts.get("not-for-a-queue", 0)),
+                "direction_unknown": int(verdicts.get("unknown-direction", 0)),
                 "unexplained": int(pending["primary_cause"].isna().sum()),
                 "by_primary_cause": ordered}
 
@@ -93,10 +106,13 @@ class Report:
         emails = data["emails"]
         frame = pd.DataFrame(emails, columns=EMAIL_COLUMNS)
         frame["received_on"] = pd.to_datetime(frame["received_on"], utc=True, errors="coerce")
-        causes = pd.DataFrame([{"activityid": email["activityid"], "cause": cause["id"], "queue": cause["queue"],
+        frame["threaded"] = frame["threaded"].fillna(False).astype(bool)
+        causes = pd.DataFrame([{"activityid": email["activityid"], "cause": cause["id"],
+                                "kind": cause.get("kind") or BY_ID[cause["id"]].kind, "queue": cause["queue"],
                                 "evidence": cause["evidence"], "remediation": cause["remediation"]}
                                for email in emails for cause in email.get("causes", [])],
-                              columns=["activityid", "cause", "queue", "evidence", "remediation"])
+                              columns=CAUSE_COLUMNS)
+        frame["primary_kind"] = frame["primary_kind"].fillna(_primary_kinds(frame, causes))
         notes = pd.DataFrame([{"activityid": email["activityid"], "note": note}
                               for email in emails for note in email.get("notes", [])],
                              columns=["activityid", "note"])
@@ -117,10 +133,10 @@ def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame
                  unchecked: pd.DataFrame) -> list[dict]:
     """The contract's per-email objects, built column-wise from the long frames."""
     cause_dicts = pd.Series([
-        {"id": cause, "queue": _text(queue), "evidence": list(evidence), "remediation": remediation}
-        for cause, queue, evidence, remediation in zip(causes["cause"].tolist(), causes["queue"].tolist(),
-                                                       causes["evidence"].tolist(),
-                                                       causes["remediation"].tolist(), strict=True)],
+        {"id": cause, "kind": kind, "queue": _text(queue), "evidence": list(evidence), "remediation": remediation}
+        for cause, kind, queue, evidence, remediation in zip(
+            causes["cause"].tolist(), causes["kind"].tolist(), causes["queue"].tolist(),
+            causes["evidence"].tolist(), causes["remediation"].tolist(), strict=True)],
         index=causes.index, dtype=object)
     unchecked_dicts = pd.Series([{"id": cause, "missing": list(missing)} for cause, missing in zip(
         unchecked["cause"].tolist(), unchecked["missing"].tolist(), strict=True)], index=unchecked.index,
@@ -139,11 +155,20 @@ def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame
         "queues": [value if isinstance(value, list) else [] for value in emails["queues"].tolist()],
         "verdict": emails["verdict"].tolist(),
         "primary_cause": _texts(emails["primary_cause"]),
+        "primary_kind": _texts(emails["primary_kind"]),
+        "threaded": emails["threaded"].fillna(False).astype(bool).tolist(),
         **{name: [value if isinstance(value, list) else [] for value in ids.map(lists).tolist()]
            for name, lists in by_email.items()},
     }
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _primary_kinds(emails: pd.DataFrame, causes: pd.DataFrame) -> pd.Series:
+    """The kind of each email's primary cause, from its causes (reports saved before kinds were stored)."""
+    first = causes.drop_duplicates(["activityid", "cause"]).set_index(["activityid", "cause"])["kind"]
+    keys = pd.MultiIndex.from_arrays([emails["activityid"], emails["primary_cause"]])
+    return pd.Series(first.reindex(keys).values, index=emails.index, dtype=object)
 
 
 def _texts(values: pd.Series) -> list[str | None]:
@@ -160,7 +185,10 @@ def render_text(report: Report, limit: int = 50) -> str:
     rate = summary["converted"] / summary["incoming"] if summary["incoming"] else 0.0
     lines = [f"Email-to-case diagnosis of {report.source}",
              f"  incoming {summary['incoming']}, converted {summary['converted']} ({rate:.0%}), "
-             f"not converted {summary['not_converted']}, outgoing {summary['outgoing']}"]
+             f"not converted {summary['not_converted']} (by design {summary['by_design']}), "
+             f"outgoing {summary['outgoing']}",
+             f"  threaded into active cases {summary['threaded']}, not for a queue {summary['not_for_a_queue']}, "
+             f"direction unknown {summary['direction_unknown']}"]
     if report.missing_tables:
         lines.append(f"  tables not in the snapshot: {', '.join(report.missing_tables)}")
     lines.append("")
@@ -179,7 +207,7 @@ def render_text(report: Report, limit: int = 50) -> str:
         lines += ["", f"Emails not converted (first {len(pending)}):"]
         for email in _email_dicts(pending, report.causes[isin(report.causes["activityid"], pending["activityid"])],
                                   report.notes.iloc[:0], report.unchecked.iloc[:0]):
-            lines.append(f"  {email['received_on']}  {email['subject']!r} from {email['sender']}  "
+            lines.append(f"  {email['received_on'] or '-'}  {email['subject']!r} from {email['sender'] or '-'}  "
                          f"-> {email['primary_cause'] or 'unexplained'}")
             for cause in email["causes"][:3]:
                 lines += [f"      {cause['id']}: {sentence}" for sentence in cause["evidence"][:2]]

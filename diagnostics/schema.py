@@ -23,6 +23,7 @@ TABLES: dict[str, dict[str, str]] = {
         "directioncode": "bool", "correlationmethod": "int", "sender": "str", "torecipients": "str",
         "isduplicatesenderunresolved": "bool", "createdon": "date", "regardingobjectid": "lookup",
         "parentactivityid": "lookup", "correlatedactivityid": "lookup", "receivingmailboxid": "lookup",
+        "statuscode": "int", "acceptingentityid": "lookup",
     },
     "activityparties": {
         "activitypartyid": "key", "activityid": "lookup", "partyid": "lookup",
@@ -39,13 +40,14 @@ TABLES: dict[str, dict[str, str]] = {
     "convertrules": {
         "convertruleid": "key", "name": "str", "queueid": "lookup", "statecode": "int",
         "sourcetypecode": "int", "allowunknownsender": "bool", "ownerid": "lookup", "workflowid": "lookup",
+        "checkifresolved": "bool", "resolvedsince": "int",
     },
     "convertruleitems": {
         "convertruleitemid": "key", "convertruleid": "lookup", "name": "str", "workflowid": "lookup",
     },
     "activitymonitors": {
         "activitymonitorid": "key", "ruleid": "lookup", "monitoredactivityitemid": "lookup",
-        "queueid": "lookup", "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool",
+        "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool",
         "createdon": "date",
     },
     "asyncoperations": {
@@ -77,11 +79,11 @@ TABLES: dict[str, dict[str, str]] = {
         "environmentvariablevalueid": "key", "environmentvariabledefinitionid": "lookup",
         "schemaname": "str", "value": "str",
     },
-    "incidents": {"incidentid": "key", "title": "str"},
+    "incidents": {"incidentid": "key", "title": "str", "statecode": "int", "deactivatedon": "date"},
 }
 
 # Lookups whose target table matters to the evaluation keep their lookuplogicalname annotation.
-TYPED_LOOKUPS = {("emails", "regardingobjectid"), ("activityparties", "partyid"),
+TYPED_LOOKUPS = {("emails", "regardingobjectid"), ("emails", "acceptingentityid"), ("activityparties", "partyid"),
                  ("mailboxes", "regardingobjectid"), ("asyncoperations", "regardingobjectid")}
 
 _PY_TYPES: dict[str, Any] = {"key": str, "str": str, "lookup": str, "date": str, "int": int, "bool": bool}
@@ -132,6 +134,10 @@ def _page_model(row: type) -> type:
 _ROWS = {**ROW_MODELS, "emails": _email_row_with_parties()}
 PAGE_ADAPTERS = {table: TypeAdapter(_page_model(row)) for table, row in _ROWS.items()}
 LIST_ADAPTERS = {table: TypeAdapter(list[row]) for table, row in _ROWS.items()}  # type: ignore[valid-type]
+# Rarer shapes of a saved page: Xrm.WebApi.retrieveMultipleRecords output, and one record ($entity).
+ENTITIES_ADAPTERS = {table: TypeAdapter(TypedDict(f"{row.__name__}_entities", {"entities": list[row]}))  # type: ignore[misc,valid-type]
+                     for table, row in _ROWS.items()}
+ROW_ADAPTERS = {table: TypeAdapter(row) for table, row in _ROWS.items()}
 
 
 def columns(table: str) -> list[str]:

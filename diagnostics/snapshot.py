@@ -1,8 +1,9 @@
 """Loading a snapshot: files -> validated records -> one normalised pandas frame per entity set.
 
 Web API JSON files are validated straight from their bytes by the pydantic models of ``schema``
-(one page at a time, so memory stays near the size of the final frames). Configuration Migration
-``data.xml`` files are turned into the same Web-API-shaped records by ``cmt`` first.
+(one page at a time, so memory stays near the size of the final frames); ``read_page`` is the one
+place that turns a page file into a frame. Configuration Migration ``data.xml`` files are turned into
+the same Web-API-shaped records by ``cmt`` first. A snapshot may hold both kinds: tables are merged.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from . import arrow_pages, schema
 from .archive import Member, open_input, shown, uploaded_members
@@ -29,6 +32,7 @@ Progress = Callable[[str, int, int], None]  # stage, done, total
 _PAGE_FILE = re.compile(r"(?:^|/)(?P<set>[a-z]+)(?:[ ._-]?\(?(?P<page>\d+)\)?)?\.json$")
 _PAGE_IN_FOLDER = re.compile(r"(?:^|/)(?P<set>[a-z]+)/(?P<page>\d+)\.json$")
 _BOM = b"\xef\xbb\xbf"
+_TOMBSTONE = b"$deletedEntity"  # the @odata.context of a deleted record in a change-tracking page
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 INT64 = (-(2**63), 2**63 - 1)
 
@@ -40,6 +44,7 @@ class Snapshot:
     tables: dict[str, pd.DataFrame]
     source: str = "snapshot"
     ignored_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what loading skipped or assumed, one line each
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -72,44 +77,80 @@ def load_uploaded(files: Iterable[tuple[str, bytes]], progress: Progress | None 
 
 
 def load_members(members: list[Member], source: str, progress: Progress | None = None) -> Snapshot:
-    xml = [member for member in members if member.name.lower().rsplit("/", 1)[-1] == "data.xml"]
-    if xml:
-        return _load_cmt(xml[0], source, progress)
+    """Web API JSON pages and Configuration Migration ``data.xml`` files; both kinds are merged per table."""
+    cmt_files = [member for member in members if _base_name(member) == "data.xml"]
+    if cmt_files:  # the files CMT writes beside data.xml describe it; they are no tables
+        members = [member for member in members if _base_name(member) not in _CMT_FILES]
     pages, ignored = _group_pages(members)
-    if not pages:
+    if not pages and not cmt_files:
         raise SnapshotError(f"{source}: no Web API JSON files named after entity sets "
                             "(emails.json, queues.json, ...) and no Configuration Migration data.xml")
-    records: dict[str, list[pd.DataFrame]] = {}
-    total, done = sum(len(files) for files in pages.values()), 0
-    for table, files in pages.items():
-        records[table] = []
-        for member in files:
-            records[table].append(_read_page(table, member))
-            done += 1
-            if progress:
-                progress(f"reading {member.name}", done, total)
-    return _build(records, source, ignored, progress)
+    frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    notes: list[str] = []
+    total = sum(len(files) for files in pages.values()) + len(cmt_files)
+    reads = [(table, member) for table, files in pages.items() for member in files]
+    for done, (table, member) in enumerate(reads, start=1):
+        page = read_page(table, member.name, member.read())
+        frames[table].append(page.frame)
+        if page.tombstones:
+            notes.append(f"{member.name}: skipped {page.tombstones} deleted-record markers ($deletedEntity) "
+                         "of a change-tracking export")
+        _report(progress, f"reading {member.name}", done, total)
+    entities: list[str] = []
+    for done, member in enumerate(cmt_files, start=len(reads) + 1):
+        entities += _read_cmt(member, frames)
+        _report(progress, f"reading {member.name}", done, total)
+    if "emails" not in frames:
+        raise SnapshotError(_no_emails(source, entities if cmt_files else None, bool(pages)))
+    return _build(frames, source, ignored, progress, notes)
 
 
 def snapshot_from_records(records: dict[str, list[dict]], source: str = "records") -> Snapshot:
     """A snapshot from Web-API-shaped records per entity set (as the CMT reader produces)."""
-    frames: dict[str, list[pd.DataFrame]] = {}
-    for table, rows in records.items():
-        if table in schema.TABLES:
-            try:
-                validated = schema.LIST_ADAPTERS[table].validate_python(rows)
-            except ValidationError as error:
-                raise SnapshotError(_describe(error, source, table)) from None
-            frames[table] = [_frame(table, validated, source)]
+    frames = {table: [_validated_frame(table, rows, source)] for table, rows in records.items()
+              if table in schema.TABLES}
     return _build(frames, source, [], None)
 
 
-def _load_cmt(member: Member, source: str, progress: Progress | None) -> Snapshot:
-    from .cmt import parse_cmt_xml
+_CMT_FILES = {"data.xml", "data_schema.xml", "[content_types].xml"}
 
+
+def _base_name(member: Member) -> str:
+    return member.name.lower().rsplit("/", 1)[-1]
+
+
+def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress:
-        progress(f"reading {member.name}", 0, 1)
-    return snapshot_from_records(parse_cmt_xml(member.read(), member.name), source)
+        progress(stage, done, total)
+
+
+def _read_cmt(member: Member, frames: dict[str, list[pd.DataFrame]]) -> list[str]:
+    """Add a ``data.xml``'s tables to ``frames``; return the names of all entities it exports."""
+    from .cmt import read_cmt_xml
+
+    export = read_cmt_xml(member.read(), member.name)
+    for table, rows in export.tables.items():
+        if table in schema.TABLES:
+            frames[table].append(_validated_frame(table, rows, member.name))
+    return export.entities
+
+
+def _no_emails(source: str, cmt_entities: list[str] | None, has_json: bool) -> str:
+    """Why there is no emails table, in the words of the format that was given."""
+    if cmt_entities is None:
+        return f"{source}: the snapshot has no emails table (emails.json)"
+    names = list(dict.fromkeys(shown(name)[:60] for name in cmt_entities))
+    found = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "") or "none"
+    also = " and there is no emails.json" if has_json else ""
+    return f"{source}: data.xml has no email entity (found: {found}){also}"
+
+
+def _validated_frame(table: str, rows: list[dict], where: str) -> pd.DataFrame:
+    try:
+        validated = schema.LIST_ADAPTERS[table].validate_python(rows)
+    except ValidationError as error:
+        raise SnapshotError(_describe(error, where, table)) from None
+    return _frame(table, validated, where)
 
 
 def _group_pages(members: list[Member]) -> tuple[dict[str, list[Member]], list[str]]:
@@ -126,25 +167,127 @@ def _group_pages(members: list[Member]) -> tuple[dict[str, list[Member]], list[s
             for table, found in pages.items()}, ignored
 
 
-def _read_page(table: str, member: Member) -> pd.DataFrame:
-    data = member.read()
+# ------------------------------------------------------------------------------------ one page file
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page file read: its records as a typed frame, and how many deleted-record markers it skipped."""
+
+    frame: pd.DataFrame
+    tombstones: int = 0
+
+
+def read_page(table: str, name: str, data: bytes) -> Page:
+    """A page file's bytes -> its records of ``table`` as a typed frame.
+
+    Shapes accepted: a Web API page ``{"value": [...]}`` (with any annotations, ``@odata.nextLink``,
+    a ``$delta`` page's ``$deletedEntity`` markers skipped), a JSON list of records,
+    ``Xrm.WebApi.retrieveMultipleRecords`` output ``{"entities": [...], "nextLink": ...}`` and a single
+    record (``$metadata#…/$entity``). A saved Dataverse error body is reported as such.
+    """
+    data = _json_document(data, name)
+    fast = arrow_pages.page_frame(table, data)  # straight to columns; pydantic reads what Arrow refuses
+    if fast is not None:
+        return Page(fast)
+    rows, tombstones = _page_rows(table, data, name)
+    return Page(_frame(table, rows, name), tombstones)
+
+
+def _json_document(data: bytes, name: str) -> bytes:
+    """The bytes of a UTF-8 JSON document, its byte order mark removed; other text is refused."""
     if data.startswith(_BOM):
         data = data[len(_BOM):]
     if data.startswith(_UTF16_BOMS):
-        raise SnapshotError(f"{member.name}: encoded as UTF-16 or UTF-32; save it as UTF-8")
-    start = data[:64].lstrip()[:1]
-    if start not in (b"{", b"["):
-        raise SnapshotError(f"{member.name}: not a JSON document (it should start with {{ or [)")
-    fast = arrow_pages.page_frame(table, data)  # straight to columns; pydantic reads what Arrow refuses
-    if fast is not None:
-        return fast
-    adapter = schema.PAGE_ADAPTERS[table] if start == b"{" else schema.LIST_ADAPTERS[table]
+        raise SnapshotError(f"{name}: encoded as UTF-16 or UTF-32; save it as UTF-8")
+    if data[:64].lstrip()[:1] not in (b"{", b"["):
+        raise SnapshotError(f"{name}: not a JSON document (it should start with {{ or [)")
+    return data
+
+
+def _page_rows(table: str, data: bytes, name: str) -> tuple[list[dict], int]:
+    """Validated rows and the number of tombstones dropped, all validated straight from the bytes.
+
+    The common shapes (a ``value`` page, a list) are tried first; the rarer ones only when that finds
+    no ``value`` list, and a page's tombstones only when their marker occurs in its bytes.
+    """
+    is_page = data[:64].lstrip()[:1] == b"{"
+    adapter = schema.PAGE_ADAPTERS[table] if is_page else schema.LIST_ADAPTERS[table]
     try:
         parsed = adapter.validate_json(data)
     except ValidationError as error:
-        raise SnapshotError(_not_utf8(data, member.name) or _describe(error, member.name, table)) from None
-    rows = parsed["value"] if isinstance(parsed, dict) else parsed
-    return _frame(table, rows, member.name)
+        if not (is_page and _page_level(error)):
+            raise SnapshotError(_not_utf8(data, name) or _describe(error, name, table)) from None
+        return _other_shape(table, data, name, error), 0
+    if is_page and _TOMBSTONE in data:
+        return _without_tombstones(parsed["value"], data)
+    return (parsed["value"] if is_page else parsed), 0
+
+
+def _other_shape(table: str, data: bytes, name: str, error: ValidationError) -> list[dict]:
+    """Xrm.WebApi output, a saved Dataverse error body, or one record; any other object keeps ``error``."""
+    for shape in (_xrm_rows, _refuse_error_body, _single_record):
+        rows = shape(table, data, name)
+        if rows is not None:
+            return rows
+    raise SnapshotError(_describe(error, name, table))
+
+
+def _xrm_rows(table: str, data: bytes, name: str) -> list[dict] | None:
+    """``Xrm.WebApi.retrieveMultipleRecords`` output: ``{"entities": [...], "nextLink": ...}``."""
+    try:
+        return schema.ENTITIES_ADAPTERS[table].validate_json(data)["entities"]
+    except ValidationError as error:
+        if _page_level(error):
+            return None
+        raise SnapshotError(_describe(error, name, table)) from None
+
+
+class _Error(TypedDict, total=False):
+    code: object
+    message: object
+
+
+_ERROR_BODY = TypeAdapter(TypedDict("ErrorBody", {"error": _Error}))
+_MARKERS = TypeAdapter(TypedDict("Markers", {"value": list[TypedDict("Marker", {  # type: ignore[misc]
+    "context": Annotated[object, Field(default=None, alias="@odata.context")]})]}))
+
+
+def _refuse_error_body(table: str, data: bytes, name: str) -> None:
+    """A saved ``{"error": {"code", "message"}}`` answer is named as such instead of a missing ``value``."""
+    try:
+        error = _ERROR_BODY.validate_json(data)["error"]
+    except ValidationError:
+        return None
+    message = shown(str(error.get("message") or "no message"))[:300]
+    code = f" ({shown(str(error['code']))[:40]})" if error.get("code") not in (None, "") else ""
+    raise SnapshotError(f"{name} holds a Dataverse error, not data: {message}{code}")
+
+
+def _single_record(table: str, data: bytes, name: str) -> list[dict] | None:
+    """One record (``GET entityset(id)``, ``$metadata#…/$entity``; Xrm.WebApi.retrieveRecord): it has its key."""
+    try:
+        row = schema.ROW_ADAPTERS[table].validate_json(data)
+    except ValidationError as error:
+        raise SnapshotError(_describe(error, name, table)) from None
+    return [row] if row[schema.key_column(table)] is not None else None
+
+
+def _without_tombstones(rows: list[dict], data: bytes) -> tuple[list[dict], int]:
+    """Rows minus the change-tracking markers of deleted records (``$deletedEntity``), and their count."""
+    try:
+        markers = _MARKERS.validate_json(data)["value"]
+    except ValidationError:  # an odd @odata.context: no marker we know
+        return rows, 0
+    dropped = {index for index, marker in enumerate(markers)
+               if isinstance(marker["context"], str) and marker["context"].endswith("/$deletedEntity")}
+    return [row for index, row in enumerate(rows) if index not in dropped], len(dropped)
+
+
+def _page_level(error: ValidationError) -> bool:
+    """The document itself is not a page (no row is at fault, and it is valid JSON)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    return not first["type"].startswith("json") and not any(isinstance(part, int) for part in first["loc"])
 
 
 _ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else is text
@@ -200,7 +343,7 @@ def _describe(error: ValidationError, where: str, table: str) -> str:
     first = problems[0]
     if first["type"].startswith("json"):
         return f"{where}: not valid JSON ({first['msg']})"
-    if not any(isinstance(part, int) for part in first["loc"]):  # no row: the page itself is malformed
+    if _page_level(error):  # no row: the page itself is malformed
         return f"{where}: not a Web API page of {table} ('{_column(first['loc']) or 'value'}': {first['msg']})"
     by_column: dict[str, int] = defaultdict(int)
     for problem in problems:
@@ -214,11 +357,11 @@ def _describe(error: ValidationError, where: str, table: str) -> str:
 
 def _column(loc: tuple) -> str:
     """'statecode', or 'email_activity_parties.participationtypemask' for an expanded party."""
-    return ".".join(str(part) for part in loc if isinstance(part, str) and part != "value")
+    return ".".join(str(part) for part in loc if isinstance(part, str) and part not in ("value", "entities"))
 
 
 def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str],
-           progress: Progress | None) -> Snapshot:
+           progress: Progress | None, notes: list[str] | None = None) -> Snapshot:
     pages = {table: list(frames) for table, frames in pages.items()}
     if "emails" in pages:  # parties expanded inside emails join the activityparties pages
         emails, parties = _split_expanded_parties(_concat(pages["emails"]), source)
@@ -234,7 +377,8 @@ def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str]
         raise SnapshotError(f"{source}: the snapshot has no emails table (emails.json)")
     if tables["emails"].empty:
         raise SnapshotError(f"{source}: the emails table holds no emails; check the export's date filter")
-    return Snapshot(tables, source, ignored)
+    _sender_from_parties(tables)
+    return Snapshot(tables, source, ignored, notes or [])
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -269,6 +413,8 @@ def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     for column in frame.columns:
         if column.endswith("_type"):
             frame[column] = frame[column].astype("str").str.lower()
+    if table == "activityparties":
+        frame = _without_repeated_parties(frame, source)
     _check_keys(table, frame, source)
     return _chunked_if_empty(_derived(table, frame))
 
@@ -294,6 +440,44 @@ def _check_keys(table: str, frame: pd.DataFrame, source: str) -> None:
     if not duplicated.empty:
         raise SnapshotError(f"{source}: {table} has {len(duplicated)} records whose {key} repeats another "
                             f"(first: {duplicated.iloc[0]}); was a page saved twice?")
+
+
+def _without_repeated_parties(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """A party given twice (expanded in emails.json and again in activityparties.json) is kept once.
+
+    Copies that only differ by a missing value are the same party; copies whose values disagree are refused.
+    """
+    key = "activitypartyid"
+    if not frame[key].duplicated().any():
+        return frame
+    frame = frame[~frame.duplicated().to_numpy()].reset_index(drop=True)  # identical copies: the usual case
+    repeated = (frame[key].notna() & frame[key].duplicated(keep=False)).to_numpy()
+    if not repeated.any():
+        return frame
+    numbered = frame.assign(position=np.arange(len(frame)))
+    copies = numbered[repeated]
+    differing = copies.drop(columns="position").groupby(key, sort=False).nunique() > 1  # ignores missing
+    if differing.to_numpy().any():
+        party = differing.any(axis=1).idxmax()
+        raise SnapshotError(f"{source}: activityparties has {int(differing.any(axis=1).sum())} records whose "
+                            f"{key} repeats another with different values (first: {party}, column "
+                            f"'{differing.loc[party].idxmax()}'); were two exports mixed?")
+    merged = copies.groupby(key, sort=False, as_index=False).first()  # each column's first non-missing value
+    return (pd.concat([numbered[~repeated], merged], ignore_index=True).sort_values("position")
+            .drop(columns="position").reset_index(drop=True))
+
+
+def _sender_from_parties(tables: dict[str, pd.DataFrame]) -> None:
+    """An email without ``sender`` takes the address of its From party (mask 1), so sender checks can run."""
+    emails, parties = tables["emails"], tables.get("activityparties")
+    missing = (emails["sender"].isna() | emails["sender"].str.strip().eq("")).to_numpy()
+    if parties is None or not missing.any():
+        return
+    is_from = parties["participationtypemask"].eq(1).fillna(False) & parties["addressused"].str.strip().ne("")
+    from_address = parties[is_from.fillna(False)].drop_duplicates("activityid").set_index("activityid")
+    from_party = emails["activityid"].map(from_address["addressused"]).astype(emails["sender"].dtype)
+    emails["sender"] = emails["sender"].where(~missing, from_party)
+    emails["sender_address"] = address_column(emails["sender"])
 
 
 def _derived(table: str, frame: pd.DataFrame) -> pd.DataFrame:

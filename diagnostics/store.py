@@ -52,10 +52,16 @@ CREATE TABLE IF NOT EXISTS runs (
     created_by TEXT NOT NULL,
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
-    masked INTEGER NOT NULL
+    masked INTEGER NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'report'
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_expiry ON runs (expires_at);
 """
+# Columns added after the first release: (name, definition) added to an older file on first use.
+_ADDED_COLUMNS = (("name", "TEXT NOT NULL DEFAULT ''"), ("kind", "TEXT NOT NULL DEFAULT 'report'"))
+KINDS = ("report", "comparison")
+RUN_ID_LENGTH = 12  # hex digits of the token's hash that name a run in listings (never the token)
 
 Clock = Callable[[], datetime]
 
@@ -70,6 +76,22 @@ class SharedRun:
     created_at: str
     expires_at: str
     masked: bool
+    name: str = ""
+    kind: str = "report"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A kept run as listed: named by a prefix of its token's hash, which opens nothing."""
+
+    run_id: str
+    name: str
+    kind: str
+    created_by: str
+    created_at: str
+    expires_at: str
+    masked: bool
+    size: int
 
 
 class RunStore:
@@ -81,19 +103,24 @@ class RunStore:
         self._ready = False
         self._ready_lock = threading.Lock()
 
-    def save(self, report: dict, created_by: str, ttl_days: int = 30, mask: bool = False) -> str:
-        """Store the report and return its token; it can be loaded for ``ttl_days`` days."""
+    def save(self, report: dict, created_by: str, ttl_days: int = 30, mask: bool = False, *,
+             name: str = "", kind: str = "report") -> str:
+        """Store the report (or a comparison) and return its token; it can be loaded for ``ttl_days`` days."""
         if ttl_days < 0:
             raise ValueError("ttl_days cannot be negative")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
         stored = mask_report(report) if mask else report
         blob = zlib.compress(orjson.dumps(stored), 6)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._clock()
-        row = (_digest(token), blob, str(created_by), _iso(now), _iso(now + timedelta(days=ttl_days)), int(mask))
+        row = (_digest(token), blob, str(created_by), _iso(now), _iso(now + timedelta(days=ttl_days)), int(mask),
+               str(name)[:200], kind)
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", row)
+                db.execute("INSERT INTO runs (token_hash, report, created_by, created_at, expires_at, masked, name, "
+                           "kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -107,7 +134,8 @@ class RunStore:
         self.purge_expired()
         digest = _digest(token)
         with self._connection() as db:
-            row = db.execute("SELECT token_hash, report, created_by, created_at, expires_at, masked FROM runs "
+            row = db.execute("SELECT token_hash, report, created_by, created_at, expires_at, masked, name, kind "
+                             "FROM runs "
                              "WHERE token_hash = ? AND expires_at > ?", (digest, _iso(self._clock()))).fetchone()
         if row is None or not hmac.compare_digest(row[0], digest):
             return None
@@ -115,7 +143,24 @@ class RunStore:
             report = orjson.loads(zlib.decompress(row[1]))
         except (zlib.error, orjson.JSONDecodeError):
             return None  # a damaged row reads as an unknown link, not a crash of the page
-        return SharedRun(token, report, row[2], row[3], row[4], bool(row[5]))
+        return SharedRun(token, report, row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+    def list_runs(self) -> list[RunInfo]:
+        """Every run in the store that has not expired, newest first (names and dates, never tokens)."""
+        self.purge_expired()
+        with self._connection() as db:
+            rows = db.execute("SELECT hex(token_hash), name, kind, created_by, created_at, expires_at, masked, "
+                              "length(report) FROM runs ORDER BY created_at DESC").fetchall()
+        return [RunInfo(row[0][:RUN_ID_LENGTH].lower(), row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7])
+                for row in rows]
+
+    def delete_run(self, run_id: str) -> int:
+        """Delete the run whose listed id (a hash prefix, as ``list_runs`` shows it) is ``run_id``."""
+        if not re.fullmatch(rf"[0-9a-f]{{{RUN_ID_LENGTH}}}", run_id or ""):
+            return 0
+        with self._connection() as db:
+            return db.execute("DELETE FROM runs WHERE lower(substr(hex(token_hash), 1, ?)) = ?",
+                              (RUN_ID_LENGTH, run_id)).rowcount
 
     def revoke(self, token: str) -> bool:
         """Delete the run behind the token; True when there was one."""
@@ -142,6 +187,7 @@ class RunStore:
             with _Connection(self.path) as db:
                 db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
                 db.executescript(_SCHEMA)
+                _add_missing_columns(db)
             self._ready = True
 
 
@@ -158,6 +204,14 @@ class _Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.db.close()
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """A store file written by an earlier version gains the columns added since."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, definition in _ADDED_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
 
 def mask_report(report: dict) -> dict:

@@ -31,6 +31,8 @@ EMAILS = "pages/emails.py"
 QUEUES = "pages/queues.py"
 CAUSES = "pages/causes.py"
 GUIDE = "pages/export_guide.py"
+RUNS = "pages/runs.py"
+COMPARE = "pages/compare.py"
 DEMO_LABEL = "Demo data: Contoso Coffee, a fictional organisation"
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -46,6 +48,7 @@ SEEN_RUN = "seen_run"  # the last ?run= token handled
 SHARES = "my_shares"  # links created in this session (revocable)
 FLASH = "flash"  # a one-time message for the next page
 ROUTED = "routed"  # set by streamlit_app.py on every run
+KEPT_RUNS = "kept_runs"  # runs (and comparisons) kept in this session: token, name, kind, created, days
 
 
 @dataclass
@@ -243,6 +246,11 @@ def sidebar(cur: Current | None) -> None:
             st.caption(f":material/share: Shared report (read-only): {md(cur.report.source)}")
         else:
             st.caption(f":material/description: Your snapshot: {md(cur.label)}")
+
+
+def organisation(cur: Current) -> str:
+    """A short name for what the report is about, for default run names."""
+    return "Contoso Coffee demo" if cur.kind == "demo" else cur.label.removeprefix("Shared report: ")[:60]
 
 
 def _when(value: object) -> str:

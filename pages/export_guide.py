@@ -56,3 +56,19 @@ for number, text in enumerate(export_guide.ZIP_STEPS, start=1):
     st.markdown(f"{number}. {ui.md(text)}")
 st.page_link(ui.UPLOAD, label="Upload the snapshot", icon=":material/upload_file:")
 st.caption("A Configuration Migration tool export (data.zip with data.xml) of the same tables works too.")
+
+st.subheader("Or let the tool fetch them")
+st.markdown("**Upload snapshot > Connect to Dataverse** signs you in with a device code (an address and a code to "
+            "enter there) and requests every address above itself, page after page, then shows the report and "
+            "offers the zip for download. From a terminal, the same for your organisation and dates:")
+st.code(f"python -m diagnostics pull {export_guide.org_root(org)} --out snapshot.zip"
+        + (f" --since {start} --until {end}" if start and end else ""), language="bash", wrap_lines=True)
+st.markdown("The command line also signs in with the Azure CLI's login (`az login`) or, for automation, with an "
+            "application user's client credentials (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET` or "
+            "`AZURE_CLIENT_CERTIFICATE_PATH`).")
+st.markdown("**App registration for the device code.** By default the sign-in uses the app registration shared by "
+            "Microsoft's Dataverse Web API samples: fine for a first try, but not yours to control, and your tenant "
+            "may block it. To register your own: Microsoft Entra ID > App registrations > New registration (single "
+            "tenant); under *Authentication*, allow public client flows; under *API permissions*, add *Dynamics "
+            "CRM > user_impersonation* (delegated) and grant admin consent. Give its client id to the command line "
+            "with `--client-id`, or set `DATAVERSE_CLIENT_ID` (and `AZURE_TENANT_ID`) where the app runs.")

@@ -10,6 +10,7 @@ from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import load_uploaded
 from pages import _ui as ui
+from pages._connect import connect_panel
 
 ui.routed("upload")
 
@@ -21,6 +22,7 @@ st.markdown("Upload the Web API JSON files you exported (zipped, or several `.js
             "Configuration Migration tool `data.zip`. The snapshot is read in this session only; nothing is "
             "stored unless you share the report, and then only the results, never the snapshot.")
 st.page_link(ui.GUIDE, label="How to export a snapshot from your environment", icon=":material/help:")
+connect_panel()
 
 files = st.file_uploader("Snapshot files", type=["zip", "json", "xml"], accept_multiple_files=True,
                          key="snapshot_files",
@@ -63,6 +65,8 @@ def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its
             st.text(", ".join(f"{table} {count:,}" for table, count in sorted(counts.items())))
             if snapshot.ignored_files:
                 st.text("Ignored (not a table the diagnosis reads): " + ", ".join(snapshot.ignored_files[:20]))
+            for note in snapshot.notes[:20]:
+                st.text(note)
         report = diagnose(snapshot, progress=progress)
     except SnapshotError as error:
         status.update(label="The snapshot could not be read", state="error", expanded=False)

@@ -110,7 +110,7 @@ def queue_item(activityid: str, queueid: str, active: bool) -> dict:
 
 def monitor(activityid: str, reason: int, state: int = 3, **columns) -> dict:
     return {"activitymonitorid": gid(f"am-{activityid}-{reason}-{state}"), "_monitoredactivityitemid_value": activityid,
-            "_ruleid_value": RULE, "_queueid_value": QUEUE, "currentstate": state, "reason": reason,
+            "_ruleid_value": RULE, "currentstate": state, "reason": reason,
             "createdon": "2026-11-03T10:00:02Z", **columns}
 
 

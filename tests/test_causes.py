@@ -35,6 +35,28 @@ def test_registry_holds_exactly_the_nine_contract_ids_in_pipeline_order():
     for cause in CAUSES:
         assert cause.title and cause.seed_text and cause.detection and cause.remediation
         assert cause.doc_url.startswith("https://learn.microsoft.com/")
+        assert "email-not-converted-to-case" not in cause.doc_url  # correction 8: the published address
+    by_design = {cause.id: cause.kind for cause in CAUSES if cause.kind != "fault"}
+    assert by_design == {"reply-to-tracked-email": "by-design"}
+
+
+def test_registry_refuses_bad_definitions_and_duplicates():
+    import dataclasses
+
+    import pytest
+
+    from diagnostics.causes import _registry
+    from diagnostics.causes.base import Cause
+
+    helpdesk = CAUSES[1]
+    for change in ({"kind": "by design"}, {"kind": "configuration"}, {"id": "Not_Kebab"}, {"color": "red"},
+                   {"requires": ("nosuchtable",)}, {"doc_url": "https://example.com/"}):
+        with pytest.raises(ValueError):
+            dataclasses.replace(helpdesk, **change)
+    assert isinstance(dataclasses.replace(helpdesk, kind="by-design"), Cause)
+    with pytest.raises(ValueError, match="id repeated"):
+        _registry((*CAUSES, dataclasses.replace(helpdesk, order=99, seed_number=99, color="#000001")))
+    assert _registry(CAUSES) == CAUSES
 
 
 def test_healthy_environment_explains_nothing_and_says_where_to_look():
@@ -119,10 +141,13 @@ def test_queue_item_missing_when_sent_to_queue_without_item():
     assert any("Helpdesk" in sentence for sentence in evidence_of(report, "queue-item-missing"))
 
 
-def test_queue_item_missing_when_no_target_queue_at_all():
+def test_no_target_queue_at_all_is_not_for_a_queue_not_queue_item_missing():
     records = _bcc(healthy())
     records["queueitems"] = []
-    assert cause_ids(run(records)) == ["queue-item-missing"]
+    report = run(records)
+    detail = result(report)
+    assert detail["verdict"] == "not-for-a-queue" and detail["causes"] == [] and detail["primary_cause"] is None
+    assert report.summary()["not_for_a_queue"] == 1 and report.summary()["incoming"] == 0
 
 
 def test_queue_item_missing_not_guessed_without_queueitems_table():
@@ -157,10 +182,14 @@ def test_reply_found_by_in_reply_to_with_message_id_normalisation():
     assert result(report)["verdict"] == "converted"
 
 
+REGARDING_CASE = {"_regardingobjectid_value": CASE,
+                  "_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "incident"}
+
+
 def test_reply_found_by_correlation_method_and_parent_activity():
-    records, reply = _with_reply(healthy(), correlationmethod=5)
+    records, reply = _with_reply(healthy(), correlationmethod=5, **REGARDING_CASE)
     assert cause_ids(run(records), reply)[0] == "reply-to-tracked-email"
-    records, reply = _with_reply(healthy(), _parentactivityid_value=EMAIL)
+    records, reply = _with_reply(healthy(), _parentactivityid_value=EMAIL, **REGARDING_CASE)
     assert cause_ids(run(records), reply)[0] == "reply-to-tracked-email"
 
 
@@ -350,7 +379,7 @@ def test_contact_created_by_the_rule_after_the_email_means_creation_worked():
 
 def test_contact_creation_failed_from_monitor_and_rule_owner_setting():
     records = healthy()
-    records["activitymonitors"] = [monitor(EMAIL, reason=0, state=2, contactcreatedbyrule=False)]
+    records["activitymonitors"] = [monitor(EMAIL, reason=16, state=2, contactcreatedbyrule=False)]
     records["environmentvariablevalues"] = [{"environmentvariablevalueid": gid("envval"),
                                              "_environmentvariabledefinitionid_value": gid("envdef"),
                                              "value": "1"}]

@@ -323,3 +323,21 @@ def test_any_text_survives_the_round_trip(subject: str) -> None:
 ])
 def test_is_cmt_zip(names: list[str], expected: bool) -> None:
     assert is_cmt_zip(names) is expected
+
+
+def test_people_without_fullname_are_named_from_first_and_last_name() -> None:
+    def person(entity: str, record_id: str, **fields: str) -> str:
+        tags = "".join(f'<field name="{name}" value="{value}" />' for name, value in fields.items())
+        return f'<entity name="{entity}"><records><record id="{record_id}">{tags}</record></records></entity>'
+
+    parsed = parse_cmt_xml(document(
+        person("contact", "c1", firstname="Jo", lastname="Brown")
+        + person("systemuser", "u1", firstname=" Dana ", lastname="  ")
+        + person("account", "a1", name="Tailspin Toys")))
+    assert parsed["contacts"][0]["fullname"] == "Jo Brown"
+    assert parsed["systemusers"][0]["fullname"] == "Dana"
+    assert "fullname" not in parsed["accounts"][0] and parsed["accounts"][0]["name"] == "Tailspin Toys"
+    given = parse_cmt_xml(document(person("contact", "c2", fullname="Dr. Jo Brown", firstname="Jo")))
+    assert given["contacts"][0]["fullname"] == "Dr. Jo Brown"
+    nameless = parse_cmt_xml(document(person("contact", "c3", emailaddress1="x@y.z")))
+    assert "fullname" not in nameless["contacts"][0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from diagnostics.demo import ENTITY_SETS, demo_files, intended_primary_causes, write_demo
+from diagnostics.demo import ENTITY_SETS, demo_files, intended_primary_causes, intended_verdicts, write_demo
 
 CONTEXT = "https://contoso-demo.crm.dynamics.com/api/data/v9.2/$metadata#"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -133,9 +133,11 @@ def test_references_between_tables_resolve(demo) -> None:
     assert {q["_defaultmailbox_value"] for q in demo["queues"]} <= ids(demo, "mailboxes")
     assert {m["_regardingobjectid_value"] for m in demo["mailboxes"]} <= queues | users
     assert {m["_monitoredactivityitemid_value"] for m in demo["activitymonitors"]} <= emails
-    regarding = {e["_regardingobjectid_value"] for e in demo["emails"]} - {None}
-    assert regarding <= ids(demo, "incidents")
     customers = ids(demo, "contacts") | ids(demo, "accounts")
+    regarding = {e["_regardingobjectid_value"] for e in demo["emails"]} - {None}
+    assert regarding <= ids(demo, "incidents") | customers
+    related = {p["_partyid_value"] for p in demo["activityparties"] if p["participationtypemask"] == 13}
+    assert related and related <= ids(demo, "incidents")
     assert {i["_customerid_value"] for i in demo["incidents"]} <= customers
     parents = {e["_parentactivityid_value"] for e in demo["emails"]} - {None}
     assert parents <= emails
@@ -147,8 +149,11 @@ def test_record_shapes_follow_the_web_api(demo) -> None:
         assert email["messageid"].startswith("<") and email["messageid"].endswith(">")
         assert email["statuscode"] == (3 if email["directioncode"] else 4)
         if email["_regardingobjectid_value"]:
-            assert email["_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "incident"
-    assert {p["participationtypemask"] for p in demo["activityparties"]} == {1, 2, 3}
+            assert email["_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] in (
+                "incident", "contact", "account")
+    assert {p["participationtypemask"] for p in demo["activityparties"]} == {1, 2, 3, 13}
+    for case in demo["incidents"]:
+        assert case["statecode"] in (0, 1) and (case["deactivatedon"] is None) == (case["statecode"] == 0)
     assert {q["objecttypecode"] for q in demo["queueitems"]} == {4202}
     assert all(w["name"].startswith("ARC: ") for w in demo["workflows"])
 
@@ -185,16 +190,55 @@ def test_environment_has_a_failing_mailbox_and_the_contact_owner_setting(demo) -
     assert [r["statecode"] for r in demo["convertrules"]].count(0) == 1
 
 
-def test_the_engine_finds_the_planted_cause_of_every_email(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [60, 400, 1500])
+def test_the_engine_finds_the_planted_cause_and_verdict_of_every_email(tmp_path: Path, size: int) -> None:
+    from diagnostics.evaluate import diagnose
+    from diagnostics.snapshot import load_snapshot
+
+    write_demo(tmp_path, emails=size)
+    report = diagnose(load_snapshot(tmp_path))
+    found = {row.activityid: (row.primary_cause if isinstance(row.primary_cause, str) else None, row.verdict)
+             for row in report.emails.itertuples()}
+    causes, verdicts = intended_primary_causes(size), intended_verdicts(size)
+    wrong = {activityid: ((cause, verdicts[activityid]), found.get(activityid))
+             for activityid, cause in causes.items() if found.get(activityid) != (cause, verdicts[activityid])}
+    assert not wrong
+    assert "email-not-synced" in {finding["id"] for finding in report.findings}
+
+
+def test_the_demo_holds_every_new_fact_of_the_corrections(tmp_path: Path) -> None:
     from diagnostics.evaluate import diagnose
     from diagnostics.snapshot import load_snapshot
 
     write_demo(tmp_path)
     report = diagnose(load_snapshot(tmp_path))
-    found = {row.activityid: row.primary_cause if isinstance(row.primary_cause, str) else None
-             for row in report.emails.itertuples()}
-    intended = intended_primary_causes()
-    wrong = {activityid: (cause, found.get(activityid)) for activityid, cause in intended.items()
-             if found.get(activityid) != cause}
-    assert not wrong
-    assert "email-not-synced" in {finding["id"] for finding in report.findings}
+    summary = report.summary()
+    assert summary["not_for_a_queue"] >= 2 and summary["threaded"] >= 2 and summary["by_design"] >= 2
+    replies = report.causes[report.causes["cause"] == "reply-to-tracked-email"]
+    assert set(replies["kind"]) == {"fault", "by-design"}
+    sentences = [sentence for evidence in replies["evidence"] for sentence in evidence]
+    for phrase in ("a new case was expected", "no new case yet, by design", "checkifresolved = false",
+                   "ARC skips an email already connected to a record"):
+        assert any(phrase in sentence for sentence in sentences), phrase
+    notes = report.notes["note"].tolist()
+    assert any("correlation did not connect it" in note for note in notes)
+    assert any("also sent to queue 'Marketing'" in note and "which has no rule" in note for note in notes)
+    marketing = next(f for f in report.findings if f["id"] == "email-not-synced" and any(
+        "'Marketing'" in s for s in f["evidence"]))
+    assert any("unknown senders is dropped" in s for s in marketing["evidence"])
+    multiple = [row for row in report.emails.itertuples() if row.verdict == "converted" and len(row.queues) == 2]
+    assert multiple
+    failed_rows = report.causes[report.causes["evidence"].map(lambda e: any("Internal failure" in s or "source data"
+                                                                            in s for s in e))]
+    assert set(failed_rows["cause"]) == {"rule-configuration-error"}  # contactcreatedbyrule false proves nothing
+
+
+def test_the_demo_carries_no_column_the_real_tables_lack(demo) -> None:
+    from reference_columns import REAL_COLUMNS
+
+    for entity_set, rows in demo.items():
+        columns = {key.split("@")[0] for row in rows for key in row} - {""}
+        lookups = {key[1:-6] for key in columns if key.startswith("_") and key.endswith("_value")}
+        plain = {key for key in columns if not key.startswith("_")}
+        unknown = (plain | lookups) - REAL_COLUMNS[entity_set]
+        assert not unknown, (entity_set, sorted(unknown))

@@ -36,8 +36,9 @@ def test_big_tables_are_filtered_to_the_date_range():
     assert "activityid_email/createdon ge 2026-10-01T00:00:00Z" in query(steps["activityparties"].url)["$filter"]
     assert query(steps["asyncoperations"].url)["$filter"].startswith("statuscode eq 31 and createdon ge")
     assert query(steps["queueitems"].url)["$filter"].startswith("objecttypecode eq 4202 and createdon ge")
-    for table in ("activitymonitors", "incidents"):
-        assert "createdon ge 2026-10-01T00:00:00Z" in query(steps[table].url)["$filter"]
+    assert "createdon ge 2026-10-01T00:00:00Z" in query(steps["activitymonitors"].url)["$filter"]
+    # cases a reply is regarding may be older than the period: every case changed since the start, no end
+    assert query(steps["incidents"].url)["$filter"] == "modifiedon ge 2026-10-01T00:00:00Z"
     for table in ("contacts", "accounts", "queues", "convertrules", "mailboxes", "systemusers"):
         assert "$filter" not in query(steps[table].url)
     assert " " not in steps["emails"].url  # spaces are encoded
@@ -78,3 +79,13 @@ def test_console_script_sends_the_prefer_header_and_follows_pages():
     assert "${table}.${page}.json" in script
     for step in steps:
         assert step.url in script
+
+
+def test_environment_variable_value_is_taken_through_its_definition():
+    """Correction 12: a value row's schemaname need not be its definition's; filter through the lookup's
+    navigation property (EnvironmentVariableDefinitionId, per the environmentvariablevalue table reference)."""
+    steps = {step.table: step for step in export_guide.export_steps("contoso.crm.dynamics.com", None, None)}
+    values = query(steps["environmentvariablevalues"].url)["$filter"]
+    assert values == "EnvironmentVariableDefinitionId/schemaname eq 'msdyn_ArcCreateContactWithRuleOwner'"
+    assert "_environmentvariabledefinitionid_value" in query(steps["environmentvariablevalues"].url)["$select"]
+    assert query(steps["environmentvariabledefinitions"].url)["$filter"].startswith("schemaname eq ")

@@ -1,6 +1,6 @@
 """The Arrow fast path of the loader gives exactly the frames of the pydantic path, or steps aside.
 
-Each page is read both ways: ``arrow_pages.page_frame`` and ``snapshot._read_page`` with the fast path
+Each page is read both ways: ``arrow_pages.page_frame`` and ``snapshot.read_page`` with the fast path
 switched off (pydantic's models, today's messages). Whole snapshots and bad pages are compared too.
 """
 
@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from test_fuzz import SNAPSHOT_MUTATIONS, mutate, sample_files
 
 from diagnostics import arrow_pages, snapshot
-from diagnostics.archive import Member
 from diagnostics.demo import demo_files
 from diagnostics.errors import SnapshotError
 from diagnostics.snapshot import load_snapshot, load_uploaded
@@ -28,7 +27,7 @@ SAMPLE = Path(__file__).resolve().parent / "fixtures" / "snapshot-basic"
 def pydantic_page(table: str, name: str, data: bytes, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
     with monkeypatch.context() as patch:
         patch.setattr(arrow_pages, "page_frame", lambda table, data: None)
-        return snapshot._read_page(table, Member(name, len(data), lambda: data))
+        return snapshot.read_page(table, name, data).frame
 
 
 def pydantic_error(table: str, name: str, data: bytes, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -92,6 +91,8 @@ BAD_PAGES = {
     "lone surrogate": b'{"value": [{"activityid": "a", "subject": "\\ud800"}]}',
     "integer beyond 64 bits": b'{"value": [{"activityid": "a", "correlationmethod": 9223372036854775808}]}',
     "truncated": b'{"value": [{"activityid": "a"',
+    "deleted-record marker": b'{"value": [{"activityid": "a"}, {"@odata.context": "x/$deletedEntity", "id": "b"}]}',
+    "Xrm.WebApi shape": b'{"entities": [{"activityid": "a"}]}',
 }
 
 

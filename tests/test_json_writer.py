@@ -47,11 +47,14 @@ def awkward_report(emails: int) -> Report:
         "queues": [[f"q{n}", AWKWARD[n % len(AWKWARD)]] if n % 3 else None for n in range(emails)],
         "verdict": pd.Series(["not-converted", "converted", "outgoing"] * emails, dtype="str")[:emails],
         "primary_cause": pd.Series([None, "queue-item-missing"] * emails, dtype="str")[:emails],
+        "primary_kind": pd.Series([None, "fault"] * emails, dtype="str")[:emails],
+        "threaded": pd.Series([None, True, False] * emails, dtype="boolean")[:emails],
     }, columns=EMAIL_COLUMNS)
     causes = pd.DataFrame({
         "activityid": pd.Series(["id-1", "nobody", "id-0", "id-1"], dtype="str"),
         "cause": pd.Series(["queue-item-missing", "queue-only-in-bcc", "queue-only-in-bcc", "no-active-rule-for-queue"],
                            dtype="str"),
+        "kind": pd.Series(["fault", "fault", "fault", "by-design"], dtype="str"),
         "queue": pd.Series(["q1", None, AWKWARD[0], None], dtype="str"),
         "evidence": [AWKWARD[:3], [], (AWKWARD[3],), AWKWARD[4:]],
         "remediation": pd.Series([AWKWARD[1], None, "do it", AWKWARD[2]], dtype="str"),

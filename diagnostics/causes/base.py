@@ -7,18 +7,26 @@ sentence naming the records). It works on whole columns: merges and masks, no lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import pandas as pd
 
+from .. import schema
 from ..snapshot import Snapshot
 
 LEARN_ARC = ("https://learn.microsoft.com/dynamics365/customer-service/administer/"
              "automatically-create-update-records")
 SUPPORT_ARTICLE = ("https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/"
-                   "email-not-converted-to-case")
+                   "incoming-email-not-converted-case")
 EVIDENCE_COLUMNS = ["activityid", "queue", "evidence"]
+# What a cause means for the admin: a fault to fix, or the product working as designed.
+Kind = Literal["fault", "by-design"]
+KINDS: tuple[str, ...] = get_args(Kind)
+_SLUG = re.compile(r"^[a-z]+(-[a-z]+)*$")
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class Cause:
     id: str
     order: int  # pipeline order of the contract: 1 is met first
     seed_number: int  # the cause's number in the support article
-    kind: str  # fault, by design, configuration, data
+    kind: Kind  # the default; an evidence row may say otherwise (a reply is a fault or by design)
     title: str
     seed_text: str  # the support article's resolution, as written
     detection: str  # how this tool finds it, for the Causes page
@@ -39,9 +47,29 @@ class Cause:
     requires: tuple[str, ...]  # without these the detection cannot run at all (never guessed)
     detect: Callable[[Context], pd.DataFrame] = field(repr=False, compare=False)
     findings: Callable[[Context], list[dict]] | None = field(default=None, repr=False, compare=False)
+    # Per-email notes the cause adds (activityid, note), e.g. a match that explains nothing.
+    notes: Callable[[Context], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+    # Remediation that depends on the snapshot (a setting's value); else ``remediation``.
+    advice: Callable[[Context], str] | None = field(default=None, repr=False, compare=False)
+    # False for a cause never given to an email of the snapshot (it has synced): never "unchecked" per email.
+    per_email: bool = True
+
+    def __post_init__(self) -> None:
+        problems = [
+            (not _SLUG.match(self.id), "id must be kebab-case"),
+            (self.kind not in KINDS, f"kind must be one of {KINDS}"),
+            (not _COLOR.match(self.color), "color must be #RRGGBB"),
+            (not set(self.requires) <= set(self.tables), "requires must be among tables"),
+            (not set(self.tables) <= set(schema.TABLES), "tables must be entity sets of schema.TABLES"),
+            (not self.doc_url.startswith("https://learn.microsoft.com/"), "doc_url must be on learn.microsoft.com"),
+            (not (self.title and self.seed_text and self.detection and self.remediation), "texts must be filled"),
+        ]
+        wrong = [why for failed, why in problems if failed]
+        if wrong:
+            raise ValueError(f"cause {self.id!r}: " + "; ".join(wrong))
 
     def remediation_for(self, context: Context) -> str:
-        return self.remediation
+        return self.advice(context) if self.advice else self.remediation
 
 
 @dataclass
@@ -51,8 +79,11 @@ class Context:
     ``pending``: the incoming emails being explained (one row each). ``targets``: their target queues,
     one row per (activityid, queueid) with how the queue was reached (``in_recipients``,
     ``has_item``, ``has_active_item``, ``via_mailbox``). ``active_rules``: active rules per queue.
-    ``monitor``: activity monitor rows of pending emails. ``senders``: customer records matching each
-    pending email's sender address.
+    ``monitor``: activity monitor rows of pending emails (their queue taken from the rule).
+    ``senders``: customer records matching each pending email's sender address. ``replies``: why each
+    email counts as a reply (activityid, evidence). ``regarding``: what each email is regarding
+    (activityid, record_type, record_id, case_state, deactivatedon). ``targets`` also says whether a
+    queue is ``expected`` (it has an active rule, or no target queue of the email has one).
     """
 
     snapshot: Snapshot
@@ -63,6 +94,8 @@ class Context:
     monitor: pd.DataFrame
     senders: pd.DataFrame
     recipients: pd.DataFrame
+    replies: pd.DataFrame
+    regarding: pd.DataFrame
     settings: dict[str, str | None] = field(default_factory=dict)
 
     def has(self, *tables: str) -> bool:
@@ -72,17 +105,22 @@ class Context:
         """"'Helpdesk' (help@contoso.com)" for each queue id."""
         labels = "'" + self.queues["name"].fillna("(unnamed)") + "' (" + self.queues["address"].fillna(
             "no address") + ")"
-        return queue_ids.map(pd.Series(labels.values, index=self.queues["queueid"]).to_dict()).fillna(
-            "queue " + queue_ids.astype("str"))
+        return queue_ids.map(pd.Series(labels.values, index=self.queues["queueid"]).to_dict()).astype(
+            "str").fillna("queue " + queue_ids.astype("str"))
 
 
-def evidence(frame: pd.DataFrame, text: pd.Series | str, queue: str | None = "queueid") -> pd.DataFrame:
-    """Evidence rows from the matching rows of ``frame`` and one sentence per row."""
+def evidence(frame: pd.DataFrame, text: pd.Series | str, queue: str | None = "queueid",
+             kind: pd.Series | str | None = None) -> pd.DataFrame:
+    """Evidence rows from the matching rows of ``frame`` and one sentence per row; ``kind`` overrides
+    the cause's default kind for these rows."""
     if frame.empty:
-        return pd.DataFrame(columns=EVIDENCE_COLUMNS)
+        return pd.DataFrame(columns=EVIDENCE_COLUMNS + ([] if kind is None else ["kind"]))
     queues = frame[queue] if queue else pd.Series(pd.NA, index=frame.index, dtype="str")
-    return pd.DataFrame({"activityid": frame["activityid"].values, "queue": queues.values,
+    rows = pd.DataFrame({"activityid": frame["activityid"].values, "queue": queues.values,
                          "evidence": (text.values if isinstance(text, pd.Series) else text)})
+    if kind is not None:
+        rows["kind"] = kind.values if isinstance(kind, pd.Series) else kind
+    return rows
 
 
 def quoted(values: pd.Series, fallback: str = "(unnamed)") -> pd.Series:

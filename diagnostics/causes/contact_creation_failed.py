@@ -20,11 +20,8 @@ def detect(context: Context) -> pd.DataFrame:
         address = rows["sender_address"].fillna("(no sender address)")
         parts.append(evidence(rows, "rule " + quoted(rows["name"]) + " creates contacts for unknown senders, "
                               "yet no contact with " + address + " exists"))
-    if context.has("activitymonitors"):
-        failed = monitor_rows(context, state=2)
-        failed = failed[(failed["contactcreatedbyrule"] == False).fillna(False).astype(bool)]  # noqa: E712
-        parts.append(monitor_evidence(pd.concat([monitor_rows(context, reasons={9, 16}), failed])
-                                      .drop_duplicates()))
+    if context.has("activitymonitors"):  # contactcreatedbyrule is false by default: it proves nothing alone
+        parts.append(monitor_evidence(monitor_rows(context, reasons={9, 16})))
     return pd.concat(parts or [evidence(context.pending.iloc[:0], "")], ignore_index=True)
 
 
@@ -53,12 +50,7 @@ def findings(context: Context) -> list[dict]:
                           f"senders are created with {whose} permissions"]}]
 
 
-class _ContactCreationFailed(Cause):
-    def remediation_for(self, context: Context) -> str:
-        return remediation_for(context)
-
-
-CAUSE = _ContactCreationFailed(
+CAUSE = Cause(
     id="contact-creation-failed",
     order=8,
     seed_number=8,
@@ -69,8 +61,8 @@ CAUSE = _ContactCreationFailed(
                "Alternatively, you may choose to use the rule owner permissions to create the new contact by "
                "configuring the msdyn_ArcCreateContactWithRuleOwner environment variable."),
     detection=("The sender is unknown, the queue's active rule allows unknown senders, and no contact with "
-               "the address exists at all; or the activity monitor gives reason 9 or 16, or "
-               "contactcreatedbyrule = false on a Failed row."),
+               "the address exists at all; or the activity monitor gives reason 9 or 16 (contactcreatedbyrule "
+               "is false by default on every row, so it proves nothing alone)."),
     remediation=(f"Grant Create on Contact to the email owner, or set {SETTING} to 1 and grant it to the "
                  "rule owner."),
     doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records#create-contacts-for-unknown-senders-using-rule-owner-context",
@@ -79,4 +71,5 @@ CAUSE = _ContactCreationFailed(
     requires=(),
     detect=detect,
     findings=findings,
+    advice=remediation_for,
 )

@@ -27,7 +27,7 @@ CAUSE = Cause(
     id="customer-email-conflict",
     order=9,
     seed_number=5,
-    kind="data",
+    kind="fault",
     title="The contact and account have different email addresses",
     seed_text=("You need to check whether the contact and account have the same incoming email address. A "
                "case that's created from an incoming email will resolve the Customer field on the case as "
@@ -38,9 +38,9 @@ CAUSE = Cause(
                  "account, or map the rule's Customer to {Sender (Email)} so the contact is used. Errors "
                  "such as 'The specified contact doesn't belong to the contact that was specified in the "
                  "customer field' come from mapping both Customer and Contact to {Sender (Email)}."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/email-not-converted-to-case#cause-5-the-contact-and-account-have-different-email-addresses",
+    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/incoming-email-not-converted-case#cause-5-the-contact-and-account-have-different-email-addresses",
     color="#8C564B",
-    tables=("contacts", "accounts"),
+    tables=("emails", "contacts", "accounts"),
     requires=("emails",),
     detect=detect,
 )

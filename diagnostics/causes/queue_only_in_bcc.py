@@ -10,12 +10,15 @@ from .base import Cause, Context, evidence
 
 def detect(context: Context) -> pd.DataFrame:
     targets = context.targets
-    reached = targets[(targets["has_item"] | targets["via_mailbox"]) & ~targets["in_recipients"]]
-    how = reached["has_item"].map({True: "holds a queue item for the email", False: "mailbox received it"})
+    reached = targets[(targets["has_item"] | targets["via_mailbox"] | targets["accepted"])
+                      & ~targets["in_recipients"]]
+    how = reached["has_item"].map({True: "holds a queue item for the email", False: "received it"})
+    how = how.where(reached["has_item"] | reached["via_mailbox"], "is the email's accepting queue")
     recipients = recipient_list(context, reached["activityid"]).reindex(reached["activityid"]).fillna(
         "nobody").values
     text = ("queue " + context.queue_label(reached["queueid"]) + " " + how
-            + " but its address is in neither To nor Cc (To/Cc: " + recipients + ")")
+            + " but its address is in neither To nor Cc (To/Cc: " + recipients + "): it may have arrived by "
+            "Bcc, or through a distribution list or forwarding")
     return evidence(reached, text)
 
 
@@ -34,12 +37,14 @@ CAUSE = Cause(
     title="The email is sent using only the Bcc field",
     seed_text=("To fix this issue, ensure the queue email address is in the To or Cc fields of incoming "
                "emails. Emails sent with the queue address in the Bcc field won't be processed."),
-    detection=("A target queue reached through a queue item or the receiving mailbox whose address is not "
-               "among the email's To/Cc recipients (received emails never show Bcc parties)."),
-    remediation=("Ask senders to put the queue address in To or Cc. If mail must arrive through Bcc or a "
-                 "forwarding rule, forward it so the queue address is a visible recipient, or review the "
-                 "organisation setting CreateQueueItemForSynchronizingMailbox."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/email-not-converted-to-case#cause-6-the-email-is-sent-using-only-the-bcc-field",
+    detection=("A target queue reached through a queue item, the receiving mailbox or the accepting entity "
+               "whose address is not among the email's To/Cc recipients (received emails never show Bcc "
+               "parties): Bcc, a distribution list or forwarding."),
+    remediation=("If senders used Bcc: ask them to put the queue address in To or Cc. If the mail came "
+                 "through a distribution list or a forwarding rule: add the queue address itself as a visible "
+                 "recipient (forward to it rather than redirecting, or add it to To/Cc of the list's mail), or "
+                 "review the organisation setting CreateQueueItemForSynchronizingMailbox."),
+    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/incoming-email-not-converted-case#cause-6-the-email-is-sent-using-only-the-bcc-field",
     color="#E69F00",
     tables=("queues", "queueitems", "mailboxes", "activityparties"),
     requires=("queues",),

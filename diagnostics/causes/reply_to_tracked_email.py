@@ -1,31 +1,146 @@
-"""Cause 7 of the article: the email is a reply to a tracked email (by design, no new case)."""
+"""Cause 7 of the article: the email is a reply to a tracked email.
+
+Server-side sync's correlation copies the earlier email's Regarding onto the reply, so what a reply
+is regarding decides what it means (contract, correction 4):
+
+- an active case: the reply was threaded into it; the evaluation counts it as converted;
+- a resolved or cancelled case: by design unless the queue's active rule waits after resolution
+  (``checkifresolved``) and the wait (``resolvedsince`` minutes after the case's ``deactivatedon``)
+  had passed: then a new case was expected and this is a fault;
+- another record: by design (ARC skips an email already connected to a record, monitor reason 2);
+- nothing: correlation did not happen, so the match explains nothing (a note, not this cause).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from ..normalize import isin
+from ..snapshot import Snapshot
 from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
+CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
+CONNECTED_REASONS = {2, 3, 4, 5}  # activity monitor: a record is already connected, ARC skipped the email
+BY_DESIGN, FAULT = "by-design", "fault"
+
+
+def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+    """Why each incoming email is a reply: (activityid, evidence), one row per link found."""
+    parts = [_in_reply_to(snapshot, incoming), _correlation(incoming)]
+    for column, what in (("parentactivityid", "parent activity"), ("correlatedactivityid", "correlated activity")):
+        linked = incoming[incoming[column].notna()]
+        parts.append(evidence(linked, f"its {what} is set (" + linked[column] + "): server-side sync "
+                              "correlated it with an earlier email", queue=None))
+    return pd.concat(parts, ignore_index=True)[["activityid", "evidence"]]
+
+
+def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+    """What each incoming email is regarding, with the case's state when it is a case of the snapshot."""
+    rows = incoming[["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]].dropna(
+        subset=["regardingobjectid"])
+    cases = snapshot.table("incidents")[["incidentid", "statecode", "deactivatedon"]]
+    rows = rows.merge(cases, left_on="regardingobjectid", right_on="incidentid", how="left")
+    is_case = (rows["regardingobjectid_type"] == "incident").fillna(False) | rows["incidentid"].notna()
+    return pd.DataFrame({
+        "activityid": rows["activityid"], "record_id": rows["regardingobjectid"],
+        "record_type": rows["regardingobjectid_type"].where(~is_case, "incident"),
+        "case_state": rows["statecode"], "deactivatedon": rows["deactivatedon"], "received": rows["createdon"],
+    })
+
+
+def threaded(context: Context) -> pd.Index:
+    """Replies regarding an active case: ARC leaves them on that case, as designed."""
+    regarding = context.regarding
+    active = regarding[(regarding["record_type"] == "incident").fillna(False)
+                       & (regarding["case_state"] == 0).fillna(False)]
+    return pd.Index(active.loc[isin(active["activityid"], context.replies["activityid"]), "activityid"])
 
 
 def detect(context: Context) -> pd.DataFrame:
-    pending = context.pending
-    parts = [_in_reply_to(context), _correlation(pending)]
-    for column, what in (("parentactivityid", "parent activity"), ("correlatedactivityid", "correlated activity")):
-        linked = pending[pending[column].notna()]
-        parts.append(evidence(linked, f"its {what} is set (" + linked[column] + "): server-side sync "
-                              "correlated it with an earlier email", queue=None))
+    regarding = context.regarding[isin(context.regarding["activityid"], context.replies["activityid"])]
+    is_case = (regarding["record_type"] == "incident").fillna(False).astype(bool)
+    case_rows, kinds = _closed_case(context, regarding[is_case])
+    other = regarding[~is_case]
+    kinds = pd.concat([kinds, pd.Series(BY_DESIGN, index=other["activityid"].values, dtype="str")])
+    links = context.replies[isin(context.replies["activityid"], kinds.index)]
+    parts = [evidence(links, links["evidence"], queue=None, kind=links["activityid"].map(kinds.to_dict())),
+             case_rows, evidence(other, _other_record(other), queue=None, kind=BY_DESIGN)]
     if context.has("activitymonitors"):
-        parts.append(monitor_evidence(monitor_rows(context, reasons={2, 3, 4, 5})))
-    return pd.concat(parts, ignore_index=True)
+        connected = monitor_evidence(monitor_rows(context, reasons=CONNECTED_REASONS))
+        parts.append(connected.assign(queue=pd.NA, kind=BY_DESIGN))  # email-wide, like the links
+    return pd.concat([part for part in parts if not part.empty] or [parts[0]], ignore_index=True)
 
 
-def _in_reply_to(context: Context) -> pd.DataFrame:
-    emails = context.snapshot.table("emails")
+def _other_record(rows: pd.DataFrame) -> pd.Series:
+    what = ("a " + rows["record_type"] + " record").fillna("a record that is no case of the snapshot")
+    return ("it is regarding " + what + " (" + rows["record_id"] + "): ARC skips an email already connected "
+            "to a record (activity monitor reason 2, 'An existing entity is already connected')")
+
+
+def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Evidence for replies regarding a case that is not active, and each email's kind."""
+    expected = context.targets[context.targets["expected"]][["activityid", "queueid"]]
+    rules = expected.merge(context.active_rules[["queueid", "name", "checkifresolved", "resolvedsince"]],
+                           on="queueid")
+    rows = cases.merge(rules, on="activityid", how="left")
+    wait = rows["resolvedsince"].fillna(0).astype("Float64")
+    elapsed = ((rows["received"] - rows["deactivatedon"]).dt.total_seconds() / 60).round().astype("Float64")
+    waits = (rows["checkifresolved"] == True).fillna(False).astype(bool)  # noqa: E712
+    passed = (elapsed >= wait).fillna(False).astype(bool)
+    known = rows["case_state"].notna()
+    fault = known & waits & passed
+    kinds = fault.groupby(rows["activityid"].values).any().map({True: FAULT, False: BY_DESIGN}).astype("str")
+    text = _case_sentence(rows) + "; " + _rule_sentence(rows, waits, passed, wait, elapsed)
+    return evidence(rows, text, queue=None, kind=rows["activityid"].map(kinds.to_dict())), kinds
+
+
+def _case_sentence(rows: pd.DataFrame) -> pd.Series:
+    case = "it is regarding case " + rows["record_id"]
+    when = (" on " + rows["deactivatedon"].dt.strftime("%Y-%m-%d %H:%M") + " UTC").fillna("")
+    state = rows["case_state"].map(CASE_STATE).fillna("in state " + rows["case_state"].astype("str"))
+    unknown = case + (", whose state was not exported (incidents.statecode): if it is active the reply was "
+                      "simply threaded into it")
+    return (case + ", " + state + when).where(rows["case_state"].notna(), unknown)
+
+
+def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait: pd.Series,
+                   elapsed: pd.Series) -> pd.Series:
+    rule = "rule " + quoted(rows["name"])
+    minutes = wait.astype("Int64").astype("str")
+    after = elapsed.astype("Int64").astype("str")
+    sentence = pd.Series(rule + " does not wait for resolved cases (checkifresolved = false): a reply to a "
+                         "resolved case opens no new case unless 'Wait for a specific amount of time after the "
+                         "connected case has been resolved' is on", index=rows.index, dtype="str")
+    sentence = sentence.where(rows["checkifresolved"].notna(), rule + " setting checkifresolved was not exported")
+    within = (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and the email "
+              "arrived " + after + " minutes after: no new case yet, by design")
+    unknown_time = rule + " waits after resolution, but the case's deactivatedon was not exported"
+    before = ("the email arrived before the case was resolved, while it was still active: it was threaded into it, "
+              "by design")
+    expected = (rule + " creates a new case for a reply more than " + minutes + " minutes after the case was "
+                "resolved (checkifresolved = true) and the email arrived " + after + " minutes after: a new "
+                "case was expected")
+    sentence = sentence.where(~waits, unknown_time.where(rows["deactivatedon"].isna(), within.where(~passed,
+                                                                                                      expected)))
+    sentence = sentence.where(rows["name"].notna(), "no target queue has an active rule that could open a new case")
+    return sentence.where(~(elapsed < 0).fillna(False).astype(bool), before)
+
+
+def uncorrelated(context: Context) -> pd.DataFrame:
+    """Notes for emails that match a tracked email but have no Regarding: correlation did not happen."""
+    links = context.replies[~isin(context.replies["activityid"], context.regarding["activityid"])]
+    links = links.drop_duplicates("activityid")
+    return pd.DataFrame({"activityid": links["activityid"].values, "note": (
+        links["evidence"] + ", but the email has no Regarding: correlation did not connect it, so the match "
+        "explains nothing and the email is diagnosed by the other causes").values})
+
+
+def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+    emails = snapshot.table("emails")
     tracked = emails[["activityid", "messageid_key", "subject", "regardingobjectid",
                       "regardingobjectid_type"]].dropna(subset=["messageid_key"])
-    replies = context.pending[["activityid", "inreplyto", "inreplyto_key"]].dropna(subset=["inreplyto_key"])
+    replies = incoming[["activityid", "inreplyto", "inreplyto_key"]].dropna(subset=["inreplyto_key"])
     matched = replies.merge(tracked, left_on="inreplyto_key", right_on="messageid_key", suffixes=("", "_tracked"))
     matched = matched[matched["activityid"] != matched["activityid_tracked"]]
     case = ("case " + matched["regardingobjectid"]).where(matched["regardingobjectid_type"] == "incident")
@@ -35,8 +150,8 @@ def _in_reply_to(context: Context) -> pd.DataFrame:
     return evidence(matched, text, queue=None)
 
 
-def _correlation(pending: pd.DataFrame) -> pd.DataFrame:
-    correlated = pending[pending["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool)]
+def _correlation(incoming: pd.DataFrame) -> pd.DataFrame:
+    correlated = incoming[incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool)]
     method = correlated["correlationmethod"].map(CORRELATION)
     return evidence(correlated, "correlation method " + method + " (" + correlated["correlationmethod"].astype(
         "str") + "): server-side sync matched it to an earlier email", queue=None)
@@ -46,24 +161,31 @@ CAUSE = Cause(
     id="reply-to-tracked-email",
     order=4,
     seed_number=7,
-    kind="by design",
+    kind="by-design",
     title="The email is a reply to the tracked email",
     seed_text=("If the incoming email is in response to an already tracked email associated with a case, no "
                "new case will be created. If the InReplyTo value matches the MessageId of an email that's "
                "already in Dynamics 365, server-side synchronization correlates the new email with the "
                "existing one, and the \"Automatic record creation and Update\" rule skips case creation for "
                "the new email."),
-    detection=("In-Reply-To equals the Message-ID of another email in the snapshot (compared without angle "
-               "brackets, ignoring case), or the correlation method is InReplyTo, TrackingToken, "
-               "ConversationIndex or SmartMatching, or the parent/correlated activity is set, or the "
-               "activity monitor says a record is already connected (reasons 2-5)."),
-    remediation=("Nothing is broken: the reply is attached to the existing case's timeline. If replies must "
-                 "open new cases (e.g. after the case is resolved), set the rule's 'Create case if the "
-                 "connected case is resolved' options, or adjust correlation in the system settings "
-                 "(Email > tracking): tracking token, conversation and smart matching."),
-    doc_url="https://learn.microsoft.com/power-platform/admin/email-message-filtering-correlation",
+    detection=("A reply (In-Reply-To equals the Message-ID of another email in the snapshot, or correlation "
+               "method InReplyTo, TrackingToken, ConversationIndex or SmartMatching, or a parent/correlated "
+               "activity) regarding a resolved or cancelled case, or another record; or the activity monitor "
+               "says a record is already connected (reasons 2-5). By design, except a reply to a resolved case "
+               "when the rule waits after resolution (checkifresolved) and the wait (resolvedsince minutes "
+               "after the case's deactivatedon) had passed: then a new case was expected. A reply regarding an "
+               "active case is threaded into it and counts as converted; a reply with no Regarding was not "
+               "correlated and is diagnosed by the other causes."),
+    remediation=("By design, nothing is broken: the reply is on the earlier record's timeline. If replies to "
+                 "resolved cases must open new cases, turn on the rule's 'Wait for a specific amount of time "
+                 "after the connected case has been resolved' and set the wait. When a new case was expected "
+                 "(the wait had passed), look at the activity monitor and the rule's flow run history for this "
+                 "email; correlation itself is set in System Settings > Email (tracking token, conversation, "
+                 "smart matching)."),
+    doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records",
     color="#999999",
-    tables=("emails", "activitymonitors"),
+    tables=("emails", "incidents", "convertrules", "activitymonitors"),
     requires=("emails",),
     detect=detect,
+    notes=uncorrelated,
 )

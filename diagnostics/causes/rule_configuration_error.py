@@ -118,7 +118,7 @@ CAUSE = Cause(
     id="rule-configuration-error",
     order=6,
     seed_number=4,
-    kind="configuration",
+    kind="fault",
     title="Automatic Record Creation and Update Rule configuration issues",
     seed_text=("You need to check whether the Automatic Record Creation and Update Rule feature is "
                "configured properly by going to system jobs and checking for a failure message."),
@@ -127,10 +127,12 @@ CAUSE = Cause(
                "or the rule itself (jobs that failed for other emails do not count); an activity monitor row "
                "for the email has reason 13, 14, 15, 17 or 18, or state Failed with a reason no other cause "
                "claims."),
-    remediation=("Open the rule: add or fix its conditions and activate each condition's flow ('ARC: …') or "
-                 "workflow. If the owner is disabled or deleted ('Error matching conditions'), give the rule "
-                 "an active owner, then deactivate and reactivate it. For 'The case is missing customer.', "
-                 "map Customer to {Sender (Email)} or leave it blank instead of {Senders Account (Email)}."),
+    remediation=("Deactivate and reactivate the rule: its 'ARC: …' flows follow the rule, so never turn them "
+                 "on or off in Power Automate. Before reactivating, make the rule's owner an active user (a "
+                 "deleted owner means assigning the rule to an active user: 'Error matching conditions'). A rule "
+                 "without conditions has no flow: deactivate it, add a condition (rule item), reactivate it. "
+                 "For 'The case is missing customer.', map Customer to {Sender (Email)} or leave it blank "
+                 "instead of {Senders Account (Email)}."),
     doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/common-email-error-messages",
     color="#CC79A7",
     tables=("convertrules", "convertruleitems", "workflows", "systemusers", "asyncoperations",

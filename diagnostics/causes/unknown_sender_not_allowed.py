@@ -42,7 +42,7 @@ CAUSE = Cause(
     id="unknown-sender-not-allowed",
     order=7,
     seed_number=3,
-    kind="configuration",
+    kind="fault",
     title="The email is coming from an unknown sender",
     seed_text=("If the email is coming from an unknown sender, check for the Create contact for unknown "
                "sender option. Go to the Automatic Record Creation and Update Rule configuration and check "
@@ -56,7 +56,7 @@ CAUSE = Cause(
     remediation=("Select 'Create contact for unknown sender' on the rule (Customer Service admin center > "
                  "Automatic record creation and update rules > the rule > Conditions), or create a contact "
                  "or account with this email address before the customer writes again."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/email-not-converted-to-case#cause-3-the-email-is-coming-from-an-unknown-sender",
+    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/incoming-email-not-converted-case#cause-3-the-email-is-coming-from-an-unknown-sender",
     color="#009E73",
     tables=("convertrules", "contacts", "accounts", "activitymonitors"),
     requires=(),

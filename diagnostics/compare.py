@@ -1,0 +1,287 @@
+"""Did the fix work? Two diagnoses of the same organisation compared: by cause, by queue, by fix-plan entry.
+
+Works on the contract's report JSON (``Report.to_dict()`` or a saved report file), so a comparison can be
+made between two uploads, two kept runs, or a run and a fresh snapshot. Findings are matched by what they
+are about (the same rule, queue, mailbox: the fix plan's ``about``, else the finding's scope and subject),
+never by their wording. When the two runs cover periods of different length, counts are also given per
+day, so a week is not compared with a month.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from .errors import SnapshotError
+
+SCHEMA_VERSION = 1
+KIND = "comparison"
+UNEXPLAINED = "unexplained"
+IN_SCOPE = ("converted", "not-converted")
+MAX_REPORT_BYTES = 2 * 1024**3
+EXAMPLES = 20
+
+
+def load_report(path: str | Path) -> dict:
+    """A report dict from a saved report JSON file, or from a snapshot diagnosed on the spot."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".json":
+        data = _read_json(path)
+        if _is_report(data):
+            return data
+    from .evaluate import diagnose
+    from .snapshot import load_snapshot
+
+    return diagnose(load_snapshot(path)).to_dict()
+
+
+def _read_json(path: Path) -> object:
+    if path.stat().st_size > MAX_REPORT_BYTES:
+        raise SnapshotError(f"{path.name}: larger than 2 GB")
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise SnapshotError(f"{path.name}: not valid JSON ({error.msg} at character {error.pos})") from None
+
+
+def _is_report(data: object) -> bool:
+    return isinstance(data, dict) and "schema_version" in data and "summary" in data and "emails" in data
+
+
+def compare(before: dict, after: dict) -> dict:
+    """The change from ``before`` to ``after``, in the shape of the contract's ``compare`` JSON."""
+    for name, report in (("before", before), ("after", after)):
+        if not _is_report(report) or not isinstance(report["emails"], list):
+            raise SnapshotError(f"{name}: not a diagnosis report (no schema_version, summary and emails)")
+    old, new = _emails(before), _emails(after)
+    periods = {"before": _period(old, before), "after": _period(new, after)}
+    per_day = periods["before"]["days"] != periods["after"]["days"]
+    queues = _queue_names(before, after)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND,
+        "periods": periods,
+        "per_day": per_day,
+        "totals": _totals(old, new, periods),
+        "causes": _by_cause(old, new, periods),
+        "queues": _by_queue(old, new, periods, queues),
+        "findings": _findings(before, after, queues),
+        "now_converting": _now_converting(old, new, queues),
+    }
+
+
+# --------------------------------------------------------------------------- emails as one frame per run
+
+def _emails(report: dict) -> pd.DataFrame:
+    """Incoming emails in scope, one row per (email, queue the primary cause is about)."""
+    rows = [{"activityid": email.get("activityid"), "verdict": email.get("verdict"),
+             "primary_cause": email.get("primary_cause"), "sender": (email.get("sender") or "").strip().lower(),
+             "subject": email.get("subject"), "received_on": email.get("received_on"),
+             "queues": _primary_queues(email)}
+            for email in report["emails"] if email.get("verdict") in IN_SCOPE]
+    frame = pd.DataFrame(rows, columns=["activityid", "verdict", "primary_cause", "sender", "subject",
+                                        "received_on", "queues"])
+    frame["received_on"] = pd.to_datetime(frame["received_on"], utc=True, errors="coerce")
+    blocked = frame["verdict"] == "not-converted"
+    frame["cause"] = frame["primary_cause"].where(frame["primary_cause"].notna(), UNEXPLAINED).where(blocked)
+    return frame.explode("queues").rename(columns={"queues": "queue"})
+
+
+def _primary_queues(email: dict) -> list[str | None]:
+    """The queue the primary cause was found on; all the email's queues for an email-wide cause."""
+    primary = email.get("primary_cause")
+    about = [cause.get("queue") for cause in email.get("causes") or [] if cause.get("id") == primary]
+    if about and about[0]:
+        return [about[0]]
+    return list(email.get("queues") or []) or [None]
+
+
+def _period(emails: pd.DataFrame, report: dict) -> dict:
+    dates = emails.drop_duplicates("activityid")["received_on"].dropna()
+    first, last = (dates.min(), dates.max()) if not dates.empty else (None, None)
+    days = (last.normalize() - first.normalize()).days + 1 if first is not None else 1
+    return {"source": report.get("source"), "created_at": report.get("created_at"),
+            "from": first.strftime("%Y-%m-%d") if first is not None else None,
+            "to": last.strftime("%Y-%m-%d") if last is not None else None, "days": int(days)}
+
+
+# --------------------------------------------------------------------------- counts
+
+def _change(before: float, after: float, periods: dict) -> dict:
+    before, after = int(before), int(after)  # plain ints, not numpy's: the JSON writer takes only these
+    days_before, days_after = periods["before"]["days"], periods["after"]["days"]
+    return {"before": before, "after": after, "delta": after - before,
+            "before_per_day": round(before / days_before, 2), "after_per_day": round(after / days_after, 2),
+            "delta_per_day": round(after / days_after - before / days_before, 2)}
+
+
+def _totals(old: pd.DataFrame, new: pd.DataFrame, periods: dict) -> dict:
+    def counts(frame: pd.DataFrame) -> tuple[int, int]:
+        unique = frame.drop_duplicates("activityid")
+        return len(unique), int((unique["verdict"] == "not-converted").sum())
+
+    (incoming_before, blocked_before), (incoming_after, blocked_after) = counts(old), counts(new)
+    return {"incoming": _change(incoming_before, incoming_after, periods),
+            "not_converted": _change(blocked_before, blocked_after, periods),
+            "rate_before": _rate(blocked_before, incoming_before), "rate_after": _rate(blocked_after, incoming_after)}
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(float(part) / whole, 4) if whole else None
+
+
+def _by_cause(old: pd.DataFrame, new: pd.DataFrame, periods: dict) -> list[dict]:
+    before = old.drop_duplicates("activityid")["cause"].value_counts()
+    after = new.drop_duplicates("activityid")["cause"].value_counts()
+    incoming = (old["activityid"].nunique(), new["activityid"].nunique())
+    rows = []
+    for cause in _ordered_causes(before.index.union(after.index)):
+        counts = int(before.get(cause, 0)), int(after.get(cause, 0))
+        rows.append({"cause": cause, **_change(*counts, periods),
+                     "rate_before": _rate(counts[0], incoming[0]), "rate_after": _rate(counts[1], incoming[1])})
+    return rows
+
+
+def _ordered_causes(found: pd.Index) -> list[str]:
+    from .causes import CAUSES
+
+    order = [cause.id for cause in CAUSES] + [UNEXPLAINED]
+    return sorted(found, key=lambda cause: order.index(cause) if cause in order else len(order))
+
+
+def _by_queue(old: pd.DataFrame, new: pd.DataFrame, periods: dict, names: dict[str, str]) -> list[dict]:
+    rows = []
+    for queue in sorted(set(old["queue"].dropna()) | set(new["queue"].dropna()), key=lambda q: names.get(q, q)):
+        here = old[old["queue"] == queue], new[new["queue"] == queue]
+        incoming = [frame["activityid"].nunique() for frame in here]
+        blocked = [frame.loc[frame["verdict"] == "not-converted", "activityid"].nunique() for frame in here]
+        causes = [frame["cause"].dropna().value_counts() for frame in here]
+        rows.append({"queue": queue, "name": names.get(queue, queue), **_change(*blocked, periods),
+                     "incoming_before": incoming[0], "incoming_after": incoming[1],
+                     "rate_before": _rate(blocked[0], incoming[0]), "rate_after": _rate(blocked[1], incoming[1]),
+                     "causes": {cause: _change(causes[0].get(cause, 0), causes[1].get(cause, 0), periods)
+                                for cause in _ordered_causes(causes[0].index.union(causes[1].index))}})
+    return rows
+
+
+def _queue_names(*reports: dict) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for report in reports:
+        for queue in report.get("queues") or []:
+            if queue.get("queueid"):
+                names[queue["queueid"]] = queue.get("name") or queue.get("emailaddress") or queue["queueid"]
+    return names
+
+
+# --------------------------------------------------------------------------- findings: fixed, new, remaining
+
+def _findings(before: dict, after: dict, names: dict[str, str]) -> dict:
+    """Fix-plan entries (or, for reports without a fix plan, environment findings) matched by what they are about."""
+    use_plan = "fix_plan" in before and "fix_plan" in after
+    old = _keyed(before, use_plan, names)
+    new = _keyed(after, use_plan, names)
+    return {"source": "fix_plan" if use_plan else "findings",
+            "fixed": [old[key] for key in old if key not in new],
+            "new": [new[key] for key in new if key not in old],
+            "remaining": [{**new[key], "before": _blocked(old[key]), "after": _blocked(new[key])}
+                          for key in new if key in old]}
+
+
+def _keyed(report: dict, use_plan: bool, names: dict[str, str]) -> dict[tuple, dict]:
+    entries = report.get("fix_plan" if use_plan else "findings") or []
+    return {(_plan_key if use_plan else _finding_key)(entry): {**entry, "label": _label(entry, names)}
+            for entry in entries}
+
+
+def _label(entry: dict, names: dict[str, str]) -> str:
+    """What the entry is about, by name: "no-active-rule-for-queue: queue 'Sales'"."""
+    about = entry.get("about")
+    if about:
+        return f"{entry.get('cause')}: {about.get('table')} '{about.get('name') or about.get('id') or '-'}'"
+    subject = str(entry.get("subject") or "-")
+    if entry.get("scope") == "queue":
+        subject = f"'{names.get(subject, subject)}'"
+    return f"{entry.get('id')}: {entry.get('scope')} {subject}"
+
+
+def _plan_key(entry: dict) -> tuple:
+    about = entry.get("about") or {}
+    record = (about.get("id") or "").lower() or (about.get("name") or "").lower()
+    return entry.get("cause"), about.get("table"), record
+
+
+def _finding_key(finding: dict) -> tuple:
+    return finding.get("id"), finding.get("scope"), str(finding.get("subject") or "").lower()
+
+
+def _blocked(entry: dict) -> int | None:
+    value = entry.get("emails_blocked")
+    return int(value) if isinstance(value, int | float) else None
+
+
+# --------------------------------------------------------------------------- evidence that the fix works
+
+def _now_converting(old: pd.DataFrame, new: pd.DataFrame, names: dict[str, str]) -> dict:
+    """Emails blocked before and converted after, for the same sender, else the same queue."""
+    blocked = old[old["verdict"] == "not-converted"]
+    converted = new[new["verdict"] == "converted"]
+    by_sender = blocked[blocked["sender"] != ""].drop_duplicates("sender").merge(
+        converted[converted["sender"] != ""].drop_duplicates("sender"), on="sender", suffixes=("_before", "_after"))
+    by_queue = blocked.dropna(subset=["queue"]).drop_duplicates("queue").merge(
+        converted.dropna(subset=["queue"]).drop_duplicates("queue"), on="queue", suffixes=("_before", "_after"))
+    return {"same_sender": len(by_sender), "same_queue": len(by_queue),
+            "examples": _examples(by_sender, "sender", names) + _examples(by_queue, "queue", names)}
+
+
+def _examples(pairs: pd.DataFrame, matched_by: str, names: dict[str, str]) -> list[dict]:
+    pairs = pairs.head(EXAMPLES)
+    queue = pairs["queue_before"] if matched_by == "sender" else pairs["queue"]
+    return [{"matched_by": matched_by, "sender": sender, "queue": names.get(q, q) if isinstance(q, str) else None,
+             "before": {"activityid": before_id, "subject": before_subject, "primary_cause": cause},
+             "after": {"activityid": after_id, "subject": after_subject}}
+            for sender, q, before_id, before_subject, cause, after_id, after_subject in zip(
+                pairs["sender" if matched_by == "sender" else "sender_before"], queue, pairs["activityid_before"],
+                pairs["subject_before"], pairs["cause_before"], pairs["activityid_after"], pairs["subject_after"],
+                strict=True)]
+
+
+def without_subjects(result: dict) -> dict:
+    """A copy to share masked: the examples' subjects hidden (the store masks the addresses)."""
+    from .store import HIDDEN_SUBJECT
+
+    examples = [{**example, "before": {**example["before"], "subject": HIDDEN_SUBJECT},
+                 "after": {**example["after"], "subject": HIDDEN_SUBJECT}}
+                for example in result["now_converting"]["examples"]]
+    return {**result, "now_converting": {**result["now_converting"], "examples": examples}}
+
+
+# --------------------------------------------------------------------------- text
+
+def render_compare_text(result: dict) -> str:
+    """A readable summary for ``compare --format text``."""
+    periods, totals = result["periods"], result["totals"]
+    unit = "per day" if result["per_day"] else "emails"
+    key = "_per_day" if result["per_day"] else ""
+    lines = [f"Before: {periods['before']['from'] or '-'} to {periods['before']['to'] or '-'} "
+             f"({periods['before']['days']} days)",
+             f"After:  {periods['after']['from'] or '-'} to {periods['after']['to'] or '-'} "
+             f"({periods['after']['days']} days)",
+             f"Not converted ({unit}): {_figure(totals['not_converted'], key)}", "", "By cause:"]
+    lines += [f"  {_figure(row, key):<28} {row['cause']}" for row in result["causes"]] or ["  (none)"]
+    lines += ["", "By queue:"]
+    lines += [f"  {_figure(row, key):<28} {row['name']}" for row in result["queues"]] or ["  (none)"]
+    for status in ("fixed", "new", "remaining"):
+        entries = result["findings"][status]
+        lines += ["", f"{status.capitalize()} ({len(entries)}):"]
+        lines += [f"  {entry['label']}" for entry in entries] or ["  (none)"]
+    evidence = result["now_converting"]
+    lines += ["", f"Now converting: {evidence['same_sender']} senders and {evidence['same_queue']} queues that were "
+                  "blocked before have emails converted after."]
+    return "\n".join(lines) + "\n"
+
+
+def _figure(row: dict, key: str) -> str:
+    before, after, delta = row[f"before{key}"], row[f"after{key}"], row[f"delta{key}"]
+    return f"{before} -> {after} ({'+' if delta > 0 else ''}{delta})"

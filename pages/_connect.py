@@ -1,0 +1,115 @@
+"""Connect to Dataverse (on the upload page): organisation + dates -> device-code sign-in -> progress per
+table -> the report, as if the pulled zip had been uploaded; the zip is offered for download.
+
+The visitor signs in as themselves (device code; ``DATAVERSE_TOKEN`` when the server sets it, for tests
+and automation), never with the server's own Azure identities. No token or code is kept in session
+state, logged, stored with a shared report or put in a link.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from diagnostics import app_state, dataverse
+from diagnostics.errors import SnapshotError
+from diagnostics.evaluate import diagnose
+from diagnostics.report import Report
+from diagnostics.snapshot import Snapshot, load_uploaded
+from pages import _ui as ui
+
+LOG = logging.getLogger("diagnostics.app")
+PULLED = "pulled_snapshot"  # (file name, zip bytes, key of the report made from it)
+
+
+def connect_panel() -> None:
+    """The "Connect to Dataverse" form and, after a pull, the pulled zip to download."""
+    with st.expander("Connect to Dataverse", icon=":material/cloud_download:"):
+        st.markdown("Sign in with your own Dynamics 365 account and let the app fetch the tables itself: the same "
+                    "addresses as the export guide, every page, zipped for you. You need read access to the tables "
+                    "it lists.")
+        with st.form("connect_form", border=False):
+            org = st.text_input("Organisation URL", placeholder="https://contoso.crm.dynamics.com", key="connect_org")
+            today = date.today()
+            period = st.date_input("Emails received between", value=(today - timedelta(days=30), today),
+                                   max_value=today + timedelta(days=1), key="connect_dates")
+            go = st.form_submit_button("Sign in and pull", icon=":material/login:")
+        if go:
+            _connect(org, period)
+    _offer_download()
+
+
+def _connect(org: str, period: object) -> None:
+    if not (isinstance(period, tuple | list) and len(period) == 2):
+        st.error("Pick the first and the last day of the range.", icon=":material/error:")
+        return
+    status = st.status("Signing in…", expanded=True)
+    with status:
+        prompt_box, bar, line = st.empty(), st.progress(0.0, text="Waiting for the sign-in"), st.empty()
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="pull-") as folder:
+            summary = dataverse.pull_snapshot(
+                org, Path(folder) / "snapshot.zip", period[0], period[1], clouds_only=True,
+                signin=dataverse.sign_in(_prompt(prompt_box), person_only=True), progress=_progress(bar, line))
+            data = summary.path.read_bytes()
+        prompt_box.empty()
+        status.update(label=f"Pulled {summary.rows:,} rows; evaluating…")
+        snapshot = load_uploaded([("snapshot.zip", data)])
+        report = diagnose(snapshot)
+    except SnapshotError as error:  # PullError included: one line naming the table and Dataverse's message
+        status.update(label="The pull did not complete", state="error", expanded=False)
+        st.error(ui.md(error), icon=":material/error:", title="Nothing was pulled")
+        return
+    except Exception as error:  # the app carries on; log the kind only, never what might hold a token
+        LOG.error("unexpected %s during a pull", type(error).__name__)
+        status.update(label="The pull did not complete", state="error", expanded=False)
+        st.error(f"Unexpected {type(error).__name__} during the pull.", icon=":material/error:")
+        return
+    _show(report, snapshot, data, org, period, time.monotonic() - started)
+
+
+def _show(report: Report, snapshot: Snapshot, data: bytes, org: str, period: tuple, seconds: float) -> None:
+    host = urlsplit(dataverse.org_root(org)).netloc
+    name = f"{host.replace(':', '-')}-{period[0]}-{period[1]}.zip"
+    ui.set_upload(report, snapshot, f"{host}, {period[0]} to {period[1]} (pulled)")
+    st.session_state[PULLED] = (name, data, st.session_state[ui.CURRENT].key)
+    summary = report.summary()
+    st.session_state[ui.FLASH] = (
+        f"Pulled and diagnosed {host} ({seconds:.1f} s): {summary['incoming']:,} incoming emails, "
+        f"{summary['converted']:,} converted, {summary['not_converted']:,} not converted. "
+        "The pulled snapshot can be downloaded on the Upload snapshot page.")
+    st.switch_page(ui.OVERVIEW)
+
+
+def _prompt(box) -> dataverse.Prompt:  # box: a Streamlit placeholder
+    def show(address: str, code: str, expires: datetime) -> None:
+        box.info(f"To sign in, open {app_state.md_code(address)} in another tab and enter the code "
+                 f"{app_state.md_code(code)} (valid until {expires:%H:%M} UTC). This page goes on by itself.",
+                 icon=":material/key:")
+
+    return show
+
+
+def _progress(bar, line) -> dataverse.Progress:
+    def show(step: dataverse.PullProgress) -> None:
+        bar.progress(step.tables_done / step.tables_total,
+                     text=f"{step.table}: page {step.page:,}, {step.rows:,} rows ({step.total_rows:,} in all)")
+        line.text(step.waiting)
+
+    return show
+
+
+def _offer_download() -> None:
+    pulled = st.session_state.get(PULLED)
+    cur = st.session_state.get(ui.CURRENT)
+    if pulled and cur is not None and cur.key == pulled[2]:
+        name, data, _key = pulled
+        st.download_button(f"Download the pulled snapshot ({len(data) / 1e6:.1f} MB)", data, file_name=name,
+                           mime="application/zip", icon=":material/download:", on_click="ignore")

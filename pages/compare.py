@@ -1,0 +1,175 @@
+"""Compare: did the fix work? Two runs (or the current report and a new upload) side by side, by cause and queue."""
+
+import sqlite3
+
+import pandas as pd
+import streamlit as st
+
+from diagnostics import app_state, charts
+from diagnostics.compare import compare, without_subjects
+from diagnostics.errors import SnapshotError
+from diagnostics.evaluate import diagnose
+from diagnostics.snapshot import load_uploaded
+from diagnostics.store import RunStore
+from pages import _ui as ui
+
+ui.routed("compare")
+
+COMPARISON = "comparison"  # session key: the comparison shown on this page
+SHARED_COMPARISON = "shared_comparison_token"
+CURRENT_OPTION = "current"
+
+st.title("Compare two runs")
+
+
+def _open_shared(token: str) -> dict | None:
+    try:
+        run = RunStore().load(token)
+    except (sqlite3.Error, OSError) as error:
+        ui.LOG.warning("could not open a shared comparison: %s", error)
+        return None
+    return run.report if run is not None and run.kind == "comparison" else None
+
+
+def _choices(cur: ui.Current | None) -> dict[str, str]:
+    """Kept runs, oldest first, then the current report: the defaults compare the oldest with the newest."""
+    options = {run["token"]: f"Kept run: {run['name']} ({run['created']})"
+               for run in st.session_state.get(ui.KEPT_RUNS, []) if run["kind"] == "report"}
+    if cur is not None:
+        options[CURRENT_OPTION] = f"Current report: {cur.label}"
+    return options
+
+
+def _report_of(choice: str, cur: ui.Current | None) -> dict | None:
+    if choice == CURRENT_OPTION:
+        return cur.report.to_dict() if cur is not None else None
+    run = RunStore().load(choice)
+    return run.report if run is not None else None
+
+
+def _pick(cur: ui.Current | None) -> None:
+    options = _choices(cur)
+    st.markdown("Pick the run **before** the fix and the run **after** it, or upload a new export to compare "
+                "with the current report. Keep runs on the Runs page.")
+    st.page_link(ui.RUNS, label="Keep the current report as a run", icon=":material/bookmark_add:")
+    labels = list(options.values())
+    keys = list(options)
+    left, right = st.columns(2)
+    before = left.selectbox("Before", range(len(keys)), format_func=lambda i: labels[i], key="compare_before")
+    after = right.selectbox("After", range(len(keys)), index=len(keys) - 1 if keys else None,
+                            format_func=lambda i: labels[i], key="compare_after",
+                            disabled=bool(st.session_state.get("compare_upload")),
+                            help="Not used while a snapshot is uploaded below: the upload is the after run.")
+    upload = right.file_uploader("…or upload a newer snapshot as the after run", type=["zip", "json", "xml"],
+                                 accept_multiple_files=True, key="compare_upload")
+    if not st.button("Compare", type="primary", icon=":material/compare_arrows:", disabled=not keys):
+        return
+    try:
+        with st.spinner("Comparing…"):
+            old = _report_of(keys[before], cur)
+            if upload:
+                new = diagnose(load_uploaded([(file.name, file.getvalue()) for file in upload])).to_dict()
+            else:
+                new = _report_of(keys[after], cur)
+            if old is None or new is None:
+                st.error("A kept run has expired or was deleted; pick another.")
+                return
+            st.session_state[COMPARISON] = compare(old, new)
+    except SnapshotError as error:
+        st.error(f"The snapshot could not be read: {error}")
+
+
+def _kpis(result: dict) -> None:
+    totals = result["totals"]
+    per_day = result["per_day"]
+    key = "_per_day" if per_day else ""
+    blocked = totals["not_converted"]
+    with st.container(horizontal=True, wrap=True, gap="small"):
+        st.metric("Not converted, before" + (" (per day)" if per_day else ""), f"{blocked['before' + key]:,}",
+                  width=220)
+        st.metric("Not converted, after" + (" (per day)" if per_day else ""), f"{blocked['after' + key]:,}",
+                  delta=blocked["delta" + key], delta_color="inverse", width=220)
+        for name in ("before", "after"):
+            rate = totals[f"rate_{name}"]
+            st.metric(f"Share not converted, {name}", "—" if rate is None else f"{rate:.0%}", width=200)
+    periods = result["periods"]
+    st.caption(" · ".join(f"{name.capitalize()}: {ui.md(period['from'] or '—')} to {ui.md(period['to'] or '—')} "
+                          f"({period['days']} days)" for name, period in periods.items())
+               + (". The periods differ in length, so counts are compared per day." if per_day else ""))
+
+
+def _findings(result: dict) -> None:
+    findings = result["findings"]
+    titles = {"fixed": ("Fixed", ":material/check_circle:"), "new": ("New", ":material/error:"),
+              "remaining": ("Remaining", ":material/pending:")}
+    columns = st.columns(3)
+    for column, (status, (title, icon)) in zip(columns, titles.items(), strict=True):
+        entries = findings[status]
+        column.markdown(f"#### {title} ({len(entries)})")
+        if not entries:
+            column.caption("None.")
+        for entry in entries:
+            cause = entry.get("cause") or entry.get("id")
+            column.markdown(f"{icon} {ui.md(app_state.cause_title(cause))}  \n{ui.md(entry['label'])}")
+
+
+def _evidence(result: dict) -> None:
+    evidence = result["now_converting"]
+    st.markdown(f"**Evidence that the fix works:** {evidence['same_sender']:,} senders and "
+                f"{evidence['same_queue']:,} queues that were blocked before have emails converted after.")
+    if evidence["examples"]:
+        rows = pd.DataFrame([{"Matched by": example["matched_by"], "Sender": example["sender"],
+                              "Queue": example["queue"], "Before": example["before"]["subject"],
+                              "Blocked by": app_state.cause_label(example["before"]["primary_cause"]),
+                              "After (converted)": example["after"]["subject"]} for example in evidence["examples"]])
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _share(result: dict) -> None:
+    with st.popover("Share this comparison", icon=":material/share:"):
+        with st.form("share_comparison", border=False):
+            name = st.text_input("Your name or team", max_chars=80)
+            mask = st.checkbox("Mask email addresses and subjects")
+            days = st.number_input("Link expires after (days)", min_value=1, max_value=365, value=30)
+            create = st.form_submit_button("Create share link", type="primary", icon=":material/link:")
+        if create:
+            try:
+                shared = without_subjects(result) if mask else result
+                token = RunStore().save(shared, created_by=name.strip() or "an admin", ttl_days=int(days),
+                                        mask=mask, name="comparison", kind="comparison")
+            except (sqlite3.Error, OSError) as error:
+                ui.LOG.error("could not share a comparison: %s", error)
+                st.error("The comparison could not be saved for sharing; try again later.")
+            else:
+                st.session_state.setdefault(ui.KEPT_RUNS, []).append({
+                    "token": token, "name": "comparison", "kind": "comparison", "days": int(days),
+                    "created": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M")})
+                st.code(f"{ui.app_url()}compare?compare={token}", language=None, wrap_lines=True)
+
+
+def _show(result: dict, read_only: bool) -> None:
+    _kpis(result)
+    st.plotly_chart(charts.comparison_by_cause(result), key="compare_causes", config=ui.PLOTLY_CONFIG)
+    _findings(result)
+    st.plotly_chart(charts.comparison_by_queue(result), key="compare_queues", config=ui.PLOTLY_CONFIG)
+    _evidence(result)
+    if not read_only:
+        _share(result)
+
+
+token = st.query_params.get("compare")
+if token:
+    shared = _open_shared(token)
+    if shared is None:
+        st.warning("This comparison link is unknown, has expired or was revoked. Ask whoever sent it for a new "
+                   "link.", icon=":material/link_off:")
+    else:
+        st.info("A shared comparison, read-only.", icon=":material/share:")
+        _show(shared, read_only=True)
+else:
+    cur = ui.current()
+    if cur is not None:
+        ui.banner(cur)
+    _pick(cur)
+    if COMPARISON in st.session_state:
+        _show(st.session_state[COMPARISON], read_only=False)

@@ -1,0 +1,400 @@
+"""A local stand-in for the Dataverse Web API, serving a snapshot's records on 127.0.0.1.
+
+What a pull relies on is done as Dataverse does it: ``$select`` (selected columns only, the key and
+``@odata.etag`` always, a selected column absent from a record as null), ``$filter`` (comparisons,
+``and``/``or``/``not``, parentheses, a single-valued navigation such as ``activityid_email/createdon``),
+``Prefer: odata.maxpagesize`` and ``odata.include-annotations`` (annotations only when asked),
+``@odata.nextLink`` with a ``$skiptoken`` paging cookie, ``modifiedon`` on every record, and ``401``
+with Dataverse's error body without the right bearer token. Faults can be injected per table and page: ``429`` with
+``Retry-After``, ``503``, ``403``, ``400``, a dropped connection, an answer that never ends.
+
+``serving_seconds`` adds up the time spent answering, for the benchmark's overhead figure.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import orjson
+
+from diagnostics.demo import ENTITY_SETS
+
+API = "/api/data/v9.2/"
+TOKEN = "stand-in-token"
+UNAUTHORIZED = {"code": "0x80072560", "message": "The user is not a member of the organization."}
+FORBIDDEN = {"code": "0x80040220", "message": "Principal user (Id=5e0c6c4f-0000-0000-0000-000000000000, type=8) "
+             "is missing prvReadEmail privilege on OTC=4202 for entity 'email'."}
+THROTTLED = {"code": "0x80072322", "message": "Number of requests exceeded the limit of 6000 over time window of "
+             "300 seconds."}
+UNAVAILABLE = {"code": "0x80040216", "message": "The service is temporarily unavailable."}
+ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+PAGE_FILE = re.compile(r"^(?P<set>[a-z]+)(?:\.(?P<page>\d+))?\.json$")
+
+
+@dataclass
+class Fault:
+    """Answer the ``page`` of ``table`` (any when None) badly, ``times`` times: ``429``, ``503``, ``403``,
+    ``400``, ``drop`` (the connection is reset) or ``hang`` (headers, part of the body, then silence)."""
+
+    kind: str
+    table: str | None = None
+    page: int | None = None
+    times: int = 1
+    retry_after: str = "1"
+
+    def matches(self, table: str, page: int) -> bool:
+        return self.times > 0 and self.table in (None, table) and self.page in (None, page)
+
+
+class StandIn:
+    """``with StandIn(files) as server: server.url`` serves the records of ``files`` (name -> JSON page)."""
+
+    def __init__(self, files: dict[str, bytes], token: str = TOKEN):
+        self.tables = _records(files)
+        self.token = token
+        self.faults: list[Fault] = []
+        self.requests: list[dict] = []  # table, page, prefer, query of every answered request
+        self.serving_seconds = 0.0
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._results: dict[tuple, tuple[list[dict], dict[str, int]]] = {}
+        self._keys: dict[str, dict] | None = None
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> StandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fault(self, table: str, page: int) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(table, page):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def rows(self, table: str, select: list[str] | None, filter_text: str | None, annotated: bool):
+        """The records a query returns (computed once per query) and each key's position in them."""
+        cache_key = (table, tuple(select or ()), filter_text, annotated)
+        with self._lock:
+            if cache_key not in self._results:
+                matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
+                key = _key_column(table, self.tables[table])
+                rows = [_project(row, key, select, annotated) for row in self.tables[table] if matches(row)]
+                self._results[cache_key] = (rows, {str(row.get(key)): index for index, row in enumerate(rows)})
+            return self._results[cache_key]
+
+    def resolve(self, row: dict, navigation: str) -> dict | None:
+        """The record a single-valued navigation property points to (``activityid_email`` -> the email)."""
+        if self._keys is None:
+            self._keys = {str(record[_key_column(table, records)]).lower(): record
+                          for table, records in self.tables.items() for record in records}
+        lookup = f"_{navigation.split('_')[0].lower()}_value"
+        target = row.get(lookup)
+        return self._keys.get(str(target).lower()) if target else None
+
+
+def _records(files: dict[str, bytes]) -> dict[str, list[dict]]:
+    pages: dict[str, list[tuple[int, list[dict]]]] = {}
+    for name, data in files.items():
+        match = PAGE_FILE.match(name)
+        if match:
+            pages.setdefault(match["set"], []).append((int(match["page"] or 1), orjson.loads(data)["value"]))
+    return {table: [_with_modifiedon(row) for _page, rows in sorted(parts, key=lambda part: part[0]) for row in rows]
+            for table, parts in pages.items()}
+
+
+def _with_modifiedon(row: dict) -> dict:
+    """Every Dataverse record has ``modifiedon``; a snapshot may not have exported it: the latest of its dates."""
+    if "modifiedon" not in row:
+        dates = [value for name, value in row.items() if name.endswith("on") and isinstance(value, str)
+                 and ISO_DATE.match(value)]
+        if dates:
+            row["modifiedon"] = max(dates)
+    return row
+
+
+def _key_column(table: str, records: list[dict]) -> str:
+    return ENTITY_SETS.get(table) or next((name for name in (records or [{}])[0] if name.endswith("id")), "id")
+
+
+def _project(row: dict, key: str, select: list[str] | None, annotated: bool) -> dict:
+    projected: dict = {"@odata.etag": f'W/"{abs(hash(str(row.get(key)))) % 10**8}"'}
+    names = [name for name in row if "@" not in name] if select is None else list(dict.fromkeys([*select, key]))
+    for name in names:
+        projected[name] = row.get(name)
+        if annotated:
+            projected.update({column: value for column, value in row.items() if column.startswith(name + "@")})
+    return projected
+
+
+# --------------------------------------------------------------------------- $filter
+
+_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<open>\()|(?P<close>\))"
+                    r"|(?P<datetime>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d))"
+                    r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<word>[A-Za-z_][\w/]*))")
+_COMPARE = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
+            "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
+Predicate = Callable[[dict], bool]
+
+
+class FilterError(ValueError):
+    pass
+
+
+def parse_filter(text: str, resolve: Callable[[dict, str], dict | None]) -> Predicate:
+    """An OData ``$filter`` as a predicate over a record; ``FilterError`` for what the stand-in does not know."""
+    tokens = _tokens(text)
+    position = [0]
+
+    def peek() -> tuple[str, str] | None:
+        return tokens[position[0]] if position[0] < len(tokens) else None
+
+    def take() -> tuple[str, str]:
+        token = peek()
+        if token is None:
+            raise FilterError("the filter ends too early")
+        position[0] += 1
+        return token
+
+    def expression() -> Predicate:
+        left = conjunction()
+        while peek() == ("word", "or"):
+            take()
+            left = (lambda a, b: lambda row: a(row) or b(row))(left, conjunction())
+        return left
+
+    def conjunction() -> Predicate:
+        left = unary()
+        while peek() == ("word", "and"):
+            take()
+            left = (lambda a, b: lambda row: a(row) and b(row))(left, unary())
+        return left
+
+    def unary() -> Predicate:
+        if peek() == ("word", "not"):
+            take()
+            inner = unary()
+            return lambda row: not inner(row)
+        if peek() == ("open", "("):
+            take()
+            inner = expression()
+            if take() != ("close", ")"):
+                raise FilterError("a parenthesis is not closed")
+            return inner
+        return comparison()
+
+    def comparison() -> Predicate:
+        left, (kind, operator), right = operand(), take(), operand()
+        if kind != "word" or operator not in _COMPARE:
+            raise FilterError(f"unknown operator {operator!r}")
+        compare = _COMPARE[operator]
+
+        def test(row: dict) -> bool:
+            a, b = _comparable(left(row), right(row))
+            if a is None or b is None:
+                return compare(a, b) if operator in ("eq", "ne") else False
+            return compare(a, b)
+
+        return test
+
+    def operand() -> Callable[[dict], object]:
+        kind, text = take()
+        if kind == "string":
+            value = text[1:-1].replace("''", "'")
+            return lambda _row: value
+        if kind == "datetime":
+            instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return lambda _row: instant
+        if kind == "number":
+            number = float(text)
+            return lambda _row: number
+        if text in ("true", "false", "null"):
+            constant = {"true": True, "false": False, "null": None}[text]
+            return lambda _row: constant
+        if "(" in text or kind != "word":
+            raise FilterError(f"unsupported operand {text!r}")
+        return _path(text, resolve)
+
+    predicate = expression()
+    if peek() is not None:
+        raise FilterError(f"unexpected {peek()[1]!r}")
+    return predicate
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    tokens, index = [], 0
+    while index < len(text.rstrip()):
+        match = _TOKEN.match(text, index)
+        if not match:
+            raise FilterError(f"cannot read the filter at {text[index:index + 20]!r}")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        index = match.end()
+    return tokens
+
+
+def _path(text: str, resolve: Callable[[dict, str], dict | None]) -> Callable[[dict], object]:
+    *navigations, column = text.split("/")
+
+    def value(row: dict) -> object:
+        for navigation in navigations:
+            row = resolve(row, navigation) or {}
+        return row.get(column)
+
+    return value
+
+
+def _comparable(a: object, b: object) -> tuple[object, object]:
+    """Dates compare as instants, numbers as numbers, text case-insensitively (as Dataverse does)."""
+    if isinstance(b, datetime) and isinstance(a, str):
+        a = datetime.fromisoformat(a.replace("Z", "+00:00"))
+    if isinstance(a, datetime) and isinstance(b, str):
+        b = datetime.fromisoformat(b.replace("Z", "+00:00"))
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower(), b.lower()
+    return a, b
+
+
+# --------------------------------------------------------------------------- HTTP
+
+def _handler(server: StandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Dataverse
+
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:  # http.server's name for it
+            started = time.perf_counter()
+            try:
+                _answer(server, self)
+            finally:
+                with server._lock:
+                    server.serving_seconds += time.perf_counter() - started
+
+    return Handler
+
+
+def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> None:
+    parts = urlsplit(request.path)
+    table = parts.path[len(API):] if parts.path.startswith(API) else ""
+    if table not in server.tables:
+        return _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
+    if request.headers.get("Authorization") != f"Bearer {server.token}":
+        return _error(request, 401, UNAUTHORIZED)
+    query = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
+    page = _page_number(query.get("$skiptoken"))
+    server.requests.append({"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query})
+    fault = server.fault(table, page)
+    if fault:
+        return _fault(server, request, fault)
+    unknown = [name for name in query if name not in ("$select", "$filter", "$skiptoken")]
+    if unknown:
+        return _error(request, 400, {"code": "0x0", "message": f"The stand-in does not support {unknown[0]}."})
+    _serve_page(server, request, table, query, page)
+
+
+def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, query: dict, page: int) -> None:
+    prefer = request.headers.get("Prefer", "")
+    size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+    size = int(size_match.group(1)) if size_match else 5000
+    annotated = "odata.include-annotations" in prefer
+    select = query["$select"].split(",") if query.get("$select") else None
+    try:
+        rows, positions = server.rows(table, select, query.get("$filter"), annotated)
+    except FilterError as error:
+        return _error(request, 400, {"code": "0x80060888", "message": f"Invalid $filter: {error}"})
+    start = positions[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
+    chunk = rows[start:start + size]
+    root = f"{server.url}{API}"
+    body: dict = {"@odata.context": f"{root}$metadata#{table}({query.get('$select', '')})", "value": chunk}
+    if start + size < len(rows):
+        kept = "&".join(f"{name}={quote(value, safe=',/:()=*@.-_')}" for name, value in query.items()
+                        if name != "$skiptoken")
+        body["@odata.nextLink"] = f"{root}{table}?{kept}&$skiptoken={_skiptoken(table, page, chunk)}"
+    applied = ",".join(part for part in ([prefer.split(",")[0]] if annotated else [])
+                       + ([f"odata.maxpagesize={size}"] if size_match else []))
+    headers = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
+    if applied:
+        headers["Preference-Applied"] = applied
+    _send(request, 200, orjson.dumps(body), headers)
+
+
+def _skiptoken(table: str, page: int, chunk: list[dict]) -> str:
+    key = _key_column(table, chunk)
+    cookie = (f'<cookie page="{page}"><{key} last="{{{str(chunk[-1][key]).upper()}}}" '
+              f'first="{{{str(chunk[0][key]).upper()}}}" /></cookie>')
+    token = f'<cookie pagenumber="{page + 1}" pagingcookie="{quote(cookie, safe="")}" istracking="False" />'
+    return quote(token, safe="")
+
+
+def _page_number(token: str | None) -> int:
+    match = re.search(r'pagenumber="(\d+)"', token or "")
+    return int(match.group(1)) if match else 1
+
+
+def _last_key(token: str) -> str:
+    match = re.search(r'last="\{([^}]+)\}"', unquote(token))
+    return match.group(1).lower() if match else ""
+
+
+def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> None:
+    if fault.kind == "429":
+        return _error(request, 429, THROTTLED, {"Retry-After": fault.retry_after})
+    if fault.kind == "503":
+        return _error(request, 503, UNAVAILABLE)
+    if fault.kind == "403":
+        return _error(request, 403, FORBIDDEN)
+    if fault.kind == "400":
+        return _error(request, 400, {"code": "0x80060888", "message": "Could not find a property named 'queueid' "
+                                     "on type 'Microsoft.Dynamics.CRM.activitymonitor'."})
+    if fault.kind == "drop":  # a reset: close at once with SO_LINGER 0
+        request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        request.close_connection = True
+        request.connection.close()
+        return None
+    if fault.kind == "hang":
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", "1000000")
+        request.end_headers()
+        request.wfile.write(b'{"value": [')
+        request.wfile.flush()
+        server.stopping.wait(30)
+        request.close_connection = True
+        return None
+    raise ValueError(f"unknown fault {fault.kind}")
+
+
+def _error(request: BaseHTTPRequestHandler, status: int, error: dict, headers: dict | None = None) -> None:
+    _send(request, status, orjson.dumps({"error": error}),
+          {"Content-Type": "application/json; odata.metadata=minimal", **(headers or {})})
+
+
+def _send(request: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict) -> None:
+    request.send_response(status)
+    for name, value in {**headers, "Content-Length": str(len(body))}.items():
+        request.send_header(name, value)
+    request.end_headers()
+    request.wfile.write(body)

@@ -1,0 +1,140 @@
+"""The app's "Connect to Dataverse" in headless Chromium, against the local Dataverse stand-in.
+
+The app runs with ``DATAVERSE_TOKEN`` set (no device code to type); the stand-in serves the demo on
+127.0.0.1. The connect flow must end on the overview with the pulled report, offer the pulled zip for
+download, and keep the token out of the share store and the server's log.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import APP
+from dataverse_standin import StandIn
+from test_browser import WAIT, _free_port, browser  # noqa: F401 - the browser fixture
+
+from diagnostics.dataverse import pull_snapshot, sign_in
+from diagnostics.demo import demo_files
+from diagnostics.evaluate import diagnose
+from diagnostics.snapshot import load_snapshot
+
+pytestmark = pytest.mark.browser
+TOKEN = "browser-test-token-0123456789"
+EMAILS = 120
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    with StandIn(demo_files(EMAILS), token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """``streamlit run`` on a free port, with DATAVERSE_TOKEN set; yields (address, store file, log file)."""
+    port = _free_port()
+    store = tmp_path_factory.mktemp("store") / "runs.sqlite"
+    log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
+    env = {**os.environ, "DIAGNOSTICS_STORE": str(store), "DATAVERSE_TOKEN": TOKEN}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"], cwd=Path(APP).parent, env=env, stdout=log,
+            stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(base, process)
+        yield base, store, log_path
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_healthy(base: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("streamlit did not start")
+        time.sleep(0.3)
+
+
+def _expected_incoming(stand_in: StandIn, tmp_path: Path) -> int:
+    """What the app's default range (the last 30 days) pulls, diagnosed here."""
+    today = date.today()
+    summary = pull_snapshot(stand_in.url, tmp_path / "expected.zip", today - timedelta(days=30), today,
+                            signin=sign_in(environ={"DATAVERSE_TOKEN": TOKEN}))
+    return diagnose(load_snapshot(summary.path)).summary()["incoming"]
+
+
+def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_in, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    base, store, log_path = app
+    expected = _expected_incoming(stand_in, tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{base}/upload")
+    page.get_by_text("Connect to Dataverse").click()
+    page.get_by_role("textbox", name="Organisation URL").fill(stand_in.url)
+    page.get_by_role("button", name="Sign in and pull").click()
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
+    expect(page.get_by_text("Pulled and diagnosed 127.0.0.1")).to_be_visible(timeout=WAIT)
+    metric = page.locator('[data-testid="stMetric"]', has_text="Incoming").locator('[data-testid="stMetricValue"]')
+    expect(metric).to_have_text(f"{expected:,}", timeout=WAIT)
+    assert any(request["table"] == "incidents" for request in stand_in.requests)
+    page.screenshot(path=str(tmp_path / "overview-after-pull.png"))
+
+    page.locator('[data-testid="stSidebarNav"] a[href$="/upload"]').click()
+    button = page.get_by_role("button", name="Download the pulled snapshot")
+    expect(button).to_be_visible(timeout=WAIT)
+    with page.expect_download() as download:
+        button.click()
+    data = Path(download.value.path()).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "emails.json" in archive.namelist() and "incidents.json" in archive.namelist()
+    assert download.value.suggested_filename.startswith("127.0.0.1-")
+
+    page.locator('[data-testid="stSidebarNav"] a').first.click()
+    page.get_by_role("button", name="Share this report").click()
+    page.get_by_role("textbox", name="Your name or team").fill("Dana")
+    page.get_by_role("button", name="Create share link").click()
+    link = page.locator('[data-testid="stCode"]', has_text="?run=")
+    expect(link).to_be_visible(timeout=WAIT)
+    assert TOKEN not in link.inner_text() and TOKEN not in page.url
+    context.close()
+    assert TOKEN.encode() not in store.read_bytes()  # the share store never holds the token
+    assert TOKEN not in log_path.read_text(errors="replace")
+
+
+def test_connect_refuses_a_foreign_host_with_one_line(app, browser, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    base, _store, _log = app
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/upload")
+    page.get_by_text("Connect to Dataverse").click()
+    page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
+    page.get_by_role("button", name="Sign in and pull").click()
+    expect(page.get_by_text("should be a Dynamics 365 address")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("Nothing was pulled")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "connect-refused.png"))
+    context.close()

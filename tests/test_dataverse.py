@@ -1,0 +1,551 @@
+"""Pulling a snapshot from Dataverse, against the local stand-in (tests/dataverse_standin.py) on 127.0.0.1.
+
+The stand-in serves the demo snapshot; a pulled zip must diagnose exactly like the demo folder. Faults
+(429 with Retry-After, 503, a dropped connection, an answer that never ends, 400/401/403) are survived
+or refused with one line, and a refused or interrupted pull leaves no file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+import pytest
+import requests
+from dataverse_standin import TOKEN, Fault, StandIn
+
+from diagnostics import dataverse, export_guide
+from diagnostics.dataverse import PullError, RetryPolicy, pull_snapshot, sign_in
+from diagnostics.demo import demo_files, write_demo
+from diagnostics.evaluate import diagnose
+from diagnostics.snapshot import load_snapshot
+
+EMAILS = 120
+# Wide enough for everything the demo holds (its emails span the 30 days to 2026-11-20, but replies may point to
+# older emails and cases): a pull of this range must diagnose like the whole folder.
+SINCE, UNTIL = date(2020, 1, 1), date(2026, 11, 30)
+PAGE = 40  # small pages, so every big table has several
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return demo_files(EMAILS)
+
+
+@pytest.fixture(scope="module")
+def folder_report(files, tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("demo")
+    write_demo(folder, emails=EMAILS)
+    return _diagnosis(folder)
+
+
+@pytest.fixture
+def server(files):
+    with StandIn(files) as stand_in:
+        yield stand_in
+
+
+class Waits:
+    """A fake sleep: records what the pull would have waited, returns at once."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+def _signin(token: str = TOKEN) -> dataverse.SignIn:
+    return sign_in(environ={"DATAVERSE_TOKEN": token})
+
+
+def _policy(waits: Waits | None = None, **changes) -> RetryPolicy:
+    return RetryPolicy(**{"connect_timeout": 2, "read_timeout": 2, "max_attempts": 4, "max_seconds": 30,
+                          "backoff": 0.5, "sleep": waits or Waits(), **changes})
+
+
+def _pull(server: StandIn, out: Path, **options) -> dataverse.PullSummary:
+    options = {"signin": _signin(), "policy": _policy(), "page_size": PAGE, **options}
+    return pull_snapshot(server.url, out, SINCE, UNTIL, **options)
+
+
+def _diagnosis(path: Path) -> dict:
+    """What a diagnosis says (without where it came from, when, and the raw table sizes)."""
+    report = diagnose(load_snapshot(path)).to_dict()
+    return {key: report[key] for key in ("summary", "emails", "findings", "queues", "missing_tables")}
+
+
+def _jwt(claims: dict) -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'none'})}.{part(claims)}.signature"
+
+
+def _one_line(text: str) -> str:
+    assert "\n" not in text.strip() and text.strip(), text
+    return text
+
+
+# --------------------------------------------------------------------------- the pulled snapshot
+
+def test_a_pulled_snapshot_diagnoses_exactly_like_the_folder_it_was_served_from(server, tmp_path, folder_report):
+    summary = _pull(server, tmp_path / "pulled.zip")
+    assert summary.path.exists() and summary.pages > len(summary.counts)  # several pages for the big tables
+    pulled = _diagnosis(summary.path)
+    assert pulled["summary"]["incoming"] > 50
+    assert pulled["emails"] == folder_report["emails"]  # every email's verdict, causes, notes
+    assert pulled["findings"] == folder_report["findings"]
+    assert pulled == folder_report
+
+
+def test_pages_are_named_and_shaped_like_a_manual_export(server, tmp_path, files):
+    summary = _pull(server, tmp_path / "pulled.zip")
+    with zipfile.ZipFile(summary.path) as archive:
+        names = archive.namelist()
+        pages = {name: orjson.loads(archive.read(name)) for name in names}
+    emails = sorted((name for name in names if name.startswith("emails.")), key=len)
+    assert emails[:3] == ["emails.json", "emails.2.json", "emails.3.json"]
+    assert len(emails) == -(-summary.counts["emails"] // PAGE)
+    for name, page in pages.items():
+        table = name.split(".")[0]
+        last = name == f"{table}.json" if summary.counts[table] <= PAGE else \
+            name == f"{table}.{-(-summary.counts[table] // PAGE)}.json"
+        assert len(page["value"]) <= PAGE
+        assert ("@odata.nextLink" in page) is not last, name
+    first = pages["emails.json"]["value"][0]
+    assert set(first) - {"@odata.etag"} <= set(export_guide.select_columns("emails")) | _annotations(first)
+    assert any(key.endswith("@Microsoft.Dynamics.CRM.lookuplogicalname") for key in first)
+    assert summary.counts == {name: count for name, count in _served_counts(server).items()}
+    assert sum(summary.counts.values()) == summary.rows
+
+
+def _annotations(row: dict) -> set[str]:
+    return {key for key in row if "@" in key}
+
+
+def _served_counts(server: StandIn) -> dict[str, int]:
+    steps = export_guide.export_steps("https://x.example", SINCE, UNTIL)
+    return {step.table: len(server.rows(step.table, list(step.columns), step.filter, True)[0]) for step in steps}
+
+
+def test_every_request_is_the_export_guides_with_the_prefer_header(server, tmp_path):
+    _pull(server, tmp_path / "pulled.zip")
+    steps = export_guide.export_steps("https://contoso.crm.dynamics.com", SINCE, UNTIL)
+    first_pages = {request["table"]: request for request in server.requests if request["page"] == 1}
+    assert list(first_pages) == [step.table for step in steps]
+    for step in steps:
+        expected = {name: values[-1] for name, values in parse_qs(urlsplit(step.url).query).items()}
+        assert first_pages[step.table]["query"] == expected, step.table
+    for request in server.requests:
+        assert request["prefer"] == f'odata.include-annotations="*",odata.maxpagesize={PAGE}'
+    assert any(request["page"] > 1 and "$skiptoken" in request["query"] for request in server.requests)
+
+
+def test_the_date_range_is_applied_on_createdon(server, tmp_path, files):
+    day = date(2026, 11, 10)
+    summary = pull_snapshot(server.url, tmp_path / "day.zip", day, day, signin=_signin(), policy=_policy())
+    with zipfile.ZipFile(summary.path) as archive:
+        emails = orjson.loads(archive.read("emails.json"))["value"]
+        parties = orjson.loads(archive.read("activityparties.json"))["value"]
+    served = [row for row in orjson.loads(files["emails.json"])["value"] if row["createdon"].startswith("2026-11-10")]
+    assert 0 < len(emails) == len(served) < EMAILS
+    assert {row["activityid"] for row in emails} == {row["activityid"] for row in served}
+    assert {row["_activityid_value"] for row in parties} <= {row["activityid"] for row in emails}
+    assert summary.counts["queues"] == len(orjson.loads(files["queues.json"])["value"])  # undated tables are whole
+
+
+def test_the_default_range_is_the_last_30_days():
+    assert dataverse.date_range(None, None, today=date(2026, 11, 20)) == (date(2026, 10, 21), date(2026, 11, 20))
+    assert dataverse.date_range(date(2026, 11, 1), None, today=date(2026, 11, 20))[0] == date(2026, 11, 1)
+    with pytest.raises(ValueError, match="after the end date"):
+        dataverse.date_range(date(2026, 11, 2), date(2026, 11, 1))
+
+
+# --------------------------------------------------------------------------- the stand-in behaves like Dataverse
+
+def test_stand_in_annotations_only_when_prefer_asks_and_page_size_honoured(server):
+    url = f"{server.url}/api/data/v9.2/emails?$select=activityid,_regardingobjectid_value"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    plain = requests.get(url, headers=auth, timeout=5).json()
+    assert len(plain["value"]) == EMAILS and not any(_annotations(row) - {"@odata.etag"} for row in plain["value"])
+    assert set(plain["value"][0]) == {"@odata.etag", "activityid", "_regardingobjectid_value"}
+    prefer = {**auth, "Prefer": 'odata.include-annotations="*",odata.maxpagesize=7'}
+    annotated = requests.get(url, headers=prefer, timeout=5)
+    assert len(annotated.json()["value"]) == 7 and "$skiptoken=" in annotated.json()["@odata.nextLink"]
+    assert "odata.maxpagesize=7" in annotated.headers["Preference-Applied"]
+    assert any(_annotations(row) - {"@odata.etag"} for row in annotated.json()["value"])
+
+
+def test_stand_in_refuses_without_the_right_token(server):
+    answer = requests.get(f"{server.url}/api/data/v9.2/queues", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert answer.status_code == 401 and answer.json()["error"]["message"]
+
+
+# --------------------------------------------------------------------------- faults
+
+@pytest.mark.parametrize("kind", ["429", "503", "drop"])
+def test_a_transient_fault_is_survived(server, tmp_path, folder_report, kind):
+    server.faults.append(Fault(kind, table="emails", page=2, retry_after="3"))
+    waits = Waits()
+    summary = _pull(server, tmp_path / "pulled.zip", policy=_policy(waits))
+    assert server.faults[0].times == 0  # the fault did happen
+    assert len(waits.seconds) == 1
+    if kind == "429":
+        assert waits.seconds == [3.0]  # Retry-After honoured
+    assert _diagnosis(summary.path) == folder_report
+
+
+def test_an_answer_that_never_ends_times_out_and_is_retried(server, tmp_path, folder_report):
+    server.faults.append(Fault("hang", table="queueitems", page=1))
+    summary = _pull(server, tmp_path / "pulled.zip", policy=_policy(read_timeout=0.4))
+    assert _diagnosis(summary.path) == folder_report
+
+
+def test_an_answer_that_never_ends_every_time_gives_up_with_one_line_and_no_file(server, tmp_path):
+    server.faults.append(Fault("hang", table="queues", times=99))
+    out = tmp_path / "pulled.zip"
+    with pytest.raises(PullError) as caught:
+        _pull(server, out, policy=_policy(read_timeout=0.3, max_attempts=3))
+    message = _one_line(str(caught.value))
+    assert message.startswith("queues: no answer within 0.3 s; gave up after 3 tries")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_throttling_that_outlasts_the_bound_gives_up_with_one_line(server, tmp_path):
+    server.faults.append(Fault("429", table="contacts", times=99, retry_after="20"))
+    waits = Waits()
+    with pytest.raises(PullError) as caught:
+        _pull(server, tmp_path / "pulled.zip", policy=_policy(waits, max_seconds=30))
+    message = _one_line(str(caught.value))
+    assert message.startswith("contacts: Dataverse's service protection limit asked to wait 20 s (Number of "
+                              "requests exceeded the limit of 6000")
+    assert "gave up after 2 tries" in message and waits.seconds == [20.0]  # a second wait would pass 30 s
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("403", "refused access (403: Principal user"), ("400", "Dataverse answered 400: Could not find a property")])
+def test_a_refusal_is_not_retried_and_names_the_table_and_dataverses_message(server, tmp_path, kind, words):
+    server.faults.append(Fault(kind, table="activitymonitors", times=99))
+    with pytest.raises(PullError) as caught:
+        _pull(server, tmp_path / "pulled.zip")
+    message = _one_line(str(caught.value))
+    assert message.startswith("activitymonitors: ") and words in message
+    assert [request["table"] for request in server.requests].count("activitymonitors") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_access_denied_says_who_is_signed_in_and_which_tables_need_read_access(server, tmp_path):
+    server.token = _jwt({"upn": "dana@contoso.com"})
+    with pytest.raises(PullError) as caught:
+        _pull(server, tmp_path / "pulled.zip", signin=_signin(_jwt({"upn": "alex@contoso.com"})))
+    message = _one_line(str(caught.value))
+    assert message.startswith("emails: Dataverse refused access (401: The user is not a member of the organization.)")
+    assert "Signed in as alex@contoso.com (signed in with DATAVERSE_TOKEN)" in message
+    assert "needs read access to emails, activityparties, queues" in message and "incidents." in message
+
+
+def test_a_retry_after_longer_than_the_bound_gives_up_at_once(server, tmp_path):
+    server.faults.append(Fault("429", table="queues", retry_after="900"))
+    waits = Waits()
+    with pytest.raises(PullError, match=r"^queues: .* asked to wait 900 s .*; gave up after 1 try in 0 s"):
+        _pull(server, tmp_path / "pulled.zip", policy=_policy(waits))
+    assert waits.seconds == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_folder_is_one_line(server, tmp_path):
+    with pytest.raises(PullError, match="no such folder$"):
+        _pull(server, tmp_path / "nowhere" / "pulled.zip")
+    assert server.requests == []
+
+
+def test_an_interrupted_pull_leaves_no_file_and_keeps_an_older_snapshot(server, tmp_path):
+    out = tmp_path / "pulled.zip"
+    out.write_bytes(b"the snapshot of last week")
+
+    def interrupt(step: dataverse.PullProgress) -> None:
+        if step.table == "queueitems":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _pull(server, out, progress=interrupt)
+    assert list(tmp_path.iterdir()) == [out] and out.read_bytes() == b"the snapshot of last week"
+
+
+def test_progress_reports_every_table_and_page_with_rows_so_far(server, tmp_path):
+    seen: list[dataverse.PullProgress] = []
+    summary = _pull(server, tmp_path / "pulled.zip", progress=seen.append)
+    emails = [step for step in seen if step.table == "emails"]
+    assert [step.page for step in emails] == list(range(1, len(emails) + 1))
+    assert [step.rows for step in emails] == [min(PAGE * step.page, EMAILS) for step in emails]
+    assert emails[-1].done and not any(step.done for step in emails[:-1])
+    assert seen[-1].tables_done == seen[-1].tables_total == len(summary.counts)
+    assert seen[-1].total_rows == summary.rows
+
+
+def test_a_next_link_to_another_host_is_not_followed(server, tmp_path):
+    session = requests.Session()
+    original = session.get
+
+    def tamper(url, **kwargs):
+        answer = original(url, **kwargs)
+        body = answer.json()
+        if "@odata.nextLink" in body:
+            body["@odata.nextLink"] = "https://evil.example/api/data/v9.2/emails?$skiptoken=1"
+            answer._content = orjson.dumps(body)
+        return answer
+
+    session.get = tamper
+    with pytest.raises(PullError, match=r"^emails: the next page's address is not on http://127\.0\.0\.1"):
+        _pull(server, tmp_path / "pulled.zip", session=session)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_html_answer_is_refused_with_one_line(tmp_path):
+    class Html:
+        def get(self, url, **kwargs):
+            answer = requests.Response()
+            answer.status_code, answer._content = 200, b"<html>Sign in to your account</html>"
+            answer.headers["Content-Type"] = "text/html; charset=utf-8"
+            return answer
+
+    with pytest.raises(PullError, match=r"^emails: the answer is not Web API JSON \(text/html\)"):
+        pull_snapshot("http://127.0.0.1:9", tmp_path / "x.zip", SINCE, UNTIL, signin=_signin(), session=Html())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_port_is_refused_at_once(tmp_path):
+    waits = Waits()
+    with pytest.raises(PullError, match="^cannot reach 127.0.0.1:9: the connection was refused"):
+        pull_snapshot("http://127.0.0.1:9", tmp_path / "x.zip", SINCE, UNTIL, signin=_signin(), policy=_policy(waits))
+    assert waits.seconds == []
+
+
+# --------------------------------------------------------------------------- addresses
+
+@pytest.mark.parametrize(("url", "root"), [
+    ("https://Contoso.crm4.dynamics.com/main.aspx?appid=1", "https://contoso.crm4.dynamics.com"),
+    ("contoso.crm.dynamics.com", "https://contoso.crm.dynamics.com"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"), ("http://localhost:81/", "http://localhost:81"),
+    ("http://[::1]:81", "http://[::1]:81")])
+def test_organisation_addresses(url, root):
+    assert dataverse.org_root(url) == root
+
+
+@pytest.mark.parametrize("url", ["http://contoso.crm.dynamics.com", "http://10.0.0.5", "ftp://contoso.crm.dynamics.com",
+                                 "http://user@127.0.0.1:80", "", "https://"])
+def test_addresses_refused(url):
+    with pytest.raises(ValueError):
+        dataverse.org_root(url)
+
+
+def test_the_app_connects_only_to_dynamics_clouds():
+    assert dataverse.org_root("https://contoso.crm.dynamics.com", clouds_only=True)
+    assert dataverse.org_root("http://127.0.0.1:80", clouds_only=True)
+    with pytest.raises(ValueError, match="Dynamics 365 address"):
+        dataverse.org_root("https://evil.example", clouds_only=True)
+
+
+def test_loopback_requests_are_the_export_guides_with_the_loopback_root():
+    steps = dataverse.pull_steps("http://localhost:81", SINCE, UNTIL)
+    guide = export_guide.export_steps("https://contoso.crm.dynamics.com", SINCE, UNTIL)
+    assert [step.url.replace("http://localhost:81", "https://contoso.crm.dynamics.com") for step in steps] == \
+        [step.url for step in guide]
+
+
+# --------------------------------------------------------------------------- sign-in
+
+class FakeDeviceCode:
+    """Stands in for azure.identity.DeviceCodeCredential: prompts once, then hands out a token."""
+
+    made: list[dict] = []
+
+    def __init__(self, client_id: str, *, tenant_id: str, prompt_callback, timeout: int):
+        self.prompt = prompt_callback
+        self.token = _jwt({"upn": "dana@contoso.com"})
+        FakeDeviceCode.made.append({"client_id": client_id, "tenant_id": tenant_id})
+
+    def get_token(self, *scopes: str, **kwargs):
+        from azure.core.credentials import AccessToken
+
+        if self.prompt:
+            self.prompt("https://microsoft.com/devicelogin", "FAKE-CODE", datetime.now(UTC) + timedelta(minutes=15))
+            self.prompt = None
+        return AccessToken(self.token, 2**31)
+
+
+@pytest.fixture
+def device_code(monkeypatch):
+    import azure.identity
+
+    FakeDeviceCode.made = []
+    monkeypatch.setattr(azure.identity, "DeviceCodeCredential", FakeDeviceCode)
+    monkeypatch.setattr(dataverse.shutil, "which", lambda name: None)  # no Azure CLI here
+    return FakeDeviceCode
+
+
+def test_the_device_code_prompt_reaches_the_user_and_names_who_signed_in(server, tmp_path, device_code):
+    prompts = []
+    server.token = _jwt({"upn": "dana@contoso.com"})
+    signin = sign_in(lambda address, code, expires: prompts.append((address, code)), environ={})
+    summary = _pull(server, tmp_path / "pulled.zip", signin=signin)
+    assert prompts == [("https://microsoft.com/devicelogin", "FAKE-CODE")]  # once for the whole pull
+    assert summary.identity == "dana@contoso.com (signed in with device code)"
+    assert device_code.made == [{"client_id": dataverse.SAMPLE_CLIENT_ID, "tenant_id": "organizations"}]
+
+
+def test_the_device_code_client_id_is_configurable(device_code):
+    sign_in(environ={"DATAVERSE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_TENANT_ID": "contoso.com"})
+    sign_in(client_id="99999999-2222-3333-4444-555555555555", environ={})
+    assert device_code.made == [{"client_id": "11111111-2222-3333-4444-555555555555", "tenant_id": "contoso.com"},
+                                {"client_id": "99999999-2222-3333-4444-555555555555", "tenant_id": "organizations"}]
+
+
+def test_sign_in_order_token_then_client_credentials_then_cli_then_device_code(device_code, monkeypatch):
+    secret = {"AZURE_CLIENT_ID": "a", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_SECRET": "s"}
+    assert [way for way, _ in sign_in(environ={**secret, "DATAVERSE_TOKEN": "x"}).ways] == ["DATAVERSE_TOKEN"]
+    monkeypatch.setattr(dataverse.shutil, "which", lambda name: "/usr/bin/az")
+    assert [way for way, _ in sign_in(environ=secret).ways] == [
+        "client credentials (AZURE_CLIENT_ID)", "the Azure CLI's login", "device code"]
+    # the app: a visitor signs in as themselves, never as the server's own identities
+    assert [way for way, _ in sign_in(environ=secret, person_only=True).ways] == ["device code"]
+
+
+def test_an_unavailable_way_falls_through_to_the_next(device_code):
+    from azure.identity import CredentialUnavailableError
+
+    class NoCli:
+        def get_token(self, *scopes, **kwargs):
+            raise CredentialUnavailableError("Azure CLI not logged in")
+
+    signin = dataverse.SignIn([("the Azure CLI's login", NoCli()),
+                               ("device code", FakeDeviceCode("c", tenant_id="t", prompt_callback=None, timeout=1))])
+    assert signin.token("https://contoso.crm.dynamics.com/.default") and signin.method == "device code"
+
+
+def test_a_failed_sign_in_is_one_line():
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Refused:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError("AADSTS50076: multi-factor\nauthentication required")
+
+    with pytest.raises(PullError, match="^sign-in with device code failed: AADSTS50076: multi-factor authentication"):
+        dataverse.SignIn([("device code", Refused())]).token("https://contoso.crm.dynamics.com/.default")
+
+
+@pytest.mark.parametrize(("claims", "expected"), [
+    ({"upn": "dana@contoso.com", "appid": "x"}, "dana@contoso.com (signed in with m)"),
+    ({"appid": "0000-app"}, "the application 0000-app (signed in with m)"), (None, "the account of the token from m")])
+def test_who_is_signed_in(claims, expected):
+    assert dataverse.who(_jwt(claims) if claims else "opaque-token", "m") == expected
+
+
+# --------------------------------------------------------------------------- command line
+
+def _cli(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATAVERSE_TOKEN": token}
+    return subprocess.run([sys.executable, "-m", "diagnostics", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_pull_then_diagnose_gives_the_identical_diagnosis(server, tmp_path, folder_report):
+    out = tmp_path / "x.zip"
+    done = _cli("pull", server.url, "--out", str(out), "--since", str(SINCE), "--until", str(UNTIL))
+    assert done.returncode == 0, done.stderr
+    assert _one_line(done.stdout).startswith("pulled 16 tables, ") and f"into {out}" in done.stdout
+    assert _diagnosis(out) == folder_report
+    shortcut = _cli("diagnose", "--pull", server.url, "--since", str(SINCE), "--until", str(UNTIL))
+    assert shortcut.returncode == 0, shortcut.stderr
+    report = json.loads(shortcut.stdout)
+    assert {key: report[key] for key in folder_report} == folder_report
+
+
+def test_cli_wrong_token_exits_2_with_one_line_and_no_file(server, tmp_path):
+    out = tmp_path / "x.zip"
+    done = _cli("pull", server.url, "--out", str(out), token="wrong")
+    assert done.returncode == 2 and done.stdout == ""
+    assert _one_line(done.stderr).startswith("error: emails: Dataverse refused access (401")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["pull", "http://contoso.crm.dynamics.com", "--out", "{out}"], "http:// is only for a local test server"),
+    (["pull", "https://contoso.crm.dynamics.com", "--out", "{out}", "--since", "2026-13-01"], "--since '2026-13-01'"),
+    (["pull", "https://contoso.crm.dynamics.com", "--out", "{out}", "--since", "2026-11-02", "--until", "2026-11-01"],
+     "after the end date"),
+    (["diagnose"], "give either a SNAPSHOT or --pull ORG_URL")])
+def test_cli_refuses_bad_input_with_one_line(tmp_path, args, words):
+    done = _cli(*[arg.format(out=tmp_path / "x.zip") for arg in args])
+    assert done.returncode == 2 and words in _one_line(done.stderr) and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_device_code_prompt_goes_to_the_terminal(server, tmp_path, device_code, monkeypatch, capsys):
+    from diagnostics import cli
+
+    server.token = _jwt({"upn": "dana@contoso.com"})
+    monkeypatch.delenv("DATAVERSE_TOKEN", raising=False)
+    for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "x.zip"
+    assert cli.main(["pull", server.url, "--out", str(out), "--since", "2026-11-01", "--until", "2026-11-02"]) == 0
+    captured = capsys.readouterr()
+    assert "open https://microsoft.com/devicelogin and enter the code FAKE-CODE" in captured.err
+    assert _one_line(captured.out).startswith("pulled 16 tables") and zipfile.is_zipfile(io.BytesIO(out.read_bytes()))
+
+
+# --------------------------------------------------------------------------- the app (AppTest)
+
+def _plain(markdown: str) -> str:
+    """Markdown-escaped text as it reads on screen."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _connect_in_app(server: StandIn):
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.switch_page("pages/upload.py").run()
+    at.text_input(key="connect_org").input(server.url)
+    at.date_input(key="connect_dates").set_value((SINCE, UNTIL))
+    next(button for button in at.button if button.label == "Sign in and pull").click()
+    return at.run()
+
+
+def test_app_connect_shows_the_device_code_and_a_refusal_in_one_line(server, device_code, monkeypatch, store_path):
+    monkeypatch.delenv("DATAVERSE_TOKEN", raising=False)
+    server.token = "only-for-someone-else"
+    at = _connect_in_app(server)
+    assert not at.exception, [item.value for item in at.exception]
+    infos = " ".join(item.value for item in at.info)
+    assert "https://microsoft.com/devicelogin" in infos and "FAKE-CODE" in infos
+    errors = [_plain(item.value) for item in at.error]
+    assert len(errors) == 1 and "refused access (401" in errors[0] and "dana@contoso" in errors[0]
+    assert "current" not in at.session_state  # the demo stays
+
+
+def test_app_connect_pulls_and_shows_the_report_without_keeping_the_token(server, monkeypatch, store_path,
+                                                                         folder_report):
+    token = _jwt({"upn": "dana@contoso.com", "secret": "s3cr3t-marker"})
+    server.token = token
+    monkeypatch.setenv("DATAVERSE_TOKEN", token)
+    at = _connect_in_app(server)
+    assert not at.exception, [item.value for item in at.exception]
+    incoming = next(item.value for item in at.metric if item.label == "Incoming")
+    assert incoming.replace(",", "") == str(folder_report["summary"]["incoming"])
+    assert "Pulled and diagnosed 127.0.0.1" in _plain(" ".join(item.value for item in at.success))
+    kept = repr(at.session_state.to_dict())
+    assert "s3cr3t" not in kept and token not in kept
