@@ -15,6 +15,7 @@ from datetime import date
 
 import pandas as pd
 
+from . import fix_plan as plan_module
 from .causes import BY_ID, CAUSES, COLORS, ORDER
 from .report import Report
 
@@ -22,10 +23,13 @@ UNEXPLAINED = "unexplained"  # pseudo cause id: not converted and nothing in the
 UNEXPLAINED_TITLE = "Unexplained: nothing in the snapshot explains it"
 UNEXPLAINED_COLOR = "#7F7F7F"
 NO_QUEUE = "(no queue)"  # pseudo queue id: an email that reached no queue
-VERDICTS = ("converted", "not-converted", "outgoing")
+VERDICTS = ("converted", "not-converted", "outgoing", "not-for-a-queue", "unknown-direction")
+IN_SCOPE = ("converted", "not-converted")  # incoming emails meant for a queue: what every page counts by default
 VERDICT_LABELS = {"converted": "Converted to a case", "not-converted": "Not converted",
-                  "outgoing": "Outgoing (not evaluated)"}
-VERDICT_SHORT = {"converted": "Converted", "not-converted": "Not converted", "outgoing": "Outgoing"}
+                  "outgoing": "Outgoing (not evaluated)", "not-for-a-queue": "Not sent to a queue (not evaluated)",
+                  "unknown-direction": "Direction unknown (not evaluated)"}
+VERDICT_SHORT = {"converted": "Converted", "not-converted": "Not converted", "outgoing": "Outgoing",
+                 "not-for-a-queue": "Not for a queue", "unknown-direction": "Direction unknown"}
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 PAGE_SIZE = 100
 
@@ -145,19 +149,107 @@ class Kpis:
     outgoing: int
     unexplained: int
     rate: float | None  # converted / incoming, None without incoming emails
-    top_cause: str | None
-    top_count: int
+    by_design: int  # not converted, working as designed (a reply added to its case): never a "top cause"
+    to_fix: int  # things to change in the fix plan
 
 
 def kpis(report: Report) -> Kpis:
     summary = report.summary()
-    by_cause = summary["by_primary_cause"]
-    top = max(by_cause, key=lambda cause: (by_cause[cause], -ORDER[cause])) if by_cause else None
     incoming = summary["incoming"]
+    by_design = summary.get("by_design")
     return Kpis(incoming=incoming, converted=summary["converted"], not_converted=summary["not_converted"],
                 outgoing=summary["outgoing"], unexplained=summary["unexplained"],
                 rate=summary["converted"] / incoming if incoming else None,
-                top_cause=top, top_count=by_cause.get(top, 0) if top else 0)
+                by_design=int(by_design) if by_design is not None else plan_module.by_design_count(report),
+                to_fix=len(report.fix_plan()))
+
+
+# --------------------------------------------------------------------------- fix plan and words
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One fix-plan entry as the pages show it."""
+
+    number: int
+    severity: str
+    title: str  # "Rule owner 'Marco Rossi'"
+    cause: str
+    blocked: int
+    alone: int
+    fix: str
+    doc_url: str
+    record_url: str | None
+    evidence: tuple[str, ...]
+    record_id: str | None
+    queue: str | None  # the queue id to list the emails of, when the entry is about a queue
+
+
+def plan_entries(report: Report) -> list[PlanEntry]:
+    entries = []
+    for number, entry in enumerate(report.fix_plan(), start=1):
+        about = entry.get("about") or {}
+        label = plan_module.about_label(entry)
+        entries.append(PlanEntry(
+            number=number, severity=str(entry.get("severity")), title=label[:1].upper() + label[1:],
+            cause=str(entry.get("cause")), blocked=int(entry.get("emails_blocked") or 0),
+            alone=int(entry.get("emails_unblocked_alone") or 0), fix=str(entry.get("fix") or ""),
+            doc_url=str(entry.get("doc_url") or ""), record_url=entry.get("record_url"),
+            evidence=tuple(entry.get("evidence") or ()), record_id=about.get("id"),
+            queue=about.get("id") if about.get("table") == "queues" else None))
+    return entries
+
+
+def plan_counts_text(entry: PlanEntry) -> str:
+    """"12 emails blocked · 12 would go through if only this were fixed"."""
+    if not entry.blocked:
+        return "no email in this snapshot shows it yet (mail it stops never reached Dataverse)"
+    alone = (f"{entry.alone:,} would go through if only this were fixed" if entry.alone
+             else "fix it together with the other problems of these emails")
+    return f"{entry.blocked:,} email{'s' if entry.blocked != 1 else ''} blocked · {alone}"
+
+
+# Raw field names that evidence quotes, and the words an admin uses for them.
+_FIELD_WORDS = (
+    (re.compile(r"has allowunknownsender = false"), "does not create contacts for unknown senders",
+     "allowunknownsender = false"),
+    (re.compile(r"(msdyn_ArcCreateContactWithRuleOwner) = (\S+?):"), "the setting that says whose permissions "
+     "create contacts is {2}:", "{1} = {2}"),
+    (re.compile(r"\s*\(isduplicatesenderunresolved\)"), "", "isduplicatesenderunresolved = true"),
+    (re.compile(r"incoming status Failure"), "cannot receive email", "incomingemailstatus = 2 (Failure)"),
+    (re.compile(r"has no conditions \(rule items\)"), "has no conditions", "convertruleitems: none"),
+    (re.compile(r"correlation method (\w+) \((\d)\)"), "correlation ({1})", "correlationmethod = {2}"),
+)
+
+
+def evidence_parts(sentence: object) -> tuple[str, str | None]:
+    """A sentence in plain words and the raw field it rests on (None when it names none)."""
+    text = "" if sentence is None else str(sentence)
+    for pattern, words, raw in _FIELD_WORDS:
+        found = pattern.search(text)
+        if found:
+            groups = (found.group(0), *found.groups())
+            return (text[:found.start()] + words.format(*groups) + text[found.end():]).strip(), raw.format(*groups)
+    return text, None
+
+
+def evidence_md(sentence: object) -> str:
+    """Evidence as Markdown: plain words (escaped), then the raw field in a code span."""
+    words, raw = evidence_parts(sentence)
+    return md_literal(words) + (f" {md_code(raw)}" if raw else "")
+
+
+def unchecked_lines(report: Report) -> list[str]:
+    """One sentence per table missing from the snapshot: which causes it leaves unchecked, for how many emails."""
+    if report.unchecked.empty:
+        return []
+    rows = report.unchecked.explode("missing").dropna(subset=["missing"])
+    lines = []
+    for table, group in rows.groupby("missing", sort=True):  # a handful of tables
+        causes = [cause.id for cause in CAUSES if cause.id in set(group["cause"])]
+        emails = group["activityid"].nunique()
+        lines.append(f"The snapshot has no {table} table, so {', '.join(causes)} could not be checked for "
+                     f"{emails:,} email{'s' if emails != 1 else ''} (never guessed).")
+    return lines
 
 
 def primary_cause_counts(report: Report) -> pd.DataFrame:
@@ -188,7 +280,7 @@ def cause_counts(report: Report) -> pd.DataFrame:
 
 def daily_counts(report: Report) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per UTC day: not-converted emails by primary cause (long: day, cause, count) and incoming totals."""
-    emails = report.emails[report.emails["verdict"].isin(["converted", "not-converted"])]  # in scope only
+    emails = report.emails[report.emails["verdict"].isin(list(IN_SCOPE))]  # the incoming emails every page counts
     day = emails["received_on"].dt.floor("D").dt.tz_localize(None)
     pending = emails["verdict"] == "not-converted"
     cause = emails["primary_cause"].astype("object").where(emails["primary_cause"].notna(), UNEXPLAINED)
@@ -248,11 +340,11 @@ def funnel(report: Report) -> pd.DataFrame:
 def findings_rows(report: Report) -> list[dict]:
     """Environment findings, most severe first, each with a readable subject and the cause label."""
     rows = []
-    for finding in sorted(report.findings, key=lambda item: (SEVERITY_RANK.get(item.get("severity"), 3),
-                                                              ORDER.get(item.get("id"), 99))):
-        scope, subject = finding.get("scope"), finding.get("subject")
-        readable = queue_label(report, subject) if scope == "queue" else str(subject)
-        rows.append({**finding, "label": cause_label(finding.get("id")), "subject_label": readable})
+    findings = plan_module.distinct_findings(report)  # a failed-job message named elsewhere is shown once
+    for finding in sorted(findings, key=lambda item: (SEVERITY_RANK.get(item.get("severity"), 3),
+                                                      ORDER.get(item.get("id"), 99))):
+        rows.append({**finding, "label": cause_label(finding.get("id")),
+                     "subject_label": plan_module.finding_subject(report, finding)})
     return rows
 
 
@@ -382,39 +474,64 @@ def email_view(report: Report, activityid: str) -> dict | None:
 # --------------------------------------------------------------------------- queues
 
 def queue_health(report: Report) -> pd.DataFrame:
-    """One row per queue: its rule, its mailbox findings and what happened to the emails it received."""
+    """One row per queue: its rule, its findings and what became of the emails it received.
+
+    Health comes from the same findings as the fix plan and from the conversion rate: an error finding
+    about the queue, its mailbox or its rule, or under 50% converted, is a problem; a warning, no active
+    rule or under 80% converted asks for a check; only the rest is OK.
+    """
     pairs = email_queue_pairs(report)
-    pairs = pairs[pairs["verdict"] != "outgoing"]
+    pairs = pairs[pairs["verdict"].isin(list(IN_SCOPE))]
     stats = pairs.groupby("queue").agg(emails=("activityid", "size"),
                                        converted=("verdict", lambda verdicts: int((verdicts == "converted").sum())))
     pending = pairs[pairs["verdict"] == "not-converted"]
     cause = pending["primary_cause"].astype("object").where(pending["primary_cause"].notna(), UNEXPLAINED)
     top = pd.DataFrame({"queue": pending["queue"], "cause": cause}).groupby("queue")["cause"].agg(
         lambda causes: causes.value_counts().index[0])
-    findings: dict[str, list[dict]] = {}
-    for finding in report.findings:
-        if finding.get("scope") == "queue":
-            findings.setdefault(finding.get("subject"), []).append(finding)
+    findings = _queue_findings(report)
     rows = []
     ids = list(report.queues["queueid"]) + ([NO_QUEUE] if NO_QUEUE in stats.index else [])
-    for queue in ids:
+    for queue in ids:  # one row per queue, a handful
         queue_findings = findings.get(queue, [])
         received = int(stats["emails"].get(queue, 0))
         converted = int(stats["converted"].get(queue, 0))
         rules = _rules_of(report, queue)
-        worst = min((SEVERITY_RANK.get(item.get("severity"), 3) for item in queue_findings), default=3)
         rate = converted / received if received else None
-        health = ("error" if worst == 0 else "warning" if worst == 1 or (queue != NO_QUEUE and not rules)
-                  or (rate is not None and rate < 0.5) else "ok")
         rows.append({
-            "queueid": queue, "health": health, "queue": queue_label(report, queue),
-            "active_rules": ", ".join(rules) if rules else "",
+            "queueid": queue, "health": _health(queue_findings, rate, queue == NO_QUEUE or bool(rules)),
+            "queue": queue_label(report, queue), "active_rules": ", ".join(rules) if rules else "",
             "emails": received, "converted": converted, "not_converted": received - converted,
             "rate": rate, "top_cause": cause_label(top[queue]) if queue in top.index else "",
-            "findings": " | ".join(f"{item.get('severity')}: {sentence}" for item in queue_findings
-                                   for sentence in item.get("evidence", [])),
+            "findings": " | ".join(f"{item.get('severity')}: {evidence_parts(sentence)[0]}"
+                                   for item in queue_findings for sentence in item.get("evidence", [])),
         })
     return pd.DataFrame(rows)
+
+
+def _health(findings: list[dict], rate: float | None, has_rule: bool) -> str:
+    worst = min((SEVERITY_RANK.get(item.get("severity"), 3) for item in findings), default=3)
+    if worst == 0 or (rate is not None and rate < 0.5):
+        return "error"
+    if worst == 1 or not has_rule or (rate is not None and rate < 0.8):
+        return "warning"
+    return "ok"
+
+
+def _queue_findings(report: Report) -> dict[str, list[dict]]:
+    """Findings per queue id: the queue's own, and its active rule's (rules are named in their evidence)."""
+    by_rule: dict[str, str] = {}
+    for row in report.queues.itertuples():
+        for rule in row.active_rules if isinstance(row.active_rules, list) else []:
+            by_rule[f"rule '{rule}'"] = row.queueid
+    found: dict[str, list[dict]] = {}
+    for finding in report.findings:
+        if finding.get("scope") == "queue":
+            found.setdefault(finding.get("subject"), []).append(finding)
+        elif finding.get("scope") == "rule":
+            queue = by_rule.get(plan_module.finding_subject(report, finding))
+            if queue:
+                found.setdefault(queue, []).append(finding)
+    return found
 
 
 def _rules_of(report: Report, queue: str) -> list[str]:

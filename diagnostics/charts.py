@@ -33,7 +33,7 @@ from .report import Report
 
 FONT = "Source Sans Pro, Segoe UI, Helvetica, Arial, sans-serif"
 CONVERTED_COLOR = "#2E7D32"
-INCOMING_COLOR = "#1F2937"
+INCOMING_COLOR = "#6B7280"  # a mid grey: readable on the light and the dark theme
 
 
 def plain(text: object) -> str:
@@ -47,9 +47,10 @@ def wrapped_label(cause_id: str | None, width: int = 34) -> str:
     return f"{title}<br><b>({plain(cause_id or UNEXPLAINED)})</b>"
 
 
-def legend_label(cause_id: str | None, width: int = 42) -> str:
-    """"Title (cause-id)" wrapped for a legend that must fit a narrow screen."""
-    return "<br>".join(_wrap(plain(cause_label(cause_id)), width))
+def legend_label(cause_id: str | None) -> str:
+    """The cause id alone: a legend of one short line per cause fits a narrow screen under the day axis (the
+    title is in the hover label and in the causes chart beside it, in the same colour)."""
+    return plain(cause_id or UNEXPLAINED)
 
 
 def _layout(figure: go.Figure, title: str, height: int, **extra: object) -> go.Figure:
@@ -115,9 +116,10 @@ def daily_trend(report: Report) -> go.Figure:
                        hovertemplate="%{x|%Y-%m-%d}: %{y} converted<extra></extra>")
     figure.update_xaxes(title_text="Day received (UTC)", **_day_axis(totals["day"]))
     figure.update_yaxes(**_counts_axis({"title_text": "Emails", "rangemode": "tozero"}, totals["incoming"].max()))
-    return _layout(figure, title, 760, barmode="stack", dragmode=False,
-                   legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0,
-                           "font": {"size": 11}, "traceorder": "normal"})
+    # The legend sits under the day axis and its title, so it never covers the dates.
+    return _layout(figure, title, 560, barmode="stack", dragmode=False,
+                   legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0, "font": {"size": 11},
+                           "traceorder": "normal"})
 
 
 def queue_cause_heatmap(report: Report, limit: int = 30) -> go.Figure:

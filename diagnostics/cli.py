@@ -104,6 +104,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     for note in snapshot.notes:  # e.g. deleted-record markers skipped: worth knowing, not an error
         print(f"note: {note}", file=sys.stderr)
     report = diagnose(snapshot)
+    report.fix_plan(snapshot)  # record ids and links from the snapshot
     data = report.to_json() if args.format == "json" else render_text(report).encode()
     _write(data, args.output)
     return 0

@@ -1,34 +1,47 @@
-"""A report as files to keep or send: CSV (one row per email), a self-contained HTML page, the contract JSON.
+"""A report as files to keep or send: CSV (one row per email; the fix plan apart), a self-contained HTML page,
+the contract JSON.
 
 CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or
-a carriage return) are prefixed with ``'``. The HTML page inlines plotly.js, so it works offline, and
-escapes every string that comes from the snapshot.
+a carriage return) are prefixed with ``'``. The HTML page inlines plotly.js, so it works offline; it is a
+Jinja2 template (``templates/report.html.j2``) with autoescape, so every string from the snapshot is escaped.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import orjson
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from . import charts
 from .app_state import (
     NO_QUEUE,
     UNEXPLAINED,
+    Kpis,
     cause_label,
+    cause_title,
+    evidence_parts,
     findings_rows,
     kpis,
+    plan_counts_text,
+    plan_entries,
     primary_cause_counts,
     queue_names,
+    unchecked_lines,
 )
+from .causes import BY_ID
+from .fix_plan import about_label
 from .report import Report
 
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 CSV_COLUMNS = ["activityid", "received_on", "verdict", "primary_cause", "primary_cause_title", "causes",
-               "subject", "sender", "queues", "queue_ids", "evidence"]
+               "subject", "sender", "queues", "queue_ids", "evidence", "fix", "doc_url"]
+PLAN_COLUMNS = ["rank", "severity", "about", "cause", "table", "record_id", "emails_blocked",
+                "emails_unblocked_alone", "fix", "doc_url", "record_url"]
 HTML_EMAIL_LIMIT = 2000  # rows of the not-converted table in the HTML page; the CSV and JSON hold them all
 
 
@@ -55,7 +68,8 @@ def emails_csv(report: Report, emails: pd.DataFrame | None = None) -> bytes:
     primary = emails[["activityid", "primary_cause"]].merge(causes, left_on=["activityid", "primary_cause"],
                                                             right_on=["activityid", "cause"])
     evidence = primary.groupby("activityid", sort=False)["evidence"].agg(
-        lambda lists: " | ".join(sentence for sentences in lists for sentence in sentences))
+        lambda lists: " | ".join(evidence_parts(sentence)[0] for sentences in lists for sentence in sentences))
+    fixes = primary.drop_duplicates("activityid").set_index("activityid")["remediation"]
     pending = emails["verdict"] == "not-converted"
     primary_id = emails["primary_cause"].astype("object").where(emails["primary_cause"].notna() | ~pending,
                                                                 UNEXPLAINED)
@@ -72,10 +86,16 @@ def emails_csv(report: Report, emails: pd.DataFrame | None = None) -> bytes:
         "queues": queues.map(lambda ids: "; ".join(names.get(queue, queue) for queue in ids)),
         "queue_ids": queues.map("; ".join),
         "evidence": emails["activityid"].map(evidence).fillna(""),
+        "fix": emails["activityid"].map(fixes).fillna(primary_id.map(_registry("remediation"))).fillna(""),
+        "doc_url": primary_id.map(_registry("doc_url")).fillna(""),
     }, columns=CSV_COLUMNS)
     for column in frame.columns:
         frame[column] = _neutralise_column(frame[column])
     return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _registry(attribute: str) -> dict[str, str]:
+    return {cause_id: getattr(cause, attribute) for cause_id, cause in BY_ID.items()}
 
 
 def report_json(report: Report) -> bytes:
@@ -83,114 +103,103 @@ def report_json(report: Report) -> bytes:
     return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
 
 
+def file_stem(report: Report, what: str = "email-to-case") -> str:
+    """``contoso-2026-11-10-email-to-case``: the organisation (or snapshot) and the day of the diagnosis."""
+    host = urlsplit(report.org_url or "").hostname or ""
+    name = host.split(".")[0] if host else re.sub(r"\.(zip|json|xml)$", "", str(report.source or ""), flags=re.I)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    day = str(report.created_at or "")[:10]
+    day = day if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else datetime.now(UTC).strftime("%Y-%m-%d")
+    return "-".join(part for part in (slug, day, what) if part)
+
+
+def fix_plan_csv(report: Report) -> bytes:
+    """The fix plan as CSV: one row per thing to change, most harmful first."""
+    plan = report.fix_plan()
+    frame = pd.DataFrame([{
+        "rank": number, "severity": entry["severity"], "about": about_label(entry), "cause": entry["cause"],
+        "table": entry["about"].get("table"), "record_id": entry["about"].get("id"),
+        "emails_blocked": entry["emails_blocked"], "emails_unblocked_alone": entry["emails_unblocked_alone"],
+        "fix": entry["fix"], "doc_url": entry["doc_url"], "record_url": entry.get("record_url") or "",
+    } for number, entry in enumerate(plan, start=1)], columns=PLAN_COLUMNS)
+    for column in frame.columns:
+        frame[column] = _neutralise_column(frame[column].astype("object").where(frame[column].notna(), ""))
+    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
 def report_html(report: Report, title: str = "Email-to-case diagnosis", note: str | None = None) -> bytes:
-    """One HTML file with the KPIs, the four charts (plotly.js inlined), findings and the emails not converted."""
+    """One HTML file: the fix plan, the KPIs, the four charts (plotly.js inlined), findings and the emails not
+    converted with their fix. Rendered by a Jinja2 template with autoescape: snapshot text is always escaped."""
     figures = charts.overview_figures(report)
-    parts = []
-    for index, figure in enumerate(figures.values()):
-        parts.append(figure.to_html(full_html=False, include_plotlyjs=index == 0,
-                                    config={"displaylogo": False, "responsive": True}))
+    parts = [Markup(figure.to_html(full_html=False, include_plotlyjs=index == 0,  # noqa: S704 - plotly's own HTML
+                                   config={"displaylogo": False, "responsive": True}))
+             for index, figure in enumerate(figures.values())]
     numbers = kpis(report)
+    pending = report.emails[report.emails["verdict"] == "not-converted"]
+    page = _TEMPLATES.get_template("report.html.j2").render(
+        title=title, source=report.source, org_url=report.org_url, created_at=report.created_at,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), note=note, plan=_plan_rows(report),
+        by_design=numbers.by_design, unchecked=unchecked_lines(report), kpis=_kpi_rows(numbers),
+        causes=list(primary_cause_counts(report).itertuples()), charts=parts, findings=_finding_rows(report),
+        emails=_email_rows(report, pending), more=len(pending) > HTML_EMAIL_LIMIT, limit=HTML_EMAIL_LIMIT,
+        pending=len(pending))
+    return page.encode("utf-8")
+
+
+def _kpi_rows(numbers: Kpis) -> list[tuple[str, str]]:
     rate = f"{numbers.rate:.0%}" if numbers.rate is not None else "—"
-    top = cause_label(numbers.top_cause) if numbers.top_cause else "—"
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = [
-        f"<h1>{_e(title)}</h1>",
-        f"<p class='meta'>Source: {_e(report.source)} · diagnosed {_e(report.created_at)} · "
-        f"exported {generated}</p>",
-    ]
-    if note:
-        body.append(f"<p class='note'>{_e(note)}</p>")
-    if report.missing_tables:
-        body.append(f"<p class='meta'>Tables not in the snapshot (their causes are listed as unchecked): "
-                    f"{_e(', '.join(report.missing_tables))}</p>")
-    body.append("<div class='kpis'>" + "".join(
-        f"<div class='kpi'><div class='label'>{_e(label)}</div><div class='value'>{_e(value)}</div></div>"
-        for label, value in (("Incoming", f"{numbers.incoming:,}"), ("Converted", f"{numbers.converted:,}"),
-                             ("Not converted", f"{numbers.not_converted:,}"), ("Conversion rate", rate),
-                             ("Top cause", top))) + "</div>")
-    body.append("<h2>Primary causes</h2><table><tr><th>Cause</th><th>Emails</th></tr>" + "".join(
-        f"<tr><td><span class='swatch' style='background:{_e(row.color)}'></span>{_e(row.label)}</td>"
-        f"<td class='n'>{row.count:,}</td></tr>" for row in primary_cause_counts(report).itertuples()) + "</table>")
-    body += [f"<div class='chart'>{part}</div>" for part in parts]
-    body.append(_findings_html(report))
-    body.append(_emails_html(report))
-    document = _PAGE.format(title=_e(title), body="\n".join(body))
-    return document.encode("utf-8")
+    return [("Incoming", f"{numbers.incoming:,}"), ("Converted", f"{numbers.converted:,}"),
+            ("Not converted", f"{numbers.not_converted:,}"), ("Conversion rate", rate),
+            ("Working as designed", f"{numbers.by_design:,}")]
 
 
-def _findings_html(report: Report) -> str:
-    rows = findings_rows(report)
-    if not rows:
-        return "<h2>Environment findings</h2><p>None.</p>"
-    items = "".join(
-        f"<li><b class='sev {_e(row['severity'])}'>{_e(row['severity'])}</b> {_e(row['label'])} — "
-        f"{_e(row['scope'])} {_e(row['subject_label'])}<ul>"
-        + "".join(f"<li>{_e(sentence)}</li>" for sentence in row.get("evidence", [])) + "</ul></li>"
-        for row in rows)
-    return f"<h2>Environment findings (most severe first)</h2><ul class='findings'>{items}</ul>"
+def _sentences(evidence: list) -> list[dict]:
+    return [dict(zip(("words", "raw"), evidence_parts(sentence), strict=True)) for sentence in evidence]
 
 
-def _emails_html(report: Report) -> str:
-    pending = report.emails[report.emails["verdict"] == "not-converted"].sort_values(
-        "received_on", ascending=False, kind="stable")
-    shown = pending.head(HTML_EMAIL_LIMIT)
+def _plan_rows(report: Report) -> list[dict]:
+    return [{"severity": entry.severity, "title": entry.title, "cause": entry.cause,
+             "cause_title": cause_title(entry.cause), "counts": plan_counts_text(entry), "fix": entry.fix,
+             "doc_url": entry.doc_url if entry.doc_url.startswith("https://") else "",
+             "record_url": entry.record_url, "record_id": entry.record_id,
+             "evidence": _sentences(list(entry.evidence[:6]))} for entry in plan_entries(report)]
+
+
+def _finding_rows(report: Report) -> list[dict]:
+    return [{"severity": row.get("severity"), "label": row["label"], "subject": row["subject_label"],
+             "evidence": _sentences(row.get("evidence", []))} for row in findings_rows(report)]
+
+
+def _email_rows(report: Report, pending: pd.DataFrame) -> list[dict]:
+    """The newest emails not converted, with their primary cause's evidence, fix and documentation link."""
+    shown = pending.sort_values("received_on", ascending=False, kind="stable").head(HTML_EMAIL_LIMIT)
     names = queue_names(report)
     first = report.causes[report.causes["activityid"].isin(shown["activityid"])].drop_duplicates("activityid")
     evidence = dict(zip(first["activityid"], first["evidence"], strict=True))
+    fixes = dict(zip(first["activityid"], first["remediation"], strict=True))
     rows = []
-    for email in shown.itertuples(index=False):
-        queues = ", ".join(names.get(queue, queue) for queue in email.queues) if isinstance(email.queues, list) \
-            else NO_QUEUE
-        when = email.received_on.strftime("%Y-%m-%d %H:%M") if pd.notna(email.received_on) else ""
+    for email in shown.itertuples(index=False):  # at most HTML_EMAIL_LIMIT rows of a page
         cause = email.primary_cause if isinstance(email.primary_cause, str) else UNEXPLAINED
-        sentences = evidence.get(email.activityid, [])
-        rows.append(f"<tr><td>{_e(when)}</td><td>{_e(email.subject)}</td><td>{_e(email.sender)}</td>"
-                    f"<td>{_e(queues)}</td><td>{_e(cause_label(cause))}</td>"
-                    f"<td>{_e('; '.join(sentences[:2]))}</td><td class='id'>{_e(email.activityid)}</td></tr>")
-    more = (f"<p class='meta'>The first {HTML_EMAIL_LIMIT:,} of {len(pending):,}, newest first; the CSV and JSON "
-            "exports hold them all.</p>" if len(pending) > HTML_EMAIL_LIMIT else "")
-    return ("<h2>Emails not converted</h2>" + more + "<table class='emails'><tr><th>Received (UTC)</th>"
-            "<th>Subject</th><th>Sender</th><th>Queues</th><th>Primary cause</th><th>Evidence</th>"
-            "<th>Activity id</th></tr>" + "".join(rows) + "</table>")
+        registry = BY_ID.get(cause)
+        rows.append({
+            "when": email.received_on.strftime("%Y-%m-%d %H:%M") if pd.notna(email.received_on) else "",
+            "subject": _text(email.subject), "sender": _text(email.sender),
+            "queues": ", ".join(names.get(queue, queue) for queue in email.queues)
+            if isinstance(email.queues, list) else NO_QUEUE,
+            "cause": cause_label(cause),
+            "evidence": "; ".join(evidence_parts(sentence)[0] for sentence in evidence.get(email.activityid, [])[:2]),
+            "fix": _text(fixes.get(email.activityid)) or (registry.remediation if registry else ""),
+            "doc_url": registry.doc_url if registry else "", "activityid": email.activityid})
+    return rows
 
 
-def _e(value: object) -> str:
+def _text(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    return html.escape(str(value), quote=True)
+    return str(value)
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: "Source Sans Pro", "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
-       max-width: 1200px; padding: 0 1rem; color: #1f2937; }}
-h1 {{ margin-bottom: .2rem; }}
-.meta {{ color: #6b7280; font-size: .9rem; }}
-.note {{ background: #fff7e6; border-left: 4px solid #e69f00; padding: .5rem .8rem; }}
-.kpis {{ display: flex; flex-wrap: wrap; gap: 1rem; margin: 1rem 0; }}
-.kpi {{ border: 1px solid #e5e7eb; border-radius: .5rem; padding: .6rem 1rem; min-width: 9rem; }}
-.kpi .label {{ color: #6b7280; font-size: .85rem; }}
-.kpi .value {{ font-size: 1.4rem; font-weight: 600; }}
-table {{ border-collapse: collapse; width: 100%; font-size: .9rem; margin: .5rem 0 1.5rem; }}
-th, td {{ border-bottom: 1px solid #e5e7eb; padding: .3rem .5rem; text-align: left; vertical-align: top; }}
-td.n {{ text-align: right; }}
-td.id {{ font-family: monospace; font-size: .8rem; }}
-.swatch {{ display: inline-block; width: .8rem; height: .8rem; margin-right: .4rem; border-radius: 2px; }}
-.chart {{ margin: 1rem 0; }}
-.sev {{ text-transform: uppercase; font-size: .8rem; }}
-.sev.error {{ color: #b91c1c; }} .sev.warning {{ color: #b45309; }} .sev.info {{ color: #1d4ed8; }}
-</style>
-</head>
-<body>
-{body}
-</body>
-</html>
-"""
+_TEMPLATES = Environment(loader=PackageLoader("diagnostics", "templates"), autoescape=True,
+                         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
-__all__ = ["emails_csv", "neutralise", "report_html", "report_json"]
+__all__ = ["emails_csv", "file_stem", "fix_plan_csv", "neutralise", "report_html", "report_json"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 import pandas as pd
@@ -14,6 +15,9 @@ import pandas as pd
 from .causes import BY_ID, CAUSES
 from .json_columns import emails_json
 from .normalize import group_lists, isin
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 SCHEMA_VERSION = 1
 EMAIL_COLUMNS = ["activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause",
@@ -43,6 +47,18 @@ class Report:
     queues: pd.DataFrame
     source: str = "snapshot"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    org_url: str | None = None  # https://ORG, for links to records (from the snapshot or typed by the admin)
+    plan: list[dict] | None = None  # the fix plan once built (kept as is by a shared report)
+
+    def fix_plan(self, snapshot: Snapshot | None = None) -> list[dict]:
+        """What to change first (see ``fix_plan``); built once, with record ids when a snapshot is given."""
+        if self.plan is None or snapshot is not None:
+            from .fix_plan import build
+
+            if snapshot is not None and not self.org_url:
+                self.org_url = snapshot.org_url
+            self.plan = build(self, snapshot)
+        return self.plan
 
     def summary(self) -> dict:
         """Counts of emails. ``incoming`` = converted + not_converted (the emails in scope: incoming and
@@ -91,6 +107,8 @@ class Report:
             "summary": self.summary(),
             "emails": orjson.Fragment(emails_json(*frames)) if emails_as_json else _email_dicts(*frames),
             "findings": self.findings,
+            "fix_plan": self.fix_plan(),
+            "org_url": self.org_url,
             "queues": [{"queueid": row.queueid, "name": _text(row.name), "emailaddress": _text(row.address),
                         "active_rules": list(row.active_rules) if isinstance(row.active_rules, list) else []}
                        for row in self.queues.itertuples()],
@@ -126,7 +144,8 @@ class Report:
                               columns=["queueid", "name", "address", "active_rules"])
         return cls(tables=data["tables"], missing_tables=data["missing_tables"], emails=frame, causes=causes,
                    notes=notes, unchecked=unchecked, findings=data["findings"], queues=queues,
-                   source=data.get("source", "snapshot"), created_at=data.get("created_at", ""))
+                   source=data.get("source", "snapshot"), created_at=data.get("created_at", ""),
+                   org_url=data.get("org_url"), plan=data.get("fix_plan"))
 
 
 def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
@@ -180,35 +199,70 @@ def _text(value: object) -> str | None:
 
 
 def render_text(report: Report, limit: int = 50) -> str:
-    """A readable summary for ``--format text``: counts, causes, findings, the first emails not converted."""
+    """A readable summary for ``--format text``: counts, the fix plan, causes by count, findings by name."""
     summary = report.summary()
     rate = summary["converted"] / summary["incoming"] if summary["incoming"] else 0.0
     lines = [f"Email-to-case diagnosis of {report.source}",
              f"  incoming {summary['incoming']}, converted {summary['converted']} ({rate:.0%}), "
-             f"not converted {summary['not_converted']} (by design {summary['by_design']}), "
-             f"outgoing {summary['outgoing']}",
+             f"not converted {summary['not_converted']}, outgoing {summary['outgoing']}",
              f"  threaded into active cases {summary['threaded']}, not for a queue {summary['not_for_a_queue']}, "
              f"direction unknown {summary['direction_unknown']}"]
+    if summary["by_design"]:
+        lines.append(f"  working as designed: {summary['by_design']} (replies that need no new case)")
     if report.missing_tables:
-        lines.append(f"  tables not in the snapshot: {', '.join(report.missing_tables)}")
-    lines.append("")
-    lines.append("Not converted, by primary cause:")
-    for cause_id, count in summary["by_primary_cause"].items():
+        lines.append(f"  tables not in the snapshot (their causes not checked): {', '.join(report.missing_tables)}")
+    lines += _plan_lines(report.fix_plan())
+    lines += ["", "Not converted, by primary cause (most first):"]
+    by_cause = sorted(summary["by_primary_cause"].items(), key=lambda item: (-item[1], BY_ID[item[0]].order))
+    for cause_id, count in by_cause:
         lines.append(f"  {count:>7}  {cause_id}  ({BY_ID[cause_id].title})")
     if summary["unexplained"]:
         lines.append(f"  {summary['unexplained']:>7}  unexplained (nothing in the snapshot explains it)")
-    if report.findings:
-        lines += ["", "Environment findings:"]
-        for finding in report.findings:
-            lines.append(f"  [{finding['severity']}] {finding['id']} ({finding['scope']} {finding['subject']})")
-            lines += [f"      - {sentence}" for sentence in finding["evidence"]]
-    pending = report.emails[report.emails["verdict"] == "not-converted"].head(limit)
-    if not pending.empty:
-        lines += ["", f"Emails not converted (first {len(pending)}):"]
-        for email in _email_dicts(pending, report.causes[isin(report.causes["activityid"], pending["activityid"])],
-                                  report.notes.iloc[:0], report.unchecked.iloc[:0]):
-            lines.append(f"  {email['received_on'] or '-'}  {email['subject']!r} from {email['sender'] or '-'}  "
-                         f"-> {email['primary_cause'] or 'unexplained'}")
-            for cause in email["causes"][:3]:
-                lines += [f"      {cause['id']}: {sentence}" for sentence in cause["evidence"][:2]]
+    lines += _findings_lines(report)
+    lines += _pending_lines(report, limit)
     return "\n".join(lines) + "\n"
+
+
+def _plan_lines(plan: list[dict]) -> list[str]:
+    from .fix_plan import about_label
+
+    if not plan:
+        return ["", "Fix first: nothing to fix in this snapshot."]
+    lines = ["", "Fix first (most harmful first):"]
+    for number, entry in enumerate(plan, start=1):
+        lines.append(f"  {number:>2}. [{entry['severity']}] {about_label(entry)} ({entry['cause']}): "
+                     f"{entry['emails_blocked']} emails blocked, {entry['emails_unblocked_alone']} would go "
+                     "through if this alone were fixed")
+        lines.append(f"      fix: {entry['fix']}")
+        lines.append(f"      docs: {entry['doc_url']}")
+        if entry.get("record_url"):
+            lines.append(f"      open: {entry['record_url']}")
+    return lines
+
+
+def _findings_lines(report: Report) -> list[str]:
+    from .fix_plan import distinct_findings, finding_subject
+
+    if not report.findings:
+        return []
+    lines = ["", "Environment findings:"]
+    for finding in distinct_findings(report):
+        lines.append(f"  [{finding['severity']}] {finding_subject(report, finding)}: {finding['id']}")
+        lines += [f"      - {sentence}" for sentence in finding["evidence"]]
+    return lines
+
+
+def _pending_lines(report: Report, limit: int) -> list[str]:
+    pending = report.emails[report.emails["verdict"] == "not-converted"].head(limit)
+    if pending.empty:
+        return []
+    names = report.queue_names()
+    lines = ["", f"Emails not converted (first {len(pending)}):"]
+    for email in _email_dicts(pending, report.causes[isin(report.causes["activityid"], pending["activityid"])],
+                              report.notes.iloc[:0], report.unchecked.iloc[:0]):
+        queues = ", ".join(names.get(queue, queue) for queue in email["queues"]) or "no queue"
+        lines.append(f"  {email['received_on'] or '-'}  {email['subject']!r} from {email['sender'] or '-'} "
+                     f"to {queues}  -> {email['primary_cause'] or 'unexplained'}")
+        for cause in email["causes"][:3]:
+            lines += [f"      {cause['id']}: {sentence}" for sentence in cause["evidence"][:2]]
+    return lines

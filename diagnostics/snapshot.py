@@ -24,6 +24,7 @@ from typing_extensions import TypedDict
 from . import arrow_pages, schema
 from .archive import Member, open_input, shown, uploaded_members
 from .errors import SnapshotError
+from .links import org_url_in
 from .normalize import address_column, guid_column, message_id_column
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -45,6 +46,7 @@ class Snapshot:
     source: str = "snapshot"
     ignored_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what loading skipped or assumed, one line each
+    org_url: str | None = None  # https://ORG from the pages' @odata.context, for links to records
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -102,7 +104,14 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
         _report(progress, f"reading {member.name}", done, total)
     if "emails" not in frames:
         raise SnapshotError(_no_emails(source, entities if cmt_files else None, bool(pages)))
-    return _build(frames, source, ignored, progress, notes)
+    snapshot = _build(frames, source, ignored, progress, notes)
+    if pages:
+        snapshot.org_url = org_url_in(min((page for found in pages.values() for page in found), key=_size).read())
+    return snapshot
+
+
+def _size(member: Member) -> int:
+    return member.size
 
 
 def snapshot_from_records(records: dict[str, list[dict]], source: str = "records") -> Snapshot:

@@ -132,18 +132,14 @@ class RunStore:
         if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
             return None
         self.purge_expired()
-        digest = _digest(token)
-        with self._connection() as db:
-            row = db.execute("SELECT token_hash, report, created_by, created_at, expires_at, masked, name, kind "
-                             "FROM runs "
-                             "WHERE token_hash = ? AND expires_at > ?", (digest, _iso(self._clock()))).fetchone()
-        if row is None or not hmac.compare_digest(row[0], digest):
+        row = self._row(token, "report, created_by, created_at, expires_at, masked, name, kind")
+        if row is None:
             return None
         try:
-            report = orjson.loads(zlib.decompress(row[1]))
+            report = orjson.loads(zlib.decompress(row[0]))
         except (zlib.error, orjson.JSONDecodeError):
             return None  # a damaged row reads as an unknown link, not a crash of the page
-        return SharedRun(token, report, row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+        return SharedRun(token, report, row[1], row[2], row[3], bool(row[4]), row[5], row[6])
 
     def list_runs(self) -> list[RunInfo]:
         """Every run in the store that has not expired, newest first (names and dates, never tokens)."""
@@ -161,6 +157,27 @@ class RunStore:
         with self._connection() as db:
             return db.execute("DELETE FROM runs WHERE lower(substr(hex(token_hash), 1, ?)) = ?",
                               (RUN_ID_LENGTH, run_id)).rowcount
+
+    def lookup(self, token: str) -> SharedRun | None:
+        """The run without its report (``report`` is empty), or None when unknown, expired or revoked.
+
+        Cheap (the compressed report is not read): the app checks it on every open and keeps one parsed
+        copy of the report per run, keyed by the token and ``created_at``.
+        """
+        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+            return None
+        row = self._row(token, "created_by, created_at, expires_at, masked")
+        return SharedRun(token, {}, row[0], row[1], row[2], bool(row[3])) if row is not None else None
+
+    def _row(self, token: str, columns: str) -> tuple | None:
+        """The columns of the live (unexpired) row behind the token."""
+        digest = _digest(token)
+        with self._connection() as db:
+            row = db.execute(f"SELECT token_hash, {columns} FROM runs WHERE token_hash = ? AND expires_at > ?",
+                             (digest, _iso(self._clock()))).fetchone()
+        if row is None or not hmac.compare_digest(row[0], digest):
+            return None
+        return row[1:]
 
     def revoke(self, token: str) -> bool:
         """Delete the run behind the token; True when there was one."""

@@ -1,10 +1,10 @@
 """What every page shares: the session's current report, banners, the email detail, sharing and exports.
 
 Per-session isolation: an admin's report, snapshot, figures and share links live in ``st.session_state``
-only. The one global cache holds the demo, which is the same
-fictional data for everyone. User data (subjects, senders, names, file names, evidence) is never
-rendered as HTML: it goes through ``md`` (every Markdown character escaped), ``st.text``, ``st.code``,
-``st.json`` or ``st.dataframe``.
+only. Two global caches: the demo, which is the same fictional data for everyone, and shared reports, one
+parsed copy per link (sessions hold a reference; expiry and revocation are checked on every open). User data
+(subjects, senders, names, file names, evidence) is never rendered as HTML: it goes through ``md`` (every
+Markdown character escaped), ``st.text``, ``st.code``, ``st.json`` or ``st.dataframe``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from diagnostics import app_state, charts, exports
+from diagnostics import app_state, budget, charts, exports
 from diagnostics.causes import BY_ID
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
@@ -34,7 +34,8 @@ GUIDE = "pages/export_guide.py"
 RUNS = "pages/runs.py"
 COMPARE = "pages/compare.py"
 DEMO_LABEL = "Demo data: Contoso Coffee, a fictional organisation"
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+# One toolbar button per chart (download as PNG): a full toolbar adds a dozen tab stops per chart.
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtons": [["toImage"]],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
 SEVERITY_ICON = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
 HEALTH_LABEL = {"error": "Problem", "warning": "Check", "ok": "OK"}
@@ -49,6 +50,16 @@ SHARES = "my_shares"  # links created in this session (revocable)
 FLASH = "flash"  # a one-time message for the next page
 ROUTED = "routed"  # set by streamlit_app.py on every run
 KEPT_RUNS = "kept_runs"  # runs (and comparisons) kept in this session: token, name, kind, created, days
+PRIVATE_PARAM = "report"  # ?report=TOKEN: this browser's own upload, kept so a reload does not lose it
+PRIVATE_OWNER = "(kept for reloads)"
+PRIVATE_DAYS = 1
+UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empty file uploader
+# What "Check one email" reads of an uploaded snapshot (diagnostics/headers.py, _SnapshotCheck); the other
+# tables are dropped once the snapshot is diagnosed.
+CHECK_EMAIL_TABLES = ("emails", "queues", "mailboxes", "incidents")
+SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once
+SHARED_CACHE_TTL = 600  # seconds; sessions that opened a report keep it, later opens parse it again
+FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
 
 
 @dataclass
@@ -61,6 +72,7 @@ class Current:
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
     snapshot: Snapshot | None = None
     shared: dict | None = None  # created_by, created_at, expires_at, masked, token
+    private: str | None = None  # the token that reopens an upload after a reload (never a share link)
 
 
 # --------------------------------------------------------------------------- text
@@ -74,13 +86,9 @@ def cause_md(cause_id: str | None) -> str:
 
 
 def scope_md(finding: dict) -> str:
-    """What a finding is about: a queue by name, a rule or job by its id (the evidence names it)."""
-    scope = str(finding.get("scope") or "")
-    if scope == "queue":
-        return f"Queue {md(finding.get('subject_label'))}"
-    if scope == "rule":
-        return f"Rule id {app_state.md_code(finding.get('subject'))}"
-    return f"{md(scope.capitalize())}: {md(finding.get('subject_label'))}"
+    """What a finding is about, by name ("Rule 'Billing email to case'"); the record id stays in the detail."""
+    label = str(finding.get("subject_label") or finding.get("subject") or "")
+    return md(label[:1].upper() + label[1:])
 
 
 def field_md(label: str, value: object) -> str:
@@ -129,6 +137,7 @@ def demo_report() -> Report:
 
     report = diagnose(demo_snapshot())
     report.source = "demo snapshot (Contoso Coffee, fictional)"
+    report.fix_plan(demo_snapshot())  # record ids and links
     return report
 
 
@@ -149,9 +158,67 @@ def current_snapshot(cur: Current | None) -> Snapshot | None:
 
 
 def set_upload(report: Report, snapshot: Snapshot, label: str) -> None:
-    st.session_state[CURRENT] = Current("upload", report, label, snapshot=snapshot)
+    """Make the diagnosed upload current, keeping only the tables "Check one email" reads."""
+    report.fix_plan(snapshot)  # record ids and links from the snapshot, before the report is kept
+    kept = {name: snapshot.tables[name] for name in CHECK_EMAIL_TABLES if name in snapshot.tables}
+    slim = Snapshot(kept, source=snapshot.source, ignored_files=snapshot.ignored_files, notes=snapshot.notes,
+                    org_url=snapshot.org_url)
+    st.session_state[CURRENT] = Current("upload", report, label, snapshot=slim, private=_keep_private(report))
     st.session_state.pop(SHARE_ERROR, None)
     st.query_params.pop("run", None)
+    if st.session_state[CURRENT].private:
+        st.query_params[PRIVATE_PARAM] = st.session_state[CURRENT].private
+
+
+def _keep_private(report: Report) -> str | None:
+    """Save the report under a private token (never shown as a share link) so a reload finds it again."""
+    from diagnostics.store import RunStore
+
+    try:
+        return RunStore().save(report.to_dict(), created_by=PRIVATE_OWNER, ttl_days=PRIVATE_DAYS)
+    except (sqlite3.Error, OSError) as error:
+        LOG.warning("could not keep the report for reloads: %s", error)
+        return None
+
+
+def reopen_private(token: str) -> bool:
+    """``?report=TOKEN`` after a reload: the admin's own upload again (its results; the snapshot is gone)."""
+    from diagnostics.store import RunStore
+
+    try:
+        run = RunStore().load(token)
+        report = Report.from_dict(run.report) if run is not None else None
+    except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
+        LOG.warning("could not reopen a kept report: %s", error)
+        run, report = None, None
+    if run is None or report is None or run.created_by != PRIVATE_OWNER:
+        st.query_params.pop(PRIVATE_PARAM, None)
+        return False
+    st.session_state[CURRENT] = Current("upload", report, report.source, private=token)
+    return True
+
+
+def uploader_key() -> str:
+    """The upload page's file uploader key; ``release_upload`` changes it."""
+    generation = st.session_state.get(UPLOADER, 0)
+    return f"snapshot_files_{generation}" if generation else "snapshot_files"
+
+
+def release_upload(files: list) -> None:
+    """Drop the uploaded bytes once diagnosed (or refused) and give the page a fresh, empty uploader.
+
+    Streamlit keeps uploaded files in memory for the whole session (and, for a closed session, until it is
+    shut down); Streamlit's own chat and audio inputs remove theirs the same way once read.
+    """
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is not None and isinstance(context.uploaded_file_mgr, MemoryUploadedFileManager):
+        for file in files:
+            context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=file.file_id)
+    st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1
+    budget.release_freed_memory()
 
 
 def leave_shared() -> None:
@@ -166,6 +233,11 @@ def leave_shared() -> None:
 def handle_run_param() -> None:
     """Open ``?run=TOKEN`` once per token; keep the token in the address bar while the shared report is open."""
     state = st.session_state
+    kept, mine = st.query_params.get(PRIVATE_PARAM), state.get(CURRENT)
+    if kept and not st.query_params.get("run") and (mine is None or mine.private != kept):
+        reopen_private(kept)
+    elif mine is not None and mine.private and not st.query_params.get("run"):
+        st.query_params[PRIVATE_PARAM] = mine.private  # again on every run: a page switch clears the address
     token = st.query_params.get("run")
     if token and token != state.get(SEEN_RUN):
         state[SEEN_RUN] = token
@@ -176,17 +248,32 @@ def handle_run_param() -> None:
         st.query_params["run"] = cur.shared["token"]
 
 
+@st.cache_resource(max_entries=SHARED_CACHE_ENTRIES, ttl=SHARED_CACHE_TTL, show_spinner="Opening the report…")
+def shared_report(token: str, created_at: str) -> Report | None:
+    """One parsed copy of a shared report for every session that opens it (read-only: never change it).
+
+    Keyed by the token and the row's ``created_at``; ``open_shared`` checks expiry and revocation first.
+    """
+    from diagnostics.store import RunStore
+
+    run = RunStore().load(token)
+    report = Report.from_dict(run.report) if run is not None else None
+    del run  # the parsed JSON is larger than the report: free it before handing memory back
+    budget.release_freed_memory()
+    return report
+
+
 def open_shared(token: str) -> bool:
     from diagnostics.store import RunStore
 
     state = st.session_state
     try:
-        run = RunStore().load(token)
-        report = Report.from_dict(run.report) if run is not None else None
+        run = RunStore().lookup(token)  # cheap: expiry and revocation, without reading the report
+        report = shared_report(token, run.created_at) if run is not None else None
     except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
         LOG.warning("could not open a shared report: %s", error)
         run, report = None, None
-    if run is None or report is None:
+    if run is None or report is None or run.created_by == PRIVATE_OWNER:  # a reload token is never a share link
         if state.get(CURRENT) is not None and state[CURRENT].kind == "shared":
             del state[CURRENT]
         state[SHARE_ERROR] = True
@@ -221,7 +308,7 @@ def banner(cur: Current) -> None:
     """Say what data the page shows: the demo, an upload, or a shared run (read-only, who, when, expiry)."""
     if cur.kind == "demo":
         st.info(f"**{DEMO_LABEL}.** Every feature works on it; upload a snapshot of your environment to "
-                "diagnose your own emails.", icon=":material/science:", title="Demo data")
+                "diagnose your own emails.", icon=":material/science:")
     elif cur.kind == "shared" and cur.shared:
         shared = cur.shared
         masked = " Email addresses and subjects are masked." if shared["masked"] else ""
@@ -268,6 +355,10 @@ def _session_cached(name: str, key: str, build):  # noqa: ANN001, ANN202
     """
     cache = st.session_state.setdefault("_session_cache", {})
     if name not in cache or cache[name][0] != key:
+        for stale in [other for other, (built_for, _) in cache.items() if built_for != key]:
+            del cache[stale]  # figures of a report this session no longer shows
+        while len(cache) >= FIGURE_CACHE_ENTRIES:
+            del cache[next(iter(cache))]  # the oldest
         cache[name] = (key, build())
     return cache[name][1]
 
@@ -326,9 +417,15 @@ def email_detail(report: Report, activityid: str) -> None:
         with st.container(border=True):
             primary = " · primary cause" if cause_id == detail["primary_cause"] else ""
             st.markdown(f"{number}. {cause_md(cause_id)}{primary}")
+            seen: set[str] = set()
             for row in rows:
+                sentences = [sentence for sentence in row["evidence"] if sentence not in seen]
+                seen.update(sentences)
+                if not sentences:
+                    continue
                 where = f"**Evidence** (queue {md(row['queue_label'])})" if row.get("queue_label") else "**Evidence**"
-                st.markdown(where + "  \n" + "  \n".join(f"• {md(sentence)}" for sentence in row["evidence"]))
+                st.markdown(where + "  \n" + "  \n".join(f"• {app_state.evidence_md(sentence)}"
+                                                          for sentence in sentences))
             st.markdown("**Fix:** " + md(rows[0]["remediation"]))
             registry = BY_ID.get(cause_id)
             if registry:
@@ -337,9 +434,9 @@ def email_detail(report: Report, activityid: str) -> None:
         st.markdown("##### Notes")
         st.markdown("  \n".join(f"• {md(note)}" for note in detail["notes"]))
     if detail["unchecked"]:
-        st.markdown("##### Could not be checked")
-        st.markdown("  \n".join(f"• {cause_md(item['id'])}: the snapshot has no {md(', '.join(item['missing']))} "
-                                "table, so this cause was not guessed" for item in detail["unchecked"]))
+        tables = sorted({table for item in detail["unchecked"] for table in item["missing"]})
+        st.caption(f"Not checked for this email: {md(', '.join(item['id'] for item in detail['unchecked']))} "
+                   f"(the snapshot has no {md(', '.join(tables))}; see the Overview).")
     st.markdown("##### Record ids")
     ids = [f"email activityid: {detail['activityid']}"]
     ids += [f"queue {detail['queue_names'].get(queue, queue)}: {queue}" for queue in detail["queues"]]
@@ -407,13 +504,17 @@ def share_panel(cur: Current) -> None:
 
 def export_panel(cur: Current) -> None:
     report = cur.report
-    stem = "email-to-case-diagnosis"
+    stem = exports.file_stem(report)
     note = DEMO_LABEL if cur.kind == "demo" else None
     st.download_button("Report as HTML (charts included, works offline)",
                        lambda: exports.report_html(report, note=note), file_name=f"{stem}.html", mime="text/html",
                        icon=":material/html:", on_click="ignore", width="stretch")
-    st.download_button("Emails as CSV", lambda: exports.emails_csv(report), file_name=f"{stem}.csv",
-                       mime="text/csv", icon=":material/table:", on_click="ignore", width="stretch")
+    st.download_button("Emails as CSV (each with its fix)", lambda: exports.emails_csv(report),
+                       file_name=f"{stem}.csv", mime="text/csv", icon=":material/table:", on_click="ignore",
+                       width="stretch")
+    st.download_button("Fix plan as CSV", lambda: exports.fix_plan_csv(report),
+                       file_name=f"{exports.file_stem(report, 'fix-plan')}.csv", mime="text/csv",
+                       icon=":material/build:", on_click="ignore", width="stretch")
     st.download_button("Report as JSON (the contract's format)", lambda: exports.report_json(report),
                        file_name=f"{stem}.json", mime="application/json", icon=":material/data_object:",
                        on_click="ignore", width="stretch")

@@ -27,6 +27,9 @@ for cause in CAUSES:
     with st.container(border=True):
         st.markdown(f"#### {cause.order}. {ui.md(cause.title)}")
         st.markdown(f"`{cause.id}` · {ui.md(cause.kind)} · cause {cause.seed_number} of the support article")
+        if cause.kind.replace(" ", "-") == "by-design":
+            st.caption(":material/check_circle: By design: these emails are counted as *working as designed* on the "
+                       "Overview, never as a problem to fix.")
         if counts is not None:
             row = counts.loc[cause.id]
             findings = sum(1 for finding in cur.report.findings if finding.get("id") == cause.id)

@@ -6,18 +6,23 @@ import streamlit as st
 
 from diagnostics import app_state, charts
 from diagnostics.errors import SnapshotError
+from diagnostics.headers import HEADER_VERDICT_LABELS, MAX_BYTES, analyse_headers, authentication_rows, spam_rows
 from pages import _ui as ui
 
 ui.routed("check-email")
 
 LOG = logging.getLogger("diagnostics.app")
-MAX_BYTES = 5 * 1024 * 1024
 RESULT = "header_result"
 
 cur = ui.current()
 snapshot = ui.current_snapshot(cur)
 
 st.title("Check one email")
+demo = cur is not None and cur.kind == "demo"
+if demo:
+    st.info("The loaded snapshot is the demo: Contoso Coffee, a fictional organisation. A real email is not in it, "
+            "so looking it up there is off and only what the headers prove is reported. Upload your snapshot to "
+            "check an email against your organisation's data.", icon=":material/science:", title="Demo data")
 st.markdown("Paste the raw headers of an email that did not become a case (in Outlook: *File > Properties > "
             "Internet headers*; in Outlook on the web: *… > View > View message details*), or upload the saved "
             "`.eml`. The check reads the headers only, up to the first blank line.")
@@ -29,8 +34,8 @@ with st.form("headers_form"):
     queue = st.text_input("Queue address the email was meant for (optional)", placeholder="help@contoso.com",
                           max_chars=320)
     if snapshot is not None:
-        label = "the demo snapshot" if cur is not None and cur.kind == "demo" else "your uploaded snapshot"
-        use_snapshot = st.checkbox(f"Look the email up in {label}", value=True,
+        label = "the demo snapshot" if demo else "your uploaded snapshot"
+        use_snapshot = st.checkbox(f"Look the email up in {label}", value=not demo,
                                    help="Finds the email by its Message-ID and diagnoses it as the report does.")
     else:
         use_snapshot = False
@@ -47,8 +52,6 @@ if submitted:
         st.session_state.pop(RESULT, None)
         st.error("More than 5 MB: paste only the headers.")
     else:
-        from diagnostics.headers import analyse_headers
-
         try:
             result = analyse_headers(data, snapshot=snapshot if use_snapshot else None, queue=queue.strip() or None,
                                      report=cur.report if use_snapshot and cur is not None else None)
@@ -66,8 +69,9 @@ result = st.session_state.get(RESULT)
 if result:
     st.divider()
     verdict = result.get("verdict") or "unknown"
-    color = {"converted": "green", "not-converted": "red"}.get(verdict, "gray")
-    st.badge(app_state.VERDICT_LABELS.get(verdict, f"Verdict: {verdict}"), color=color)
+    color = {"converted": "green", "not-converted": "red", "not-in-snapshot": "orange"}.get(verdict, "gray")
+    label = HEADER_VERDICT_LABELS.get(verdict) or app_state.VERDICT_LABELS.get(verdict, f"Verdict: {verdict}")
+    st.badge(label, color=color)
     if result.get("primary_cause"):
         st.markdown("**Primary cause:** " + ui.cause_md(result["primary_cause"]))
     elif verdict == "not-converted":
@@ -103,6 +107,19 @@ if result:
              ("Envelope recipients", ", ".join(result.get("envelope_recipients") or []))]
     st.dataframe({"Header": [name for name, _ in facts], "Value": [value or "—" for _, value in facts]},
                  hide_index=True, width="stretch")
+    st.markdown("##### Authentication and spam filtering")
+    st.caption("As Microsoft's Message Header Analyzer reads them. Mail classed as junk goes to Junk Email or "
+               "quarantine, and server-side synchronization only syncs the root Inbox.")
+    auth_rows = authentication_rows(result)
+    if auth_rows:
+        st.dataframe(auth_rows, hide_index=True, width="stretch")
+    else:
+        st.caption("No Authentication-Results header (SPF, DKIM and DMARC were not recorded).")
+    verdict_rows = spam_rows(result.get("spam") or {})
+    if verdict_rows:
+        st.dataframe(verdict_rows, hide_index=True, width="stretch")
+    else:
+        st.caption("No anti-spam verdict (no X-Forefront-Antispam-Report or SCL header).")
     if result.get("hops"):
         ui.chart(charts.hop_delays(result), "hops_chart", clickable=False)
         st.dataframe([{"#": index, "from": hop.get("from"), "by": hop.get("by"), "with": hop.get("with"),

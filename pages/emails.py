@@ -31,7 +31,7 @@ if state.get("f_report") != cur.key:  # another report: its filters do not apply
 arrived = {name: st.query_params.get_all(name) for name in PARAMS if name in st.query_params}
 if arrived:
     wanted = app_state.filter_from_params(arrived, report)
-    state["f_verdicts"] = list(wanted.verdicts)
+    state["f_verdicts"] = list(wanted.verdicts) or list(app_state.IN_SCOPE)
     state["f_causes"] = list(wanted.causes)
     state["f_queues"] = list(wanted.queues)
     state["f_text"] = wanted.text
@@ -51,12 +51,13 @@ queue_options = list(names) + [app_state.NO_QUEUE]
 cause_options = app_state.cause_options()
 state["f_queues"] = [queue for queue in state.get("f_queues", []) if queue in queue_options]
 state["f_causes"] = [cause for cause in state.get("f_causes", []) if cause in cause_options]
-state["f_verdicts"] = [verdict for verdict in state.get("f_verdicts", []) if verdict in app_state.VERDICTS]
+state.setdefault("f_verdicts", list(app_state.IN_SCOPE))  # incoming by default, as on every page
+state["f_verdicts"] = [verdict for verdict in state["f_verdicts"] if verdict in app_state.VERDICTS]
 state.setdefault("f_text", "")
 state.setdefault("f_any", False)
 
 top = st.columns(3)
-top[0].multiselect("Verdict", app_state.VERDICTS, key="f_verdicts", placeholder="All verdicts",
+top[0].multiselect("Verdict", app_state.VERDICTS, key="f_verdicts", placeholder="All verdicts (outgoing too)",
                    format_func=lambda verdict: app_state.VERDICT_LABELS[verdict])
 top[1].multiselect("Cause", cause_options, key="f_causes", placeholder="Any cause",
                    format_func=app_state.cause_label)
@@ -78,9 +79,13 @@ selection = EmailFilter(verdicts=tuple(state["f_verdicts"]), causes=tuple(state[
 found = app_state.filter_emails(report, selection)
 
 with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
-    st.markdown(f"**{len(found):,}** of {len(report.emails):,} emails")
+    chosen_verdicts = state["f_verdicts"] or list(app_state.VERDICTS)
+    universe = int(report.emails["verdict"].isin(chosen_verdicts).sum())
+    what = "incoming emails" if set(chosen_verdicts) == set(app_state.IN_SCOPE) else "emails"
+    st.markdown(f"**{len(found):,}** of {universe:,} {what}")
     st.download_button(f"CSV of these {len(found):,}", lambda: exports.emails_csv(report, found),
-                       file_name="emails.csv", mime="text/csv", icon=":material/download:", on_click="ignore",
+                       file_name=f"{exports.file_stem(report, 'emails')}.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore",
                        disabled=found.empty, help="The filtered list, with causes and evidence, as CSV.")
 
 pages = max(1, -(-len(found) // app_state.PAGE_SIZE))

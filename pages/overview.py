@@ -1,42 +1,45 @@
-"""Overview: KPIs, the four charts, environment findings; share and export the report."""
+"""Overview: the fix plan first, then the numbers, the four charts and the environment findings."""
 
 import streamlit as st
 
 from diagnostics import app_state
+from pages import _fix_plan
 from pages import _ui as ui
 
 ui.routed("")
 
-st.title("Overview")
 cur = ui.require_report()
 report = cur.report
 
-with st.container(horizontal=True, horizontal_alignment="left", gap="small"):
-    with st.popover("Share this report", icon=":material/share:", type="primary"):
-        ui.share_panel(cur)
+with st.container(horizontal=True, horizontal_alignment="left", vertical_alignment="center", gap="medium"):
+    st.title("Overview", width="content")
+    if cur.kind != "shared":  # a shared report is read-only: whoever shared it shares it further
+        with st.popover("Share this report", icon=":material/share:", type="primary"):
+            ui.share_panel(cur)
     with st.popover("Download", icon=":material/download:"):
         ui.export_panel(cur)
+    _fix_plan.organisation_url(cur)
 ui.banner(cur)
 
 numbers = app_state.kpis(report)
+_fix_plan.fix_plan(report, cur.key)
+
+st.subheader("In numbers", anchor="numbers")
 with st.container(horizontal=True, wrap=True, gap="small"):
     st.metric("Incoming", f"{numbers.incoming:,}", border=True, width=135,
-              help=f"Incoming emails. Outgoing emails ({numbers.outgoing:,}) are not evaluated.")
+              help=f"Incoming emails sent to a queue. Outgoing emails ({numbers.outgoing:,}) are not evaluated.")
     st.metric("Converted", f"{numbers.converted:,}", border=True, width=135)
     st.metric("Not converted", f"{numbers.not_converted:,}", border=True, width=135)
     st.metric("Conversion rate", f"{numbers.rate:.1%}" if numbers.rate is not None else "—", border=True,
               width=135)
-    with st.container(border=True, width=300, height="stretch"):
-        st.caption("Top cause")
-        if numbers.top_cause:
-            unexplained = (f"; {numbers.unexplained:,} unexplained by the snapshot" if numbers.unexplained else "")
-            st.markdown(f"{ui.cause_md(numbers.top_cause)}  \nthe primary cause of **{numbers.top_count:,}** "
-                        f"of the {numbers.not_converted:,} emails not converted{unexplained}")
-        else:
-            st.markdown("None: every incoming email became a case.")
-if report.missing_tables:
-    st.caption("Tables not in this snapshot (the causes that need them are listed as not checked, never "
-               "guessed): " + ui.md(", ".join(report.missing_tables)))
+    st.metric("Working as designed", f"{numbers.by_design:,}", border=True, width=170,
+              help="Not converted on purpose: replies added to the timeline of their case. Not a problem to fix.")
+_fix_plan.working_as_designed(numbers.by_design)
+for line in app_state.unchecked_lines(report):
+    st.caption(":material/help: " + ui.md(line))
+if numbers.unexplained:
+    st.caption(f":material/help: {numbers.unexplained:,} emails not converted are unexplained by the snapshot: "
+               "look at the flow run history of their rule's 'ARC: …' flows and at plug-ins.")
 
 figures = ui.overview_figures(cur.key, report)
 st.caption("Click a bar or a cell to list its emails.")
@@ -52,7 +55,7 @@ if not counts.empty:
                          query_params={"cause": row.cause, "verdict": "not-converted"},
                          icon=":material/arrow_forward:")
 
-points = ui.chart(figures["funnel"], "chart_funnel", clickable=False)
+ui.chart(figures["funnel"], "chart_funnel", clickable=False)
 points = ui.chart(figures["trend"], "chart_trend")
 if points:
     point = points[0]
@@ -73,5 +76,5 @@ for finding in findings:
     severity = finding.get("severity", "info")
     box = {"error": st.error, "warning": st.warning}.get(severity, st.info)
     body = (f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n"
-            + "  \n".join(f"• {ui.md(sentence)}" for sentence in finding.get("evidence", [])))
+            + "  \n".join(f"• {app_state.evidence_md(sentence)}" for sentence in finding.get("evidence", [])))
     box(body, icon=ui.SEVERITY_ICON.get(severity), title=severity.capitalize())

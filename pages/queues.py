@@ -14,8 +14,10 @@ report = cur.report
 ui.banner(cur)
 
 health = app_state.queue_health(report)
-st.markdown("One row per queue: its active rule, its mailbox problems, and what became of the incoming emails "
-            "sent to it. Select a queue to see its causes and list its emails.")
+st.markdown("One row per queue: its active rule, its findings, and what became of the incoming emails sent to "
+            "it. Health is **Problem** with an error finding (queue, mailbox or rule) or under 50% converted, "
+            "**Check** with a warning, no active rule or under 80% converted. Select a queue to see its causes "
+            "and list its emails.")
 table = health.assign(health=health["health"].map(ui.HEALTH_LABEL))
 styled = table.style.map(lambda value: ui.HEALTH_COLOR.get(value, ""), subset=["health"])
 event = st.dataframe(
@@ -45,9 +47,10 @@ if picked:
     st.subheader("Queue: " + ui.md(row["queue"]))
     st.page_link(ui.EMAILS, label=f"List the {row['emails']:,} incoming emails sent to this queue",
                  query_params={"queue": queue}, icon=":material/arrow_forward:")
-    for finding in report.findings:
+    for finding in app_state.findings_rows(report):
         if finding.get("scope") == "queue" and finding.get("subject") == queue:
-            body = ui.cause_md(finding["id"]) + "  \n" + "  \n".join(f"• {ui.md(s)}" for s in finding["evidence"])
+            body = ui.cause_md(finding["id"]) + "  \n" + "  \n".join(
+                f"• {app_state.evidence_md(sentence)}" for sentence in finding["evidence"])
             {"error": st.error, "warning": st.warning}.get(finding["severity"], st.info)(body)
     pairs = app_state.email_queue_pairs(report)
     pairs = pairs[(pairs["queue"] == queue) & (pairs["verdict"] == "not-converted")]
@@ -70,5 +73,5 @@ if not rules:
 for finding in rules:
     severity = finding.get("severity", "info")
     body = f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n" + "  \n".join(
-        f"• {ui.md(sentence)}" for sentence in finding.get("evidence", []))
+        f"• {app_state.evidence_md(sentence)}" for sentence in finding.get("evidence", []))
     {"error": st.error, "warning": st.warning}.get(severity, st.info)(body, icon=ui.SEVERITY_ICON.get(severity))

@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from diagnostics import app_state
+from diagnostics import app_state, budget
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import load_uploaded
@@ -19,13 +19,13 @@ STAGES = {"reading": "Reading files", "validating": "Validating tables", "evalua
 
 st.title("Upload snapshot")
 st.markdown("Upload the Web API JSON files you exported (zipped, or several `.json` files at once), or a "
-            "Configuration Migration tool `data.zip`. The snapshot is read in this session only; nothing is "
-            "stored unless you share the report, and then only the results, never the snapshot.")
+            "Configuration Migration tool `data.zip`. The snapshot is read in this session only and never stored; "
+            "the results are kept for a day behind a private link in the address bar, so a reload keeps them.")
 st.page_link(ui.GUIDE, label="How to export a snapshot from your environment", icon=":material/help:")
 connect_panel()
 
 files = st.file_uploader("Snapshot files", type=["zip", "json", "xml"], accept_multiple_files=True,
-                         key="snapshot_files",
+                         key=ui.uploader_key(),
                          help="emails.json, queues.json, … (paged parts as emails.2.json), or one .zip of them.")
 
 
@@ -84,6 +84,8 @@ def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its
     summary = report.summary()
     label = uploaded[0].name if len(uploaded) == 1 else f"{len(uploaded)} files ({names[:80]})"
     ui.set_upload(report, snapshot, label)
+    del snapshot  # set_upload kept the tables "Check one email" reads
+    ui.release_upload(uploaded)
     status.update(label="Done", state="complete", expanded=False)
     state[ui.FLASH] = (f"Diagnosed {label}: {summary['incoming']:,} incoming emails, {summary['converted']:,} "
                        f"converted, {summary['not_converted']:,} not converted "
@@ -91,11 +93,21 @@ def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its
     st.switch_page(ui.OVERVIEW)
 
 
+busy = st.session_state.pop("upload_busy", None)
+if busy:
+    st.warning(busy, icon=":material/hourglass_top:")
+
 if files:
     signature = tuple((file.file_id, file.name, file.size) for file in files)
     if st.session_state.get("upload_signature") != signature:
         st.session_state["upload_signature"] = signature
         st.session_state.pop("upload_error", None)
+        refused = budget.refusal()
+        if refused:  # the server is near its memory budget: a new diagnosis waits, open sessions go on
+            LOG.warning("upload refused: the server holds %d MiB, over its budget", budget.resident_bytes() >> 20)
+            st.session_state["upload_busy"] = refused
+            ui.release_upload(files)
+            st.rerun()
         _diagnose(files)
     error = st.session_state.get("upload_error")
     if error:

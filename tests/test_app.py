@@ -52,9 +52,14 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [exception.value for exception in at.exception]
 
 
+def snapshot_uploader(at: AppTest):  # an AppTest FileUploader
+    """The upload page's uploader: its key changes after each diagnosed upload (a fresh, empty one)."""
+    return next(widget for widget in at.file_uploader if widget.key.startswith("snapshot_files"))
+
+
 def upload(at: AppTest, name: str, data: bytes, mime: str = "application/zip") -> AppTest:
     at.switch_page("pages/upload.py").run()
-    at.file_uploader(key="snapshot_files").set_value([(name, data, mime)])
+    snapshot_uploader(at).set_value([(name, data, mime)])
     return at.run()
 
 
@@ -141,7 +146,7 @@ def test_several_json_files_upload_like_a_zip(store_path):
     at = new_app()
     at.switch_page("pages/upload.py").run()
     files = [(path.name, path.read_bytes(), "application/json") for path in sorted(BASIC.glob("*.json"))]
-    at.file_uploader(key="snapshot_files").set_value(files)
+    snapshot_uploader(at).set_value(files)
     at.run()
     no_exception(at)
     assert metric(at, "Incoming") == "4"
@@ -317,7 +322,7 @@ def test_one_email_shows_every_cause_evidence_fix_notes_unchecked_and_ids(basic_
     page = texts(at)
     assert "**Primary cause:** **The email is coming from an unknown sender** `unknown-sender-not-allowed`" in page
     assert "**Evidence**" in page and "**Fix:**" in page
-    assert "Could not be checked" in page and "activitymonitors" in page
+    assert "Not checked for this email" in page and "activitymonitors" in page
     assert any(stranger in code.value for code in at.code)
 
 
@@ -393,3 +398,100 @@ def test_a_first_visit_that_bypassed_the_router_is_sent_through_it():
     no_exception(at)
     assert at.title[0].value == "Emails"
     assert at.session_state["routed"] is True
+
+
+def test_overview_opens_with_the_fix_plan_and_never_calls_by_design_a_top_cause(demo):
+    demo.switch_page("pages/overview.py").run()
+    no_exception(demo)
+    headings = [element.value for element in demo.subheader]
+    assert headings[0].startswith("Fix first: ") and headings.index("In numbers") > 0
+    entries = [plain(item.value) for item in demo.markdown if re.match(r"\*\*\d+\. ", plain(item.value))]
+    assert entries[0].startswith("**1. Queue 'Sales'**") and "12 emails blocked" in entries[0]
+    assert all("**Fix:**" in entry for entry in entries)
+    links = [item.value for item in demo.markdown
+             if "[Microsoft documentation](https://learn.microsoft.com/" in item.value]
+    assert len(links) >= 3 and "Open it in Dynamics 365](https://contoso-demo.crm.dynamics.com/main.aspx?" in links[0]
+    page = texts(demo)
+    assert "Top cause" not in page
+    assert metric(demo, "Working as designed") == "16"
+    assert not any(entry for entry in entries if "reply-to-tracked-email" in entry)
+
+
+def test_upload_survives_a_reload_through_the_private_token(basic_zip):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    token = at.session_state["current"].private  # the router puts it in the address (see test_browser)
+    assert token and at.session_state["current"].kind == "upload"
+    reloaded = new_app(report=token)  # a new session with the same address: what a browser reload is
+    no_exception(reloaded)
+    assert reloaded.session_state["current"].kind == "upload"
+    assert metric(reloaded, "Incoming") == "4" and "Demo data" not in texts(reloaded)
+    assert any(button.label == "Create share link" for button in reloaded.button)  # still the admin's own
+    assert reloaded.query_params.get("report") == token
+    stranger = new_app(report="bogus-token-that-was-never-issued")
+    assert any("Demo data" in info.value for info in stranger.info)
+    assert "report" not in stranger.query_params
+
+
+def test_a_shared_report_does_not_offer_sharing_again(basic_zip):
+    at = new_app()
+    upload(at, "snapshot-basic.zip", basic_zip)
+    token = share(at)
+    other = new_app(run=token)
+    no_exception(other)
+    assert "Share this report" not in [block.proto.popover.label for block in other.get("popover")]
+    assert "Share this report" in [block.proto.popover.label for block in at.get("popover")]
+    # a private reload token is not a share link: it never opens as someone else's shared report
+    private = at.session_state["current"].private
+    opened = new_app(run=private)
+    assert private and opened.warning and not opened.metric
+
+
+def test_counts_agree_between_pages_incoming_by_default(demo):
+    demo.switch_page("pages/overview.py").run()
+    incoming = metric(demo, "Incoming")
+    demo.switch_page("pages/emails.py").run()
+    no_exception(demo)
+    assert f"of {incoming} incoming emails" in texts(demo)
+    assert set(demo.multiselect(key="f_verdicts").value) == {"converted", "not-converted"}
+    verdicts = set(demo.dataframe[0].value["Verdict"])
+    assert "Outgoing" not in verdicts
+    demo.multiselect(key="f_verdicts").set_value(["outgoing"]).run()
+    assert set(demo.dataframe[0].value["Verdict"]) == {"Outgoing"}  # behind the filter
+    demo.multiselect(key="f_verdicts").set_value(["converted", "not-converted"]).run()
+
+
+def test_queues_page_health_follows_findings_and_rate(demo):
+    demo.switch_page("pages/queues.py").run()
+    no_exception(demo)
+    table = demo.dataframe[0].value
+    health = dict(zip(table["queue"].str.split(" ").str[0], table["health"], strict=True))
+    assert health["Returns"] == "Problem" and health["Sales"] == "Problem" and health["Billing"] == "Check"
+    page = texts(demo)
+    assert "Rule id" not in page and "Rule 'Wholesale orders to case'" in page
+
+
+def test_organisation_url_typed_by_the_admin_links_the_records():
+    from conftest import BASIC, zip_folder
+
+    def without_context(name, data):
+        data.pop("@odata.context", None)
+        return data
+
+    at = new_app()
+    upload(at, "no-context.zip", zip_folder(BASIC, without_context))
+    at.switch_page("pages/overview.py").run()
+    no_exception(at)
+    assert not [item for item in at.markdown if "Open it in Dynamics 365" in item.value]
+    field = next(widget for widget in at.text_input if widget.label == "Organisation URL")
+    field.input("javascript:alert(1)")
+    next(button for button in at.button if button.label == "Add links").click()
+    at.run()
+    assert at.error and not [item for item in at.markdown if "Open it in Dynamics 365" in item.value]
+    next(widget for widget in at.text_input if widget.label == "Organisation URL").input("contoso.crm4.dynamics.com")
+    next(button for button in at.button if button.label == "Add links").click()
+    at.run()
+    no_exception(at)
+    links = [item.value for item in at.markdown if "Open it in Dynamics 365" in item.value]
+    assert any("](https://contoso.crm4.dynamics.com/main.aspx?pagetype=entityrecord&etn=queue&id=" in link
+               for link in links)

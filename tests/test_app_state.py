@@ -39,7 +39,10 @@ def test_kpis(basic):
     numbers = app_state.kpis(basic)
     assert (numbers.incoming, numbers.converted, numbers.not_converted) == (4, 1, 3)
     assert numbers.rate == pytest.approx(0.25)
-    assert numbers.top_cause == "reply-to-tracked-email"  # ties go to the earliest in the pipeline
+    # the reply is by design: counted apart, never a "top cause" to fix
+    assert numbers.by_design == 1
+    assert numbers.to_fix == len(basic.fix_plan()) > 0
+    assert all(entry["cause"] != "reply-to-tracked-email" for entry in basic.fix_plan())
 
 
 def test_filters(basic):
@@ -106,13 +109,53 @@ def test_daily_counts_add_up(demo):
 
 def test_queue_health_flags_the_broken_queues(demo):
     health = app_state.queue_health(demo).set_index("queue")
-    wholesale = next(label for label in health.index if label.startswith("Wholesale"))
-    sales = next(label for label in health.index if label.startswith("Sales"))
-    helpdesk = next(label for label in health.index if label.startswith("Helpdesk"))
-    assert health.loc[wholesale, "health"] == "error"  # its mailbox cannot sync
-    assert health.loc[sales, "health"] == "warning" and health.loc[sales, "active_rules"] == ""  # no active rule
-    assert health.loc[helpdesk, "health"] == "ok"
+
+    def row(name):
+        return health.loc[next(label for label in health.index if label.startswith(name))]
+
+    assert row("Wholesale")["health"] == "error"  # its mailbox cannot sync
+    assert row("Sales")["health"] == "error" and row("Sales")["active_rules"] == ""  # no active rule, 0% converted
+    assert row("Returns")["health"] == "error"  # its rule's flow is in Draft (a rule finding, by the rule's name)
+    billing = row("Billing")
+    assert 0.5 <= billing["rate"] < 0.8 and billing["health"] == "warning"  # loses more than 20%: never OK
+    assert row("Helpdesk")["health"] == "ok" and row("Helpdesk")["rate"] >= 0.8
     assert (health["converted"] <= health["emails"]).all()
+    assert not health["findings"].str.contains("incoming status Failure").any()  # plain words
+    assert health["findings"].str.contains("cannot receive email").any()
+
+
+def test_health_never_ok_with_an_error_or_a_low_rate():
+    assert app_state._health([{"severity": "error"}], 1.0, True) == "error"
+    assert app_state._health([], 0.79, True) == "warning"
+    assert app_state._health([], 0.49, True) == "error"
+    assert app_state._health([], 0.9, False) == "warning"
+    assert app_state._health([], 0.9, True) == "ok"
+
+
+def test_evidence_in_plain_words_with_the_raw_field_after():
+    words, raw = app_state.evidence_parts("rule 'Billing' has allowunknownsender = false: no contact used a@b.c")
+    assert "allowunknownsender" not in words and "unknown senders" in words and raw == "allowunknownsender = false"
+    words, raw = app_state.evidence_parts("msdyn_ArcCreateContactWithRuleOwner = 0: contacts for unknown senders")
+    assert "msdyn_" not in words and raw == "msdyn_ArcCreateContactWithRuleOwner = 0"
+    assert app_state.evidence_md("x `has allowunknownsender = false`").endswith("`allowunknownsender = false`")
+    assert app_state.evidence_parts("nothing raw here") == ("nothing raw here", None)
+
+
+def test_plan_entries_name_the_records(demo):
+    entries = app_state.plan_entries(demo)
+    titles = [entry.title for entry in entries]
+    assert titles[0] == "Queue 'Sales'"
+    assert "Rule owner 'Marco Rossi'" in titles and "Mailbox 'wholesale@contoso-coffee.com'" in titles
+    assert all("-" not in entry.title.split("'")[0] for entry in entries)  # never an id as the name
+    assert [entry.number for entry in entries] == list(range(1, len(entries) + 1))
+
+
+def test_unchecked_is_one_line_per_missing_table():
+    report = diagnose(load_uploaded([("basic.zip", zip_folder(BASIC))]))
+    missing = set(report.unchecked.explode("missing")["missing"])
+    lines = app_state.unchecked_lines(report)
+    assert len(lines) == len(missing) > 0
+    assert all(line.count("The snapshot has no") == 1 for line in lines)
 
 
 def test_page_of_clamps():
@@ -143,3 +186,23 @@ def test_md_literal(text, literal):
 def test_md_code_fences_backticks():
     assert app_state.md_code("a`b") == "``a`b``"
     assert app_state.md_code("`x`") == "`` `x` ``"
+
+
+def test_second_round_verdicts_and_kinds_are_out_of_scope_for_problems():
+    from diagnostics import exports
+
+    report = diagnose(load_uploaded([("basic.zip", zip_folder(BASIC))]))
+    sales = report.emails["subject"] == "Help needed (sales)"
+    report.emails.loc[sales, "verdict"] = "not-for-a-queue"  # as the engine's correction 1 gives them
+    report.causes["kind"] = report.causes["cause"].map(
+        lambda cause: "by-design" if cause == "reply-to-tracked-email" else "fault")
+    report.plan = None
+    numbers = app_state.kpis(report)
+    assert numbers.incoming == report.summary()["incoming"]
+    assert all(entry.cause != "no-active-rule-for-queue" or entry.blocked == 0 for entry in
+               app_state.plan_entries(report))  # that email is out of scope: it blocks nothing
+    long, totals = app_state.daily_counts(report)
+    assert totals["incoming"].sum() == 3
+    assert "not-for-a-queue" in set(app_state.email_rows(report, report.emails)["Verdict"].map(
+        {value: key for key, value in app_state.VERDICT_SHORT.items()}))
+    assert exports.report_html(report) and exports.emails_csv(report)

@@ -7,6 +7,7 @@ through Playwright. Streamlit renders over a websocket, so every check waits for
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_upload_see_a_chart_share_and_open_the_link_in_a_fresh_context(server, b
     expect(page.locator("h1").first).to_have_text("Emails", timeout=WAIT)
     expect(page.locator('[data-testid="stMultiSelect"]', has_text="Cause")).to_contain_text(
         "(reply-to-tracked-email)", timeout=WAIT)
-    expect(page.get_by_text("of 4 emails")).to_contain_text("1 of 4 emails")
+    expect(page.get_by_text("of 4 incoming emails")).to_contain_text("1 of 4 incoming emails")
     context.close()
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -137,7 +138,8 @@ def test_upload_see_a_chart_share_and_open_the_link_in_a_fresh_context(server, b
     expect(_metric(other, "Incoming")).to_have_text("4", timeout=WAIT)
     expect(other.get_by_text("Shared by")).to_be_visible()
     expect(other.get_by_text("Dana Whitfield")).to_be_visible()
-    assert other.get_by_role("button", name="Share this report").count() == 1  # present, but read-only inside
+    expect(other.get_by_role("button", name="Download", exact=True)).to_be_visible()
+    assert other.get_by_role("button", name="Share this report").count() == 0  # read-only: not shared again
     fresh.close()
 
 
@@ -201,4 +203,97 @@ def test_hostile_subjects_senders_and_names_are_plain_text(server, browser, host
         assert page.locator('[data-testid="stMain"] strong', has_text="bold").count() == 0, where
     assert dialogs == []
     assert not [line for line in console if "pwned" in line]
+    context.close()
+
+
+def _demo_overview(browser, server, width: int, height: int = 900, **options):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    page = context.new_page()
+    page.goto(server + "/")
+    expect(page.get_by_text("Fix first:")).to_be_visible(timeout=WAIT)
+    page.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=WAIT)
+    time.sleep(1)
+    return context, page
+
+
+def test_first_screen_of_the_demo_shows_the_top_of_the_fix_plan(server, browser, tmp_path):
+    context, page = _demo_overview(browser, server, 1400)
+    entries = page.locator('[data-testid="stLayoutWrapper"]', has_text=re.compile(r"^\d+\. .*emails blocked"))
+    assert entries.count() >= 3
+    for number in range(3):
+        entry = entries.nth(number)
+        text = entry.inner_text()
+        assert text.startswith(f"{number + 1}. ") and "'" in text.split("\n")[0]  # named: Queue 'Sales'
+        assert "emails blocked" in text and "Fix:" in text
+        doc = entry.locator('a[href^="https://learn.microsoft.com/"]')
+        assert doc.count() == 1
+        box = doc.bounding_box()
+        assert box and box["y"] + box["height"] <= 900, f"entry {number + 1}'s link is below the first screen"
+    assert page.get_by_text("Top cause").count() == 0
+    first_screen = page.locator('[data-testid="stMain"]').inner_text()
+    assert "reply-to-tracked-email" not in first_screen.split("In numbers")[0]
+    page.screenshot(path=str(tmp_path / "first-screen-1400.png"))
+    # the charts' toolbars keep one button each: few tab stops, and all after the fix plan
+    stops = page.evaluate("""() => [...document.querySelectorAll('a[href], button, input, [tabindex]')]
+        .filter(e => e.tabIndex >= 0 && !e.disabled).map(e => e.getAttribute('href') || e.className.toString())""")
+    first_doc = next(index for index, stop in enumerate(stops) if stop.startswith("https://learn.microsoft.com/"))
+    assert first_doc < 30, stops[:first_doc]
+    assert page.locator(".modebar-btn").count() <= page.locator(".js-plotly-plot").count()
+    context.close()
+
+
+@pytest.mark.parametrize("path", ["", "emails", "queues", "causes"])
+def test_no_page_scrolls_sideways_at_800_px(server, browser, path):
+    context, page = _demo_overview(browser, server, 800)
+    if path:
+        _nav(page, path)
+        page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=WAIT)
+        time.sleep(2)
+    widths = page.evaluate("""() => [...document.querySelectorAll('html, body, [data-testid="stMain"], '
+        + '[data-testid="stAppViewContainer"]')].map(e => [e.scrollWidth, e.clientWidth])""")
+    assert all(scroll <= client + 1 for scroll, client in widths), widths
+    context.close()
+
+
+def test_sidebar_collapses_on_a_narrow_screen(server, browser):
+    context, page = _demo_overview(browser, server, 700)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    assert sidebar.bounding_box()["x"] + sidebar.bounding_box()["width"] <= 0  # out of the way
+    context.close()
+
+
+def test_upload_then_reload_keeps_the_upload(server, browser, basic_zip):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    _upload(page, server, "snapshot-basic.zip", basic_zip)
+    expect(_metric(page, "Incoming")).to_have_text("4", timeout=WAIT)
+    page.wait_for_url("**report=*", timeout=WAIT)
+    page.reload()
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
+    expect(_metric(page, "Incoming")).to_have_text("4", timeout=WAIT)
+    assert page.get_by_text("Demo data").count() == 0
+    expect(page.get_by_role("button", name="Share this report")).to_be_visible()
+    context.close()
+
+
+def test_dark_theme_when_the_system_asks_for_it(server, browser):
+    context, page = _demo_overview(browser, server, 1400, color_scheme="dark")
+    background = page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    red, green, blue = (int(part) for part in re.findall(r"\d+", background)[:3])
+    assert red + green + blue < 200, background  # the dark theme of .streamlit/config.toml
+    context.close()
+
+
+def test_the_admin_can_switch_to_the_dark_theme_in_the_menu(server, browser):
+    context, page = _demo_overview(browser, server, 1400, color_scheme="light")
+    page.locator('[data-testid="stMainMenu"]').click()
+    page.locator('[data-testid="stMainMenuItem-theme-Dark"]').click()
+    time.sleep(1)
+    background = page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    assert sum(int(part) for part in re.findall(r"\d+", background)[:3]) < 200, background
     context.close()

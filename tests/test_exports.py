@@ -10,6 +10,7 @@ import pytest
 from conftest import BASIC, HOSTILE_SUBJECTS, zip_folder
 
 from diagnostics import exports
+from diagnostics.causes import BY_ID
 from diagnostics.evaluate import diagnose
 from diagnostics.report import Report
 from diagnostics.snapshot import load_uploaded
@@ -89,3 +90,54 @@ def test_html_works_offline_no_external_resources(report):
 
     sources = re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']([^\"']+)", page)
     assert sources == []
+
+
+def test_html_opens_with_the_fix_plan_and_gives_each_email_its_fix(report):
+    page = exports.report_html(report).decode("utf-8")
+    plan = report.fix_plan()
+    assert plan
+    assert page.index("Fix first") < page.index("Plotly.newPlot")  # the plan before the charts
+    first = plan[0]
+    assert first["doc_url"] in page and first["fix"].replace("'", "&#39;") in page
+    assert page.count("Microsoft documentation") >= len(plan)
+    stranger = report.emails[report.emails["primary_cause"] == "unknown-sender-not-allowed"].iloc[0]
+    end = page.index(stranger.activityid)
+    row = page[page.rindex("<tr>", 0, end):end]
+    cause = BY_ID["unknown-sender-not-allowed"]
+    assert cause.doc_url.replace("&", "&amp;") in row or cause.doc_url in row
+    assert "Select &#39;Create contact for unknown sender&#39;" in row  # the cause's fix
+    assert "reply-to-tracked-email" not in page[page.index('<ol class="plan">'):page.index("</ol>")]
+    assert "Working as designed" in page
+
+
+def test_html_template_escapes_names_in_the_plan(report):
+    report.queues.loc[report.queues["name"] == "Sales", "name"] = "<script>window.__pwned=2</script>"
+    report.plan = None
+    try:
+        page = exports.report_html(report).decode("utf-8")
+    finally:
+        report.queues.loc[report.queues["name"] == "<script>window.__pwned=2</script>", "name"] = "Sales"
+        report.plan = None
+    assert "<script>window.__pwned=2</script>" not in page
+    assert "&lt;script&gt;window.__pwned=2&lt;/script&gt;" in page
+
+
+def test_csv_gives_each_email_its_fix_and_link_and_the_plan_apart(report):
+    table = rows(exports.emails_csv(report))
+    pending = [row for row in table if row["verdict"] == "not-converted"]
+    assert pending and all(row["fix"] and row["doc_url"].startswith("https://learn.microsoft.com/")
+                           for row in pending)
+    plan = rows(exports.fix_plan_csv(report))
+    assert [row["about"] for row in plan] == [exports.about_label(entry) for entry in report.fix_plan()]
+    assert list(plan[0]) == exports.PLAN_COLUMNS
+    assert int(plan[0]["emails_blocked"]) >= int(plan[-1]["emails_blocked"]) or plan[0]["severity"] == "error"
+
+
+def test_file_names_carry_organisation_and_day(report):
+    again = Report.from_dict(orjson.loads(exports.report_json(report)))
+    again.org_url, again.created_at = "https://contoso.crm4.dynamics.com", "2026-11-10T08:00:00Z"
+    assert exports.file_stem(again) == "contoso-2026-11-10-email-to-case"
+    assert exports.file_stem(again, "fix-plan") == "contoso-2026-11-10-fix-plan"
+    again.org_url = None
+    again.source = "../Snapshot Basic.zip"
+    assert exports.file_stem(again) == "snapshot-basic-2026-11-10-email-to-case"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
-from diagnostics.headers import analyse_headers, parse_headers, render_headers_text
+from diagnostics.headers import Authentication, analyse_headers, parse_headers, render_headers_text
 from diagnostics.snapshot import Snapshot, load_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,8 @@ def test_exchange_online_multihop() -> None:
     assert parsed.hops[1].from_ == "mail.tailspin.com (198.51.100.23)"
     assert parsed.hops[1].by == "AM4PEPF00027A6C.mail.protection.outlook.com (10.167.16.81)"
     assert parsed.total_transit_seconds == 8
-    assert parsed.authentication == {"spf": "pass", "dkim": "pass", "dmarc": "pass", "compauth": "pass"}
+    assert parsed.authentication == [Authentication(None, "pass", "pass", "pass", "pass", "100")]
+    assert parsed.received_spf == "pass"
     assert (parsed.scl, parsed.antispam["SFV"], parsed.antispam["CAT"], parsed.antispam["DIR"],
             parsed.antispam["BCL"]) == (1, "NSPM", "NONE", "INB", "0")
     assert parsed.junk_reason is None
@@ -100,7 +102,7 @@ def test_gmail() -> None:
     assert parsed.hops[0].for_ == HELP
     assert parsed.hops[1].from_ is None and parsed.hops[1].by.startswith("2002:a05:6a10")
     assert parsed.envelope_recipients == [HELP]
-    assert parsed.authentication == {"dkim": "pass", "spf": "pass", "dmarc": "pass"}
+    assert parsed.authentication == [Authentication("mx.google.com", spf="pass", dkim="pass", dmarc="pass")]
 
 
 def test_exchange_on_premises_relay() -> None:
@@ -149,7 +151,7 @@ def test_lost_indentation() -> None:
     assert parsed.hops[1].with_ == "Microsoft SMTP Server"
     # folded antispam pairs ("PTR:…", "SFS:…") are continuations, not headers
     assert parsed.antispam["PTR"] == "mail.wingtiptoys.com" and parsed.antispam["DIR"] == "INB"
-    assert parsed.authentication["dmarc"] == "bestguesspass"
+    assert parsed.authentication[0].dmarc == "bestguesspass"
     assert any("lost their indentation" in note for note in parsed.notes)
 
 
@@ -380,8 +382,12 @@ def test_auto_reply_markers() -> None:
 def test_spam_verdict_note() -> None:
     result = analyse_headers(fixture("spam.txt"))
     assert result["spam"]["scl"] == 6 and result["spam"]["sfv"] == "SPM"
-    assert result["spam"]["junk"] == "SFV:SPM, marked as spam by spam filtering"
-    assert result["authentication"]["dmarc"] == "fail"
+    assert result["spam"]["junk"] is True
+    assert result["spam"]["junk_reason"] == "SFV:SPM, marked as spam by spam filtering"
+    assert result["authentication"] == [{"authserv_id": None, "spf": "fail", "dkim": "fail", "dmarc": "fail",
+                                         "compauth": "fail", "compauth_reason": "000", "arc": None}]
+    assert any(note.startswith("the receiving server (Exchange Online names none) found compauth=fail")
+               for note in result["notes"])
     assert any("only mail in the root Inbox is synced" in note for note in result["notes"])
     assert parse_headers(headers(X_MS_Exchange_Organization_SCL="5")).junk_reason == "spam confidence level SCL 5"
 
@@ -413,19 +419,45 @@ def test_fixture_sample_reply_against_snapshot(basic: Snapshot) -> None:
     assert "Not checked\n  - queue-item-missing: needs mailboxes" in text
 
 
-def test_fixture_sample_bcc_against_snapshot(basic: Snapshot) -> None:
+def test_fixture_sample_newer_than_the_snapshot(basic: Snapshot) -> None:
+    """Dated 2026-11-05, after the snapshot's newest email (2026-11-04): export again, not a sync failure."""
     result = analyse_headers(sample("pasted-lost-indentation.txt"), snapshot=basic, queue=HELP)
-    assert result["primary_cause"] == "email-not-synced"
+    assert (result["verdict"], result["primary_cause"]) == ("not-in-snapshot", "queue-only-in-bcc")
+    assert [item["id"] for item in result["causes"]] == ["queue-only-in-bcc"]  # the headers still prove it
+    assert ("not in this snapshot: the email is dated 2026-11-05 08:12 UTC, after the newest email in the snapshot "
+            "(created 2026-11-04 10:00 UTC); export again to include it before looking for a sync problem"
+            ) in result["notes"]
+
+
+def test_email_dated_just_after_the_newest_email_is_not_in_snapshot(basic: Snapshot) -> None:
+    raw = headers(Date="Wed, 4 Nov 2026 10:00:01 +0000")
+    result = analyse_headers(raw, snapshot=basic)
+    assert (result["verdict"], result["primary_cause"], result["causes"]) == ("not-in-snapshot", None, [])
+    raw = headers(Date="Wed, 4 Nov 2026 10:00:00 +0000")
+    assert analyse_headers(raw, snapshot=basic)["primary_cause"] == "email-not-synced"
+
+
+def test_email_without_date_missing_from_the_snapshot_is_not_synced(basic: Snapshot) -> None:
+    assert analyse_headers(headers(Date=None), snapshot=basic)["primary_cause"] == "email-not-synced"
+
+
+def before_snapshot(raw: str) -> str:
+    """The headers dated before the newest email of snapshot-basic (2026-11-04 10:00 UTC)."""
+    return re.sub(r"(?m)^Date: .*$", "Date: Tue, 3 Nov 2026 11:00:00 +0000", raw)
+
+
+def test_fixture_sample_bcc_against_snapshot(basic: Snapshot) -> None:
+    result = analyse_headers(before_snapshot(sample("pasted-lost-indentation.txt")), snapshot=basic, queue=HELP)
+    assert (result["verdict"], result["primary_cause"]) == ("not-converted", "email-not-synced")
     assert [item["id"] for item in result["causes"]] == ["email-not-synced", "queue-only-in-bcc"]
     assert {item["queue"] for item in result["causes"]} == {HELPDESK_ID}
     evidence = cause(result, "email-not-synced")["evidence"]
     assert evidence[0] == "no email in the snapshot has Message-ID <CAF=4711.renee@mail.tailspin.com>"
     assert any("no mailboxes table" in line for line in evidence)
-    assert any("the snapshot may predate it" in line for line in evidence)
 
 
 def test_envelope_finds_the_queue_without_queue_option(basic: Snapshot) -> None:
-    result = analyse_headers(sample("pasted-lost-indentation.txt"), snapshot=basic)
+    result = analyse_headers(before_snapshot(sample("pasted-lost-indentation.txt")), snapshot=basic)
     assert [(item["id"], item["queue"]) for item in result["causes"]] == [
         ("email-not-synced", HELPDESK_ID), ("queue-only-in-bcc", HELPDESK_ID)]
 
@@ -475,7 +507,7 @@ def test_in_reply_to_unknown_to_the_snapshot(basic: Snapshot) -> None:
 
 
 def test_queue_in_cc_against_snapshot(basic: Snapshot) -> None:
-    result = analyse_headers(fixture("exchange-onprem.txt"), snapshot=basic, queue=HELP)
+    result = analyse_headers(before_snapshot(fixture("exchange-onprem.txt")), snapshot=basic, queue=HELP)
     assert [item["id"] for item in result["causes"]] == ["email-not-synced"]
 
 
@@ -512,12 +544,13 @@ def test_mailbox_findings_are_the_evidence(tmp_path: Path) -> None:
                "incomingemaildeliverymethod": 2, "incomingemailstatus": 1, "emailrouteraccessapproval": 1,
                "enabledforincomingemail": True, "lastsuccessfulsynccompletedon": "2026-11-05T07:00:00Z"}
     (folder / "mailboxes.json").write_text(json.dumps({"value": [mailbox]}))
-    result = analyse_headers(sample("pasted-lost-indentation.txt"), snapshot=load_snapshot(folder), queue=HELP)
+    raw = before_snapshot(sample("pasted-lost-indentation.txt"))
+    result = analyse_headers(raw, snapshot=load_snapshot(folder), queue=HELP)
     assert (f"mailbox '{HELP}': incoming delivery Server-Side Synchronization, incoming status Success, "
             "last successful sync 2026-11-05 07:00 UTC") in cause(result, "email-not-synced")["evidence"]
 
     (folder / "mailboxes.json").write_text(json.dumps({"value": [dict(mailbox, incomingemailstatus=2)]}))
-    result = analyse_headers(sample("pasted-lost-indentation.txt"), snapshot=load_snapshot(folder), queue=HELP)
+    result = analyse_headers(raw, snapshot=load_snapshot(folder), queue=HELP)
     assert f"mailbox '{HELP}' incoming status Failure" in cause(result, "email-not-synced")["evidence"]
 
 
@@ -526,7 +559,7 @@ def test_command_line_against_snapshot() -> None:
                            str(SAMPLES / "pasted-lost-indentation.txt"), "--snapshot", str(BASIC),
                            "--queue", HELP], capture_output=True, cwd=ROOT, check=True)
     result = json.loads(done.stdout)
-    assert result["primary_cause"] == "email-not-synced"
+    assert (result["verdict"], result["primary_cause"]) == ("not-in-snapshot", "queue-only-in-bcc")
 
 
 def snapshot_with_emails(tmp_path: Path, *extra: dict) -> Snapshot:
@@ -567,3 +600,36 @@ def test_report_without_the_email(basic: Snapshot) -> None:
     result = analyse_headers(fixture("stranger.txt"), snapshot=basic, report=EmptyReport())
     assert result["verdict"] == "unknown"
     assert any(note.startswith("the report has no diagnosis for snapshot email") for note in result["notes"])
+
+
+class OneEmailReport:
+    """A report whose diagnosis of every email is ``detail`` (the engine's choice of primary cause)."""
+
+    findings: list = []
+
+    def __init__(self, detail: dict) -> None:
+        self.detail = detail
+
+    def email_detail(self, activityid: str) -> dict:
+        return {"activityid": activityid, **self.detail}
+
+
+def engine_detail(primary: str | None) -> dict:
+    causes = [{"id": "no-active-rule-for-queue", "queue": "b", "evidence": ["queue B has no rule"], "remediation": ""},
+              {"id": "unknown-sender-not-allowed", "queue": "a", "evidence": ["unknown"], "remediation": ""}]
+    return {"verdict": "not-converted", "primary_cause": primary, "causes": causes}
+
+
+@pytest.mark.parametrize("primary", ["unknown-sender-not-allowed", None])
+def test_the_engine_chooses_the_primary_cause_of_a_snapshot_email(basic: Snapshot, primary: str | None) -> None:
+    """A rule-less queue beside a queue with an active rule is never primary (contract correction 3)."""
+    result = analyse_headers(fixture("stranger.txt"), snapshot=basic, report=OneEmailReport(engine_detail(primary)))
+    assert result["verdict"] == "not-converted" and len(result["causes"]) == 2
+    assert result["primary_cause"] == primary
+
+
+def test_a_cause_the_headers_prove_earlier_in_the_pipeline_is_primary(basic: Snapshot) -> None:
+    detail = engine_detail("unknown-sender-not-allowed")
+    result = analyse_headers(fixture("stranger.txt"), snapshot=basic, queue="nobody@fourthcoffee.com",
+                             report=OneEmailReport(detail))
+    assert result["primary_cause"] == "queue-only-in-bcc"

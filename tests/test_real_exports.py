@@ -328,10 +328,11 @@ def test_evidence_names_the_cmt_contact(tmp_path: Path) -> None:
 
 def test_text_output_prints_a_dash_for_a_missing_date_or_sender(tmp_path: Path) -> None:
     page = {"value": [{"activityid": "e1", "subject": "EMAIL", "directioncode": False,
-                       "_regardingobjectid_value": None}]}
-    report = diagnose(load_snapshot(folder(tmp_path, **{"emails.json": page})))
+                       "torecipients": "help@contoso.com", "_regardingobjectid_value": None}]}
+    queues = {"value": [{"queueid": "q1", "name": "Help", "emailaddress": "help@contoso.com"}]}
+    report = diagnose(load_snapshot(folder(tmp_path, **{"emails.json": page, "queues.json": queues})))
     text = render_text(report)
     line = next(line for line in text.splitlines() if "'EMAIL'" in line)
-    assert "None" not in line and line.startswith("  -  'EMAIL' from -  ")
+    assert "None" not in line and line.startswith("  -  'EMAIL' from - to Help  ")
     again = render_text(Report.from_dict(report.to_dict()))
     assert next(line for line in again.splitlines() if "'EMAIL'" in line) == line

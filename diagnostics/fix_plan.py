@@ -1,0 +1,363 @@
+"""The fix plan: what to change first, one entry per thing (a mailbox, a rule, a rule owner, a flow, a
+queue, a setting, a group of senders), ranked by the harm it does.
+
+Built from a ``Report`` alone (so a shared report has one too): environment findings and the causes
+of emails not converted are exploded into evidence sentences, each sentence is tied to the thing it is
+about, and the emails behind each thing are counted with group-bys. Findings name records in their
+sentences ("the owner of rule 'X', 'Y', is disabled"); the patterns that read them live here, in one
+place; a sentence no pattern reads falls back to its cause and queue, so nothing is lost when the
+wording changes. A snapshot, when given, adds record ids (for links into Dynamics 365).
+
+By-design causes (a reply appended to its case) are never a thing to fix: their emails are counted in
+``summary.by_design`` instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .causes import BY_ID
+from .links import record_url
+
+if TYPE_CHECKING:
+    from .report import Report
+    from .snapshot import Snapshot
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+BY_DESIGN = "by-design"
+SETTING_TABLE = "environmentvariabledefinitions"
+SENDERS = "senders"  # pseudo table: a group of senders, no single record to open
+EVIDENCE_LIMIT = 10  # sentences kept per entry: the findings' own first, then examples from emails
+# Causes whose things are the senders' habits or data rather than a broken configuration.
+WARNING_CAUSES = {"queue-only-in-bcc", "customer-email-conflict"}
+TROUBLESHOOT_SYNC = ("https://learn.microsoft.com/power-platform/admin/"
+                     "troubleshooting-monitoring-server-based-synchronization")
+COMMON_ERRORS = ("https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/"
+                 "common-email-error-messages")
+
+# What a finding's sentence is about, by the finding's scope: (table, pattern naming the record).
+_MAILBOX = re.compile(r"^mailbox '(?P<name>.+?)' ")
+_OWNER = re.compile(r"^the owner of rule '.*', '(?P<name>.+)', is disabled")
+_FLOW = re.compile(r"^the flow '(?P<name>.+?)' of condition ")
+_RULE = re.compile(r"rule '(?P<name>.+?)'(?: has| for| exists| failed| is|,|$)")
+_JOB_TEXT = re.compile(r"(?:^\d+ failed system job\(s\): |failed for this email: |' failed: )(?P<name>.+)$")
+_SYNC_ERROR = re.compile(r"last sync error: (?P<name>.+)$")
+_DRAFT = re.compile(r"rule '(?P<name>.+?)' (?:for it is in Draft|exists for it but is in Draft)")
+
+FIXES = {  # (cause, table) -> the fix in one or two sentences; {name} is the record's name
+    ("email-not-synced", "mailboxes"): (
+        "Open the mailbox {name} (Settings > Email Configuration > Mailboxes), fix what its last sync error "
+        "says (credentials, permissions, approval), then run Test & Enable Mailbox. Mail that arrived while it "
+        "failed is not in Dataverse: check the mailbox's 'Process email received after' date once it syncs."),
+    ("rule-configuration-error", "systemusers"): (
+        "The rule's owner {name} is disabled, so its flow is disconnected ('Error matching conditions'): enable "
+        "the user or assign the rule to an active user, then deactivate and reactivate the rule."),
+    ("rule-configuration-error", "workflows"): (
+        "The flow {name} is not activated: deactivate and reactivate its rule in Customer Service admin center "
+        "so the rule activates its flows again (don't turn 'ARC:' flows on by hand in Power Automate)."),
+    ("rule-configuration-error", "convertrules"): (
+        "Open the rule {name} in Customer Service admin center and its activity monitor: fix what the failed "
+        "rows say, then deactivate and reactivate the rule."),
+    ("rule-configuration-error", "asyncoperations"): (
+        "Open Settings > System Jobs, filter the failed jobs on this message, and fix the rule's case mapping "
+        "or the record the message names."),
+    ("no-active-rule-for-queue", "queues"): (
+        "The queue {name} has no active rule, so its email never becomes a case: activate its Draft rule, or "
+        "create a rule for it with at least one condition and activate it."),
+    ("unknown-sender-not-allowed", "convertrules"): (
+        "The rule {name} ignores unknown senders: select 'Create contact for unknown sender' on it, or add "
+        "these senders as contacts before they write again."),
+}
+
+
+NO_CONDITIONS_FIX = ("The rule {name} has no conditions, so it has no flow: deactivate it, add a condition, and "
+                     "reactivate it.")
+JOB_FIXES = {  # known system-job messages (common email error messages) -> the mapping to change
+    "missing customer": "Map the rule's Customer to {Sender (Email)} or leave it blank instead of "
+                        "{Senders Account (Email)}: this sender has no account.",
+    "an error has occurred. try this action again": "The rule maps Customer to {Senders Account (Email)} and "
+                                                     "Contact to {Sender (Email)}: map Customer to {Sender (Email)}.",
+    "doesn't belong to the contact": "Customer and Contact are both mapped to {Sender (Email)}: leave Contact blank.",
+    "matching": "The rule owner is disabled or deleted: make the owner active (or assign the rule to an active "
+                "user), then deactivate and reactivate the rule.",
+}
+
+
+def build(report: Report, snapshot: Snapshot | None = None) -> list[dict]:
+    """The fix plan of a report, most harmful first (severity, emails blocked, emails unblocked alone)."""
+    findings = _finding_sentences(report)
+    things = pd.concat([findings, _cause_sentences(report, findings)], ignore_index=True)
+    if things.empty:
+        return []
+    slug = things["key"].str.lower().str.replace(r"[^a-z0-9@.]+", "-", regex=True).str.strip("-").str.slice(0, 60)
+    things["thing"] = things["cause"] + "/" + things["table"] + "/" + slug
+    entries = _entries(things, report)
+    entries = _with_ids(entries, snapshot)
+    return _ranked(entries, report.org_url)
+
+
+def _finding_sentences(report: Report) -> pd.DataFrame:
+    """One row per finding sentence: the thing it is about, no email."""
+    rows = pd.DataFrame([{"cause": finding.get("id"), "scope": finding.get("scope"),
+                          "subject": str(finding.get("subject") or ""), "severity": finding.get("severity"),
+                          "sentence": sentence}
+                         for finding in report.findings for sentence in finding.get("evidence", [])],
+                        columns=["cause", "scope", "subject", "severity", "sentence"])
+    names = dict(zip(report.queues["queueid"], report.queues["name"], strict=True))
+    table = pd.Series(SENDERS, index=rows.index, dtype="object")
+    key = rows["subject"].astype("object")
+    name = rows["subject"].astype("object")
+    is_queue, is_rule = rows["scope"] == "queue", rows["scope"] == "rule"
+    is_jobs, is_setting = rows["scope"] == "system jobs", rows["scope"] == "environment"
+    table[is_queue], name[is_queue] = "queues", rows["subject"].map(names).fillna(rows["subject"])[is_queue]
+    table[is_rule] = "convertrules"
+    rule_names = _extract(rows["sentence"], _RULE).groupby(rows["subject"]).transform("first")
+    name[is_rule] = rule_names.fillna(rows["subject"])[is_rule]
+    key[is_rule] = name[is_rule]  # rules are keyed by name: the causes of an email name them only so
+    table[is_jobs], key[is_jobs] = "asyncoperations", rows["subject"][is_jobs]
+    table[is_setting] = SETTING_TABLE
+    for pattern, target, scope in ((_MAILBOX, "mailboxes", is_queue), (_OWNER, "systemusers", is_rule),
+                                   (_FLOW, "workflows", is_rule)):
+        found = _extract(rows["sentence"], pattern).where(scope)
+        hit = found.notna()
+        table[hit], key[hit], name[hit] = target, found[hit], found[hit]
+    rows = rows.assign(table=table, key=key.astype("str"), name=name.astype("str"), activityid=None)
+    return _merge_duplicate_jobs(rows)
+
+
+def _merge_duplicate_jobs(rows: pd.DataFrame) -> pd.DataFrame:
+    """A failed-job message already named by a mailbox's sync error or a rule's failed job is that thing."""
+    columns = ["cause", "table", "key", "name"]
+    sync_errors = rows[columns].assign(text=_extract(rows["sentence"], _SYNC_ERROR))[rows["table"] == "mailboxes"]
+    rule_jobs = rows[columns].assign(text=_extract(rows["sentence"], _JOB_TEXT))[rows["table"] == "convertrules"]
+    owners = pd.concat([sync_errors, rule_jobs]).dropna(subset=["text"]).drop_duplicates("text").set_index("text")
+    jobs = rows["table"] == "asyncoperations"
+    owned = jobs & rows["key"].isin(owners.index)
+    for column in ("cause", "table", "key", "name"):
+        rows.loc[owned, column] = rows.loc[owned, "key"].map(owners[column])
+    # the per-job count sentence repeats what the owner's own sentence says
+    return rows[~owned | ~rows["sentence"].str.match(r"^\d+ failed system job\(s\): ")]
+
+
+def _cause_sentences(report: Report, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per evidence sentence of each fault of an email not converted, tied to its thing."""
+    causes = _faults(report)
+    rows = causes.explode("evidence").rename(columns={"evidence": "sentence"}).dropna(subset=["sentence"])
+    by_sentence = findings.drop_duplicates("sentence").set_index("sentence")
+    by_job = findings[findings["table"] != SENDERS].assign(text=_extract(findings["sentence"], _JOB_TEXT))
+    by_job = pd.concat([by_job.dropna(subset=["text"]), findings[findings["table"] == "asyncoperations"].assign(
+        text=findings["key"])]).drop_duplicates("text").set_index("text")
+    fallback = _fallback_things(rows, report, findings)
+    sentence_hit = rows["sentence"].isin(by_sentence.index)
+    job_text = _extract(rows["sentence"], _JOB_TEXT)
+    job_hit = ~sentence_hit & job_text.isin(by_job.index)
+    result = fallback.copy()
+    for column in ("cause", "table", "key", "name"):
+        result.loc[sentence_hit, column] = rows.loc[sentence_hit, "sentence"].map(by_sentence[column])
+        result.loc[job_hit, column] = job_text[job_hit].map(by_job[column])
+    unowned_job = ~sentence_hit & ~job_hit & job_text.notna()
+    result.loc[unowned_job, "table"] = "asyncoperations"
+    result.loc[unowned_job, "key"] = job_text[unowned_job]
+    result.loc[unowned_job, "name"] = job_text[unowned_job]
+    result = result.assign(severity=None, scope=None, subject=None, sentence=rows["sentence"],
+                           activityid=rows["activityid"], remediation=rows["remediation"])
+    return _drop_vague(result, specific=sentence_hit | job_hit | unowned_job)
+
+
+def _drop_vague(rows: pd.DataFrame, specific: pd.Series) -> pd.DataFrame:
+    """A sentence tied to its queue only (an activity monitor reason) adds nothing when another sentence of the
+    same cause row names the record at fault (the flow in Draft, the disabled owner): it is that fault."""
+    row_of = rows.index.to_series()  # the exploded rows keep the index of their cause row
+    named = row_of[specific].unique()
+    return rows[specific | ~row_of.isin(named)]
+
+
+def _faults(report: Report) -> pd.DataFrame:
+    """Cause rows that are faults, of emails not converted."""
+    causes = report.causes
+    pending = report.emails.loc[report.emails["verdict"] == "not-converted", "activityid"]
+    causes = causes[causes["activityid"].isin(pending)]
+    return causes[kinds(causes) != BY_DESIGN]
+
+
+def kinds(causes: pd.DataFrame) -> pd.Series:
+    """``fault`` or ``by-design`` per cause row: the row's ``kind`` when evaluation gives one, else the
+    registry's kind of its cause."""
+    registry = causes["cause"].map(lambda cause: BY_DESIGN if _registry_by_design(cause) else "fault")
+    if "kind" in causes.columns:
+        return causes["kind"].astype("object").where(causes["kind"].notna(), registry)
+    return registry
+
+
+def _registry_by_design(cause: object) -> bool:
+    found = BY_ID.get(str(cause))
+    return found is not None and found.kind.replace(" ", "-") == BY_DESIGN
+
+
+def _fallback_things(rows: pd.DataFrame, report: Report, findings: pd.DataFrame) -> pd.DataFrame:
+    """The thing of a sentence no finding names: its queue's rule, its queue, the setting or the senders."""
+    queues = report.queues.drop_duplicates("queueid").set_index("queueid")
+    queue_name = rows["queue"].map(queues["name"]).astype("object")
+    queue_name = queue_name.where(queue_name.notna(), rows["queue"].astype("object"))
+    rule = rows["queue"].map(queues["active_rules"].map(
+        lambda names: names[0] if isinstance(names, list) and names else None))
+    table = pd.Series("queues", index=rows.index, dtype="object")
+    key, name = rows["queue"].astype("object"), queue_name.astype("object")
+    by_rule = rows["cause"].isin(["rule-configuration-error", "unknown-sender-not-allowed"]) & rule.notna()
+    table[by_rule], key[by_rule], name[by_rule] = "convertrules", rule[by_rule], rule[by_rule]
+    settings = findings.loc[findings["table"] == SETTING_TABLE, "key"]
+    on_setting = (rows["cause"] == "contact-creation-failed") & (not settings.empty)
+    if not settings.empty:
+        table[on_setting], key[on_setting], name[on_setting] = SETTING_TABLE, settings.iloc[0], settings.iloc[0]
+    senders = rows["queue"].isna() & ~by_rule & ~on_setting
+    table[senders], key[senders] = SENDERS, rows["cause"][senders]
+    name[senders] = rows["cause"][senders].map(_senders_name)
+    return pd.DataFrame({"cause": rows["cause"], "table": table, "key": key.astype("str"),
+                         "name": name.astype("str")})
+
+
+def _senders_name(cause: str) -> str:
+    if cause == "customer-email-conflict":
+        return "senders whose address is on several customer records"
+    return "senders of these emails"
+
+
+def _extract(sentences: pd.Series, pattern: re.Pattern) -> pd.Series:
+    return sentences.astype("str").str.extract(pattern, expand=False)
+
+
+def _entries(things: pd.DataFrame, report: Report) -> pd.DataFrame:
+    """One row per thing: its record, sentences, emails blocked and emails it alone blocks."""
+    emails = things.dropna(subset=["activityid"]).drop_duplicates(["activityid", "thing"])
+    per_email = emails.groupby("activityid")["thing"].nunique()
+    by_design = report.causes.loc[kinds(report.causes) == BY_DESIGN, "activityid"]
+    alone = emails[emails["activityid"].map(per_email).eq(1) & ~emails["activityid"].isin(by_design)]
+    grouped = things.groupby("thing", sort=False)
+    entries = grouped.agg(cause=("cause", "first"), table=("table", "first"), key=("key", "first"),
+                          name=("name", "first"), remediation=("remediation", "first"),
+                          worst=("severity", lambda values: min((SEVERITY_RANK[value] for value in values.dropna()
+                                                                 if value in SEVERITY_RANK), default=3)))
+    examples = things.drop_duplicates(["thing", "sentence"]).groupby("thing", sort=False).head(EVIDENCE_LIMIT)
+    entries["evidence"] = examples.groupby("thing", sort=False)["sentence"].agg(list)
+    entries["emails_blocked"] = emails.groupby("thing")["activityid"].size().reindex(entries.index).fillna(0)
+    entries["emails_unblocked_alone"] = alone.groupby("thing").size().reindex(entries.index).fillna(0)
+    entries["subject"] = grouped["subject"].agg(lambda values: next((value for value in values if value), None))
+    entries = entries.astype({"emails_blocked": int, "emails_unblocked_alone": int})
+    default = entries["cause"].map(lambda cause: 1 if cause in WARNING_CAUSES else 0)
+    blocking = entries["emails_blocked"] > 0
+    entries["rank"] = entries["worst"].where(~blocking, entries["worst"].clip(upper=default))
+    return entries[blocking | (entries["worst"] < SEVERITY_RANK["info"])].reset_index()
+
+
+def _with_ids(entries: pd.DataFrame, snapshot: Snapshot | None) -> pd.DataFrame:
+    """Record ids: a queue's or a rule's from the report, the rest looked up by name in the snapshot."""
+    ids = pd.Series(None, index=entries.index, dtype="object")
+    ids[entries["table"] == "queues"] = entries["key"]
+    is_rule = entries["table"] == "convertrules"
+    ids[is_rule] = entries["subject"].where(entries["subject"].astype("str").str.fullmatch(r"[0-9a-f-]{36}"))
+    if snapshot is not None:
+        for table, key, name_column in (("mailboxes", "mailboxid", "emailaddress"),
+                                        ("systemusers", "systemuserid", "fullname"),
+                                        ("workflows", "workflowid", "name"),
+                                        ("convertrules", "convertruleid", "name"),
+                                        (SETTING_TABLE, "environmentvariabledefinitionid", "schemaname")):
+            if not snapshot.has(table):
+                continue
+            frame = snapshot.tables[table].dropna(subset=[name_column])
+            lookup = dict(zip(frame[name_column].str.lower(), frame[key], strict=True))
+            mine = (entries["table"] == table) & ids.isna()
+            ids[mine] = entries.loc[mine, "name"].str.lower().map(lookup)
+    return entries.assign(record_id=ids)
+
+
+def _ranked(entries: pd.DataFrame, org_url: str | None) -> list[dict]:
+    entries = entries.sort_values(["rank", "emails_blocked", "emails_unblocked_alone", "name"],
+                                  ascending=[True, False, False, True], kind="stable")
+    severity = {rank: name for name, rank in SEVERITY_RANK.items()}
+    plan = []
+    for row in entries.itertuples(index=False):  # one per thing to change, a handful
+        record_id = None if pd.isna(row.record_id) else str(row.record_id)
+        plan.append({
+            "id": row.thing, "cause": row.cause, "severity": severity[int(row.rank)],
+            "about": {"table": row.table, "id": record_id, "name": row.name},
+            "emails_blocked": int(row.emails_blocked), "emails_unblocked_alone": int(row.emails_unblocked_alone),
+            "fix": _fix(row), "doc_url": _doc_url(row.cause, row.table),
+            "record_url": record_url(org_url, row.table, record_id),
+            "evidence": list(row.evidence),
+        })
+    return plan
+
+
+def _fix(row: object) -> str:
+    if row.table == "convertrules" and any("has no conditions" in sentence for sentence in row.evidence):
+        return NO_CONDITIONS_FIX.format(name=f"'{row.name}'")
+    if row.table == "asyncoperations":
+        known = next((fix for text, fix in JOB_FIXES.items() if text in row.name.lower()), None)
+        if known:
+            return known
+    template = FIXES.get((row.cause, row.table))
+    if template:
+        return template.format(name=f"'{row.name}'")
+    if isinstance(row.remediation, str) and row.remediation:
+        return row.remediation
+    cause = BY_ID.get(row.cause)
+    return cause.remediation if cause else ""
+
+
+def _doc_url(cause: str, table: str) -> str:
+    if table == "mailboxes":
+        return TROUBLESHOOT_SYNC
+    if table in ("systemusers", "workflows", "asyncoperations"):
+        return COMMON_ERRORS
+    found = BY_ID.get(cause)
+    return found.doc_url if found else COMMON_ERRORS
+
+
+def by_design_count(report: Report) -> int:
+    """Emails not converted with a by-design cause (working as designed), when the summary has no count."""
+    pending = report.emails.loc[report.emails["verdict"] == "not-converted", "activityid"]
+    causes = report.causes[report.causes["activityid"].isin(pending)]
+    return int(causes.loc[kinds(causes) == BY_DESIGN, "activityid"].nunique())
+
+
+TABLE_WORDS = {"queues": "queue", "convertrules": "rule", "systemusers": "rule owner", "workflows": "flow",
+               "mailboxes": "mailbox", "asyncoperations": "failed system jobs", SETTING_TABLE: "setting",
+               SENDERS: "senders"}
+
+
+def about_label(entry: dict) -> str:
+    """"rule owner 'Marco Rossi'": what an entry is about, as an admin says it."""
+    about = entry.get("about") or {}
+    word = TABLE_WORDS.get(str(about.get("table")), str(about.get("table") or "record"))
+    name = str(about.get("name") or about.get("id") or "")
+    return word if about.get("table") == SENDERS else f"{word} '{name}'"
+
+
+def finding_subject(report: Report, finding: dict) -> str:
+    """What a finding is about by name: "queue 'Sales'", "rule 'Billing email to case'"; ids stay in the detail."""
+    scope, subject = str(finding.get("scope") or ""), str(finding.get("subject") or "")
+    if scope == "queue":
+        names = dict(zip(report.queues["queueid"], report.queues["name"], strict=True))
+        return f"queue '{names.get(subject) or subject}'"
+    if scope == "rule":
+        names = [found.group("name") for sentence in finding.get("evidence", [])
+                 if (found := _RULE.search(str(sentence)))]
+        return f"rule '{names[0]}'" if names else f"rule {subject}"
+    if scope == "environment":
+        return f"setting {subject}"
+    if scope == "system jobs":
+        return "failed system jobs"  # the message is the evidence
+    return f"{scope}: {subject}" if scope else subject
+
+
+def distinct_findings(report: Report) -> list[dict]:
+    """The findings without the failed-job counts whose message another finding already names (a mailbox's sync
+    error, a rule's own failed job): the same message is shown once."""
+    named = {found.group("name") for finding in report.findings if finding.get("scope") != "system jobs"
+             for sentence in finding.get("evidence", [])
+             if (found := _SYNC_ERROR.search(str(sentence)) or _JOB_TEXT.search(str(sentence)))}
+    return [finding for finding in report.findings
+            if not (finding.get("scope") == "system jobs" and str(finding.get("subject")) in named)]
