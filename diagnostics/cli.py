@@ -105,7 +105,8 @@ def _diagnose(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     report = diagnose(snapshot)
     report.fix_plan(snapshot)  # record ids and links from the snapshot
-    data = orjson.dumps(report.to_dict()) if args.format == "json" else render_text(report).encode()
+    del snapshot  # its tables are not needed to write the report: give their memory back first
+    data = report.to_json() if args.format == "json" else render_text(report).encode()
     _write(data, args.output)
     return 0
 

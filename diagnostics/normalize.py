@@ -42,7 +42,9 @@ def guid_key(value: str | None) -> str | None:
 def address_column(values: pd.Series) -> pd.Series:
     """Vectorised `address_key`: keeps the part in angle brackets when there is one."""
     text = values.astype("str").str.strip()
-    text = text.str.replace(r"^.*<([^<>]*)>$", r"\1", regex=True)  # runs in Arrow, not per value in Python
+    bracketed = text.str.endswith(">").fillna(False).astype(bool)  # the (costly) regex only where it can match
+    if bracketed.any():
+        text = text.mask(bracketed, text[bracketed].str.replace(r"^.*<([^<>]*)>$", r"\1", regex=True))
     text = text.str.strip().str.strip("<>").str.strip().str.lower()
     return text.where(text.str.len() > 0)
 
@@ -87,10 +89,10 @@ def group_lists(keys: pd.Series, values: pd.Series) -> pd.Series:
     if len(order) == 0:
         return pd.Series([], dtype=object)
     sorted_codes = codes[order]
-    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
-    chunks = np.split(values.to_numpy(dtype=object)[order], bounds)
-    firsts = sorted_codes[np.r_[0, bounds]]
-    return pd.Series([chunk.tolist() for chunk in chunks], index=uniques.take(firsts), dtype=object)
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+    flat = values.to_numpy(dtype=object)[order].tolist()  # slicing a list beats np.split's array per group
+    lists = [flat[start:end] for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(flat)], strict=True)]
+    return pd.Series(lists, index=uniques.take(sorted_codes[starts]), dtype=object)
 
 
 def joined_by_key(keys: pd.Series, values: pd.Series, separator: str = ", ") -> pd.Series:

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import orjson
 import pandas as pd
 
 from .causes import BY_ID, CAUSES
+from .json_columns import emails_json
 from .normalize import group_lists, isin
 
 if TYPE_CHECKING:
@@ -92,7 +94,10 @@ class Report:
                             self.notes[isin(self.notes["activityid"], ids)],
                             self.unchecked[isin(self.unchecked["activityid"], ids)])[0]
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, emails_as_json: bool = False) -> dict:
+        """The contract's JSON as a dict; with ``emails_as_json`` the emails array is one ``orjson.Fragment``
+        written column-wise (what ``to_json`` writes: no Python object per email)."""
+        frames = (self.emails, self.causes, self.notes, self.unchecked)
         return {
             "schema_version": SCHEMA_VERSION,
             "source": self.source,
@@ -100,7 +105,7 @@ class Report:
             "tables": dict(sorted(self.tables.items())),
             "missing_tables": list(self.missing_tables),
             "summary": self.summary(),
-            "emails": _email_dicts(self.emails, self.causes, self.notes, self.unchecked),
+            "emails": orjson.Fragment(emails_json(*frames)) if emails_as_json else _email_dicts(*frames),
             "findings": self.findings,
             "fix_plan": self.fix_plan(),
             "org_url": self.org_url,
@@ -108,6 +113,10 @@ class Report:
                         "active_rules": list(row.active_rules) if isinstance(row.active_rules, list) else []}
                        for row in self.queues.itertuples()],
         }
+
+    def to_json(self) -> bytes:
+        """The contract's JSON document, as ``orjson.dumps(self.to_dict())`` would write it."""
+        return orjson.dumps(self.to_dict(emails_as_json=True))
 
     @classmethod
     def from_dict(cls, data: dict) -> Report:

@@ -1,0 +1,132 @@
+"""The loader's fast path: one Web API page from bytes to typed columns, with no Python object per record.
+
+Arrow's JSON reader parses the whole page as one row (``{"value": [...], "@odata...": ...}``) against an
+explicit schema derived from ``schema.TABLES``: the columns we read, in frame order, with their Web API
+names (lookups as ``_x_value`` and their ``lookuplogicalname`` annotation); every other key is skipped.
+The result is the frame ``snapshot._frame`` builds from pydantic's validated rows, column for column.
+
+Arrow is stricter than pydantic: a text column holding a number, an integer column holding ``"5"`` or
+``5.0``, a duplicated key, an odd shape, bytes that are not UTF-8... make it give up, and the page goes
+through the pydantic models, which accept what they accept and explain the rest in today's one line.
+So ``page_frame`` returns ``None`` whenever it is not sure, and never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.json as pj
+
+from . import schema
+
+
+def _return_freed_memory() -> None:
+    """Allocators that give freed memory back: measured on 200,000 emails (benchmarks/bench_diagnose.py),
+    Arrow's mimalloc kept 150 MB more and loaded 30% slower than the system's malloc; and glibc, which raises
+    its mmap threshold each time a big block is freed, then kept ~500 MB of freed columns in its heap (peak RSS
+    1.15 GB instead of 0.76 GB). A fixed threshold sends every block over 128 kB straight back to the system,
+    for about 20% more CPU time in page faults (1 MB: 0.90 GB and +10%; 4 MB: 0.98 GB and +5%).
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
+_return_freed_memory()
+
+_ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else, dates included, is text
+# The dtypes of snapshot._frame: Arrow strings, nullable ints and booleans (tests hold the two together).
+_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
+                 pa.bool_(): pd.BooleanDtype()}
+_BLOCK_LIMIT = 2**31 - 2  # Arrow's block size is a 32-bit integer; bigger pages take the pydantic path
+_EXPANDED = "email_activity_parties"
+_TOMBSTONE = b"$deletedEntity"
+
+
+def _fields(table: str) -> list[tuple[str, str, pa.DataType]]:
+    """(Web API name, frame column, Arrow type) of every column of a table, in frame order."""
+    fields = []
+    for column, kind in schema.TABLES[table].items():
+        raw = schema.raw_name(table, column)
+        fields.append((raw, column, _ARROW_TYPES.get(kind, pa.string())))
+        if (table, column) in schema.TYPED_LOOKUPS:
+            fields.append((raw + schema.LOOKUP_TYPE, f"{column}_type", pa.string()))
+    return fields
+
+
+def _row_type(table: str) -> pa.StructType:
+    row = pa.struct([(raw, arrow_type) for raw, _, arrow_type in _fields(table)])
+    if table == "emails":  # parties may come expanded inside each email
+        row = pa.struct([*row, pa.field(_EXPANDED, pa.list_(_row_type("activityparties")))])
+    return row
+
+
+def _parse_options(table: str) -> pj.ParseOptions:
+    page = pa.schema([("value", pa.list_(_row_type(table)))])
+    return pj.ParseOptions(explicit_schema=page, unexpected_field_behavior="ignore", newlines_in_values=True)
+
+
+_PARSE = {table: _parse_options(table) for table in schema.TABLES}
+
+
+def page_frame(table: str, data: bytes) -> pd.DataFrame | None:
+    """The frame of one page (an OData document or a bare JSON array of records), or None to let pydantic
+    read it."""
+    if not data or len(data) >= _BLOCK_LIMIT or _TOMBSTONE in data or not _is_utf8(data):
+        return None  # a $delta page's deleted-record markers are dropped by the pydantic path
+    if data[:64].lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
+        data = b'{"value":' + data + b"}"
+    rows = _rows(table, data)
+    return None if rows is None else _frame(table, rows)
+
+
+def _rows(table: str, data: bytes) -> pa.StructArray | None:
+    """The page's records as one struct array, or None when Arrow refuses the page or its shape is odd."""
+    try:
+        parsed = pj.read_json(pa.BufferReader(data), read_options=pj.ReadOptions(block_size=len(data) + 1),
+                              parse_options=_PARSE[table])
+    except Exception:  # noqa: BLE001 - whatever Arrow refuses (even a UnicodeDecodeError), pydantic explains
+        return None
+    if parsed.num_rows != 1:  # two documents in one file, which pydantic calls trailing characters
+        return None
+    pages = parsed.column("value").combine_chunks()
+    if pages.null_count:  # no "value", or "value": null
+        return None
+    rows = pages.flatten()
+    if table == "emails" and rows.field(_EXPANDED).flatten().null_count:
+        return None  # a null expanded party is a wrong value
+    return None if rows.null_count else rows  # so is a null record
+
+
+def _frame(table: str, rows: pa.StructArray) -> pd.DataFrame:
+    names = [column for _, column, _ in _fields(table)]
+    columns = rows.flatten()
+    frame = pa.Table.from_arrays(columns[:len(names)], names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    if table == "emails":
+        frame[_EXPANDED] = pd.Series(_expanded(columns[-1]), dtype=object)
+    return frame
+
+
+def _expanded(parties: pa.ListArray) -> list:
+    """Expanded parties as pydantic gives them: per email None or a list of dicts keyed by frame column."""
+    if parties.null_count == len(parties):
+        return [None] * len(parties)
+    names = [column for _, column, _ in _fields("activityparties")]
+    values = parties.values  # every party of the page (Arrow casts structs by name, so rebuild instead)
+    renamed = pa.StructArray.from_arrays(values.flatten(), names=names)
+    return pa.ListArray.from_arrays(parties.offsets, renamed, mask=parties.is_null()).to_pylist()
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether the whole page is UTF-8 (Arrow checks only the values it keeps); no copy of the bytes."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
