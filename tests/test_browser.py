@@ -6,17 +6,12 @@ through Playwright. Streamlit renders over a websocket, so every check waits for
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import APP, HOSTILE_QUEUE, HOSTILE_SUBJECTS
+from conftest import HOSTILE_QUEUE, HOSTILE_SUBJECTS, streamlit_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -27,43 +22,11 @@ STRANGER = "82bd9f8d-6e4f-5a24-a34f-290ae964f098"  # "Help needed (stranger)" of
 HOSTILE_FILE = "[file](https://evil.example/f) <img src=x onerror=window.__pwned=1>.zip"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
     store = tmp_path_factory.mktemp("store") / "runs.sqlite"
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("wb")
-    env = {**os.environ, "DIAGNOSTICS_STORE": str(store)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"], cwd=Path(APP).parent, env=env, stdout=log,
-        stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:  # noqa: S310 - localhost
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start; see {log.name}")
-        time.sleep(0.3)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with streamlit_server(store, tmp_path_factory.mktemp("log") / "streamlit.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,14 @@ download, and keep the token out of the share store and the server's log.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import APP
+from conftest import streamlit_server
 from dataverse_standin import StandIn
-from test_browser import WAIT, _free_port, browser  # noqa: F401 - the browser fixture
+from test_browser import WAIT, browser  # noqa: F401 - the browser fixture
 
 from diagnostics.dataverse import pull_snapshot, sign_in
 from diagnostics.demo import demo_files
@@ -40,40 +35,11 @@ def stand_in():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """``streamlit run`` on a free port, with DATAVERSE_TOKEN set; yields (address, store file, log file)."""
-    port = _free_port()
+    """The app with DATAVERSE_TOKEN set; yields (address, store file, log file)."""
     store = tmp_path_factory.mktemp("store") / "runs.sqlite"
     log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
-    env = {**os.environ, "DIAGNOSTICS_STORE": str(store), "DATAVERSE_TOKEN": TOKEN}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=Path(APP).parent, env=env, stdout=log,
-            stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(base, process)
+    with streamlit_server(store, log_path, DATAVERSE_TOKEN=TOKEN) as base:
         yield base, store, log_path
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_until_healthy(base: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("streamlit did not start")
-        time.sleep(0.3)
 
 
 def _expected_incoming(stand_in: StandIn, tmp_path: Path) -> int:

@@ -5,7 +5,8 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# "../shared", "..\\shared", parent / "shared", parents[2] / "shared": a path that climbs out to a shared folder.
+# A path that climbs out of the repository to a folder named shared: "..", a separator, then the name; or a
+# pathlib parent joined with the name.
 OUTSIDE_SHARED = re.compile(r"\.\.[/\\]+shared\b|parents?(\[\d+\])?\s*/\s*[\"']shared[\"']")
 
 
@@ -16,7 +17,8 @@ def project_files() -> list[Path]:
 
 
 def test_the_pattern_catches_the_slips_it_guards_against() -> None:
-    for slip in ('SAMPLE = ROOT.parent / "shared" / "samples"', "see ../shared/samples", "parents[2] / 'shared'"):
+    name = "shared"
+    for slip in (f'SAMPLE = ROOT.parent / "{name}" / "samples"', f"see ../{name}/samples", f"parents[2] / '{name}'"):
         assert OUTSIDE_SHARED.search(slip), slip
     assert not OUTSIDE_SHARED.search("a shared report, shared/ inside the project")
 
