@@ -411,7 +411,7 @@ def mutated_headers(rng: random.Random) -> tuple[str | bytes, str | None, list[s
 
 # --- one case of each family -------------------------------------------------------------------------
 
-VERDICTS = {"converted", "not-converted", "outgoing"}
+VERDICTS = {"converted", "not-converted", "outgoing", "not-for-a-queue", "unknown-direction"}  # the contract's
 
 
 def check_report(report) -> None:
