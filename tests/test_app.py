@@ -18,6 +18,8 @@ PAGES = {
     "pages/emails.py": "Emails",
     "pages/queues.py": "Queues & rules",
     "pages/causes.py": "Causes",
+    "pages/runs.py": "Runs",
+    "pages/compare.py": "Compare two runs",
     "pages/export_guide.py": "How to export a snapshot",
 }
 # tests/fixtures/snapshot-basic/EXPECTED.md
