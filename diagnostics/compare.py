@@ -15,11 +15,11 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from .app_state import UNEXPLAINED
 from .errors import SnapshotError
 
 SCHEMA_VERSION = 1
 KIND = "comparison"
-UNEXPLAINED = "unexplained"
 IN_SCOPE = ("converted", "not-converted")
 MAX_REPORT_BYTES = 2 * 1024**3
 EXAMPLES = 20

@@ -16,7 +16,6 @@ from pages import _ui as ui
 ui.routed("compare")
 
 COMPARISON = "comparison"  # session key: the comparison shown on this page
-SHARED_COMPARISON = "shared_comparison_token"
 CURRENT_OPTION = "current"
 
 st.title("Compare two runs")

@@ -59,6 +59,18 @@ def _metric(page, label: str):
     return page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]')
 
 
+def _share_link(page, button: str, name: str, link_part: str) -> str:
+    """Open a share popover, fill in who shares, create the link and return it as shown."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=button).click()
+    page.get_by_role("textbox", name="Your name or team").fill(name)
+    page.get_by_role("button", name="Create share link").click()
+    code = page.locator('[data-testid="stCode"]', has_text=link_part)
+    expect(code).to_be_visible(timeout=WAIT)
+    return code.inner_text().strip()
+
+
 def _nav(page, path: str) -> None:
     """Go to another page inside the app (a click keeps the session; a new URL would start a new one)."""
     page.locator(f'[data-testid="stSidebarNav"] a[href$="/{path}"]').click()
@@ -74,12 +86,7 @@ def test_upload_see_a_chart_share_and_open_the_link_in_a_fresh_context(server, b
     expect(_metric(page, "Incoming")).to_have_text("4", timeout=WAIT)
     expect(page.get_by_text("Diagnosed snapshot-basic.zip")).to_be_visible()
 
-    page.get_by_role("button", name="Share this report").click()
-    page.get_by_role("textbox", name="Your name or team").fill("Dana Whitfield")
-    page.get_by_role("button", name="Create share link").click()
-    code = page.locator('[data-testid="stCode"]', has_text="?run=")
-    expect(code).to_be_visible(timeout=WAIT)
-    link = code.inner_text().strip()
+    link = _share_link(page, "Share this report", "Dana Whitfield", "?run=")
     assert link.startswith(server + "/?run=")
     page.keyboard.press("Escape")
 

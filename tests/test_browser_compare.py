@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import BASIC, zip_folder
 from test_app_compare import sales_converted
-from test_browser import WAIT, _nav, _upload, browser, server  # noqa: F401 - fixtures
+from test_browser import WAIT, _nav, _share_link, _upload, browser, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS", "/tmp/screens"))
@@ -39,12 +39,7 @@ def test_keep_compare_share_and_open_the_comparison_elsewhere(server, browser, b
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "compare-1400.png"), full_page=True)
 
-    page.get_by_role("button", name="Share this comparison").click()
-    page.get_by_role("textbox", name="Your name or team").fill("Dana")
-    page.get_by_role("button", name="Create share link").click()
-    code = page.locator('[data-testid="stCode"]', has_text="compare?compare=")
-    expect(code).to_be_visible(timeout=WAIT)
-    link = code.inner_text().strip()
+    link = _share_link(page, "Share this comparison", "Dana", "compare?compare=")
     context.close()
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import streamlit_server
 from dataverse_standin import StandIn
-from test_browser import WAIT, browser  # noqa: F401 - the browser fixture
+from test_browser import WAIT, _share_link, browser  # noqa: F401 - the browser fixture
 
 from diagnostics.dataverse import pull_snapshot, sign_in
 from diagnostics.demo import demo_files
@@ -79,12 +79,8 @@ def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_i
     assert download.value.suggested_filename.startswith("127.0.0.1-")
 
     page.locator('[data-testid="stSidebarNav"] a').first.click()
-    page.get_by_role("button", name="Share this report").click()
-    page.get_by_role("textbox", name="Your name or team").fill("Dana")
-    page.get_by_role("button", name="Create share link").click()
-    link = page.locator('[data-testid="stCode"]', has_text="?run=")
-    expect(link).to_be_visible(timeout=WAIT)
-    assert TOKEN not in link.inner_text() and TOKEN not in page.url
+    link = _share_link(page, "Share this report", "Dana", "?run=")
+    assert TOKEN not in link and TOKEN not in page.url
     context.close()
     assert TOKEN.encode() not in store.read_bytes()  # the share store never holds the token
     assert TOKEN not in log_path.read_text(errors="replace")
