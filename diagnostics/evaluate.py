@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import schema
 from .causes import CAUSES, ORDER
@@ -18,6 +20,7 @@ from .causes.contact_creation_failed import SETTING
 from .causes.email_not_synced import queue_mailboxes
 from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links
 from .causes.reply_to_tracked_email import threaded as threaded_replies
+from .email_rows import EmailRows
 from .normalize import address_column, group_lists, isin
 from .report import Report
 from .snapshot import Snapshot
@@ -42,15 +45,16 @@ Progress = Callable[[str, int, int], None]
 def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     """Evaluate every email of the snapshot."""
     emails = snapshot.tables["emails"]
+    rows = EmailRows(emails["activityid"])
     direction = email_direction(emails)
-    incoming = emails[direction == INCOMING]
-    context = build_context(snapshot, incoming)
-    in_scope = incoming[isin(incoming["activityid"], context.targets["activityid"])]  # the rest: for no queue
-    converted_ids, threaded_ids = _converted(snapshot, context, in_scope["activityid"])
-    ordered = context.targets.sort_values("queueid")
-    email_queues = group_lists(ordered["activityid"], ordered["queueid"])
-    context = _restrict(context, isin(incoming["activityid"], in_scope["activityid"])
-                        & ~isin(incoming["activityid"], converted_ids))
+    is_incoming = (direction == INCOMING).to_numpy()
+    incoming = emails[is_incoming].set_axis(np.flatnonzero(is_incoming))  # indexed by row number
+    context = build_context(snapshot, incoming, rows)
+    target_rows = rows.of(context.targets["activityid"])
+    in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
+    converted, threaded = _converted(snapshot, context, rows, in_scope)
+    email_queues = _queue_lists(context.targets, target_rows, rows.count)
+    _restrict(context, rows, in_scope & ~converted, target_rows)
     found, unchecked = [], []
     for step, cause in enumerate(CAUSES, start=1):
         if progress:
@@ -62,7 +66,7 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
             unchecked.append(pd.DataFrame({"activityid": context.pending["activityid"].values,
                                            "cause": cause.id, "missing": [missing] * len(context.pending)}))
     causes = _gather(found, context)
-    verdicts = _verdicts(emails, direction, in_scope, converted_ids, threaded_ids, causes, email_queues)
+    verdicts = _verdicts(emails, rows, direction, in_scope, converted, threaded, causes, email_queues)
     return Report(
         tables=snapshot.counts,
         missing_tables=snapshot.missing(schema.TABLES),
@@ -83,21 +87,20 @@ def email_direction(emails: pd.DataFrame) -> pd.Series:
     return direction.fillna(status).fillna(UNKNOWN)
 
 
-def build_context(snapshot: Snapshot, incoming: pd.DataFrame) -> Context:
+def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> Context:
+    """What decides scope and conversion, for every incoming email; ``_restrict`` narrows it to the pending ones."""
     queues = snapshot.table("queues")
-    recipients = _recipients(snapshot, incoming)
+    recipients = _recipients(snapshot, incoming, rows)
     rules = snapshot.table("convertrules")
     email_rules = rules["sourcetypecode"].fillna(2) == 2
     active_rules = rules[(rules["statecode"] == 1).fillna(False).astype(bool) & email_rules.astype(bool)]
     return Context(
         snapshot=snapshot,
         pending=incoming,
-        targets=_expected(_targets(snapshot, incoming, queues, recipients), active_rules),
+        targets=_expected(_targets(snapshot, incoming, rows, queues, recipients), active_rules),
         queues=queues,
         active_rules=active_rules[["convertruleid", "name", "queueid", "allowunknownsender", "ownerid",
                                    "workflowid", "checkifresolved", "resolvedsince"]],
-        monitor=_monitor(snapshot, incoming, rules),
-        senders=_senders(snapshot, incoming),
         recipients=recipients,
         replies=reply_links(snapshot, incoming),
         regarding=regarding_records(snapshot, incoming),
@@ -105,14 +108,17 @@ def build_context(snapshot: Snapshot, incoming: pd.DataFrame) -> Context:
     )
 
 
-def _recipients(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
     """To/Cc recipients: activity parties with mask 2 or 3, else the torecipients text."""
     parties = snapshot.table("activityparties")
-    listed = parties[parties["participationtypemask"].isin([TO, CC]).fillna(False).astype(bool)]
-    listed = listed[isin(listed["activityid"], incoming["activityid"])]
+    party_rows = rows.of(parties["activityid"])
+    is_incoming = rows.mark(incoming.index.to_numpy())
+    is_to_cc = parties["participationtypemask"].isin([TO, CC]).fillna(False).to_numpy(dtype=bool)
+    listed = parties[is_to_cc & rows.among(party_rows, is_incoming)]
     from_parties = pd.DataFrame({"activityid": listed["activityid"], "address": listed["address"],
                                  "partyid": listed["partyid"], "partyid_type": listed["partyid_type"]})
-    without = incoming[~isin(incoming["activityid"], parties["activityid"])]
+    has_party = rows.mark(party_rows)
+    without = incoming[~has_party[incoming.index.to_numpy()]]
     text = without[["activityid", "torecipients"]].dropna(subset=["torecipients"])
     text = text.assign(address=text["torecipients"].str.split(";")).explode("address")
     no_party = pd.Series(pd.NA, index=text.index, dtype="str")
@@ -122,7 +128,7 @@ def _recipients(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
                                                                            how="all")
 
 
-def _targets(snapshot: Snapshot, incoming: pd.DataFrame, queues: pd.DataFrame,
+def _targets(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, queues: pd.DataFrame,
              recipients: pd.DataFrame) -> pd.DataFrame:
     """One row per (email, target queue) with how the queue was reached."""
     is_queue = (recipients["partyid_type"] == "queue").fillna(False) | isin(recipients["partyid"], queues["queueid"])
@@ -130,7 +136,7 @@ def _targets(snapshot: Snapshot, incoming: pd.DataFrame, queues: pd.DataFrame,
     by_address = recipients.dropna(subset=["address"]).merge(queues[["queueid", "address"]], on="address")
     addressed = pd.concat([by_id, by_address])[["activityid", "queueid"]].assign(in_recipients=True)
     items = snapshot.table("queueitems")
-    items = items[isin(items["objectid"], incoming["activityid"])]
+    items = items[rows.among(rows.of(items["objectid"]), rows.mark(incoming.index.to_numpy()))]
     held = pd.DataFrame({"activityid": items["objectid"], "queueid": items["queueid"], "has_item": True,
                          "has_active_item": (items["statecode"] == 0).fillna(False).astype(bool)})
     received = incoming[["activityid", "receivingmailboxid"]].dropna(subset=["receivingmailboxid"])
@@ -153,20 +159,20 @@ def _expected(targets: pd.DataFrame, active_rules: pd.DataFrame) -> pd.DataFrame
     return targets.assign(expected=(ruled | ~any_ruled).astype(bool))
 
 
-def _monitor(snapshot: Snapshot, incoming: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+def _monitor(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
     """Activity monitor rows of the emails; the table has no queue column on every version: the rule's queue."""
     rows = snapshot.table("activitymonitors").rename(columns={"monitoredactivityitemid": "activityid"})
-    rows = rows[isin(rows["activityid"], incoming["activityid"])]
-    rule_queue = rules.set_index("convertruleid")["queueid"].dropna().to_dict()
+    rows = rows[isin(rows["activityid"], pending["activityid"])]
+    rule_queue = snapshot.table("convertrules").set_index("convertruleid")["queueid"].dropna().to_dict()
     return rows.assign(queueid=rows["ruleid"].map(rule_queue).astype("str"))
 
 
-def _senders(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+def _senders(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
     """Customer records (contacts, accounts) whose address is each pending email's sender address."""
     customers = pd.concat([_customer_addresses(snapshot, "contacts", "contact", "contactid", "fullname"),
                            _customer_addresses(snapshot, "accounts", "account", "accountid", "name")],
                           ignore_index=True)
-    senders = incoming[["activityid", "sender_address", "createdon"]].dropna(subset=["sender_address"])
+    senders = pending[["activityid", "sender_address", "createdon"]].dropna(subset=["sender_address"])
     matched = senders.merge(customers, left_on="sender_address", right_on="address", suffixes=("", "_record"))
     active = (matched["statecode"].fillna(0) == 0).astype(bool)
     before = (matched["createdon_record"] <= matched["createdon"]).fillna(True).astype(bool)
@@ -209,30 +215,42 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     return None if value.empty else str(value.iloc[0])
 
 
-def _converted(snapshot: Snapshot, context: Context, in_scope: pd.Series) -> tuple[pd.Index, pd.Index]:
-    """Emails in scope that became cases: regarding a case (a reply only when the case is active: threaded),
-    or with cases among their Related parties (ARC's "multiple cases" leaves Regarding blank)."""
+def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
+               in_scope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flags per email: converted (regarding a case, a reply only when the case is active: threaded, or with
+    cases among its Related parties, as ARC's "multiple cases" leaves Regarding blank), and threaded."""
     regarding = context.regarding
-    cases = regarding[(regarding["record_type"] == "incident").fillna(False).astype(bool)]
-    threaded = threaded_replies(context)
-    threaded = threaded[isin(pd.Series(threaded), in_scope).to_numpy()]
-    plain = cases.loc[~isin(cases["activityid"], context.replies["activityid"]), "activityid"]
+    threaded = rows.mark(rows.of(pd.Series(threaded_replies(context), dtype="str"))) & in_scope
+    is_reply = rows.mark(rows.of(context.replies["activityid"]))
+    case_rows = rows.of(regarding.loc[(regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool),
+                                      "activityid"])
+    plain = rows.mark(case_rows[~rows.among(case_rows, is_reply)])
     parties = snapshot.table("activityparties")
-    related = parties[(parties["participationtypemask"] == RELATED).fillna(False).astype(bool)]
-    related = related[(related["partyid_type"] == "incident").fillna(False).astype(bool)
-                      | isin(related["partyid"], snapshot.table("incidents")["incidentid"])]
-    converted = pd.concat([plain, pd.Series(threaded, dtype="str"), related["activityid"]])
-    return pd.Index(converted[isin(converted, in_scope)]).unique(), threaded
+    related = parties[(parties["participationtypemask"] == RELATED).fillna(False).to_numpy(dtype=bool)]
+    related = related[(related["partyid_type"] == "incident").fillna(False).to_numpy(dtype=bool)
+                      | isin(related["partyid"], snapshot.table("incidents")["incidentid"]).to_numpy()]
+    with_cases = rows.mark(rows.of(related["activityid"]))
+    return (plain | threaded | with_cases) & in_scope, threaded
 
 
-def _restrict(context: Context, mask: pd.Series) -> Context:
-    pending = context.pending[mask]
-    ids = pending["activityid"]
-    context.pending = pending
-    for name in ("targets", "monitor", "senders", "recipients", "replies", "regarding"):
+def _restrict(context: Context, rows: EmailRows, pending: np.ndarray, target_rows: np.ndarray) -> None:
+    """Narrow the context to the pending emails (in scope, not converted); look up their senders and activity
+    monitor rows only now: a fraction of the incoming emails in a working tenant."""
+    context.pending = context.pending[pending[context.pending.index.to_numpy()]]
+    context.targets = context.targets[rows.among(target_rows, pending)]
+    for name in ("recipients", "replies", "regarding"):
         frame = getattr(context, name)
-        setattr(context, name, frame[isin(frame["activityid"], ids)])
-    return context
+        setattr(context, name, frame[rows.among(rows.of(frame["activityid"]), pending)])
+    context.senders = _senders(context.snapshot, context.pending)
+    context.monitor = _monitor(context.snapshot, context.pending)
+
+
+def _queue_lists(targets: pd.DataFrame, target_rows: np.ndarray, count: int) -> pd.Series:
+    """Each email's target queue ids, sorted, as a list; missing for an email without one."""
+    ordered = np.lexsort((pd.factorize(targets["queueid"], sort=True)[0], target_rows))
+    email_of = target_rows[ordered]
+    lists = group_lists(pd.Series(email_of), targets["queueid"].iloc[ordered].reset_index(drop=True))
+    return pd.Series(lists.to_numpy(), index=lists.index).reindex(range(count))
 
 
 def _gather(found: list[pd.DataFrame], context: Context) -> pd.DataFrame:
@@ -269,23 +287,29 @@ def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFr
     return rows[keep].reset_index(drop=True)
 
 
-def _verdicts(emails: pd.DataFrame, direction: pd.Series, in_scope: pd.DataFrame, converted: pd.Index,
-              threaded: pd.Index, causes: pd.DataFrame, queues: pd.Series) -> pd.DataFrame:
+def _verdicts(emails: pd.DataFrame, rows: EmailRows, direction: pd.Series, in_scope: np.ndarray,
+              converted: np.ndarray, threaded: np.ndarray, causes: pd.DataFrame, queues: pd.Series) -> pd.DataFrame:
     """One row per email: verdict, primary cause (first in pipeline order on an expected queue) and its kind."""
-    verdict = direction.map({OUTGOING: "outgoing", UNKNOWN: "unknown-direction"}).astype("str")
-    verdict = verdict.fillna("not-for-a-queue")
-    verdict[isin(emails["activityid"], in_scope["activityid"])] = "not-converted"
-    verdict[isin(emails["activityid"], converted)] = "converted"
-    primary = causes[causes["expected"]].drop_duplicates("activityid").set_index("activityid")
-    pending = verdict == "not-converted"
-    sender = emails["sender_address"].fillna(emails["sender"])
+    verdict = np.select([converted, in_scope, (direction == OUTGOING).to_numpy(), (direction == UNKNOWN).to_numpy()],
+                        ["converted", "not-converted", "outgoing", "unknown-direction"], "not-for-a-queue")
+    primary = causes[causes["expected"].to_numpy(dtype=bool)].drop_duplicates("activityid")
+    primary_rows = rows.of(primary["activityid"])
+    pending = rows.among(primary_rows, in_scope & ~converted)
+    where = np.full(rows.count, -1)
+    where[primary_rows[pending]] = np.flatnonzero(pending)
     return pd.DataFrame({
-        "activityid": emails["activityid"], "subject": emails["subject"], "received_on": emails["createdon"],
-        "sender": sender, "queues": emails["activityid"].map(queues), "verdict": verdict,
-        "primary_cause": emails["activityid"].map(primary["cause"]).where(pending),
-        "primary_kind": emails["activityid"].map(primary["kind"]).where(pending),
-        "threaded": isin(emails["activityid"], threaded).astype(bool),
-    }).reset_index(drop=True)
+        "activityid": emails["activityid"].to_numpy(), "subject": emails["subject"].array,
+        "received_on": emails["createdon"].array, "sender": emails["sender_address"].fillna(emails["sender"]).array,
+        "queues": queues.to_numpy(), "verdict": pd.array(verdict, dtype="str"),
+        "primary_cause": _spread(primary["cause"], where), "primary_kind": _spread(primary["kind"], where),
+        "threaded": threaded,
+    })
+
+
+def _spread(values: pd.Series, where: np.ndarray) -> pd.array:
+    """``values[where[i]]`` for each email ``i``, missing where ``where`` is -1."""
+    taken = pa.array(values.astype("str").array).take(pa.array(where, mask=where < 0))
+    return pd.array(taken, dtype="str")
 
 
 def _notes(context: Context, emails: pd.DataFrame, direction: pd.Series, verdicts: pd.DataFrame) -> pd.DataFrame:

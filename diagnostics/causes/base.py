@@ -91,12 +91,13 @@ class Context:
     targets: pd.DataFrame
     queues: pd.DataFrame
     active_rules: pd.DataFrame
-    monitor: pd.DataFrame
-    senders: pd.DataFrame
     recipients: pd.DataFrame
     replies: pd.DataFrame
     regarding: pd.DataFrame
     settings: dict[str, str | None] = field(default_factory=dict)
+    # Looked up once the context is narrowed to the pending emails (evaluate._restrict).
+    monitor: pd.DataFrame = field(default_factory=pd.DataFrame)
+    senders: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def has(self, *tables: str) -> bool:
         return all(self.snapshot.has(table) for table in tables)
