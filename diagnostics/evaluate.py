@@ -50,11 +50,11 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     is_incoming = (direction == INCOMING).to_numpy()
     incoming = emails[is_incoming].set_axis(np.flatnonzero(is_incoming))  # indexed by row number
     context = build_context(snapshot, incoming, rows)
-    target_rows = rows.of(context.targets["activityid"])
+    target_rows = context.targets["row"].to_numpy()
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
     converted, threaded = _converted(snapshot, context, rows, in_scope)
     email_queues = _queue_lists(context.targets, target_rows, rows.count)
-    _restrict(context, rows, in_scope & ~converted, target_rows)
+    _restrict(context, rows, in_scope & ~converted)
     found, unchecked = [], []
     for step, cause in enumerate(CAUSES, start=1):
         if progress:
@@ -109,47 +109,74 @@ def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -
 
 
 def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
-    """To/Cc recipients: activity parties with mask 2 or 3, else the torecipients text."""
+    """To/Cc recipients: activity parties with mask 2 or 3, else the torecipients text; ``row``: the email's."""
     parties = snapshot.table("activityparties")
     party_rows = rows.of(parties["activityid"])
     is_incoming = rows.mark(incoming.index.to_numpy())
-    is_to_cc = parties["participationtypemask"].isin([TO, CC]).fillna(False).to_numpy(dtype=bool)
-    listed = parties[is_to_cc & rows.among(party_rows, is_incoming)]
-    from_parties = pd.DataFrame({"activityid": listed["activityid"], "address": listed["address"],
-                                 "partyid": listed["partyid"], "partyid_type": listed["partyid_type"]})
-    has_party = rows.mark(party_rows)
-    without = incoming[~has_party[incoming.index.to_numpy()]]
+    listed = (parties["participationtypemask"].isin([TO, CC]).fillna(False).to_numpy(dtype=bool)
+              & rows.among(party_rows, is_incoming))
+    from_parties = pd.DataFrame({"activityid": parties["activityid"][listed], "row": party_rows[listed],
+                                 "address": parties["address"][listed], "partyid": parties["partyid"][listed],
+                                 "partyid_type": parties["partyid_type"][listed]})
+    without = incoming[~rows.mark(party_rows)[incoming.index.to_numpy()]]
     text = without[["activityid", "torecipients"]].dropna(subset=["torecipients"])
     text = text.assign(address=text["torecipients"].str.split(";")).explode("address")
     no_party = pd.Series(pd.NA, index=text.index, dtype="str")
-    from_text = pd.DataFrame({"activityid": text["activityid"], "address": address_column(text["address"]),
-                              "partyid": no_party, "partyid_type": no_party})
+    from_text = pd.DataFrame({"activityid": text["activityid"], "row": text.index.to_numpy(),
+                              "address": address_column(text["address"]), "partyid": no_party,
+                              "partyid_type": no_party})
     return pd.concat([from_parties, from_text], ignore_index=True).dropna(subset=["address", "partyid"],
                                                                            how="all")
 
 
+REACHED_BY = ["in_recipients", "has_item", "has_active_item", "via_mailbox", "accepted"]
+
+
 def _targets(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, queues: pd.DataFrame,
              recipients: pd.DataFrame) -> pd.DataFrame:
-    """One row per (email, target queue) with how the queue was reached."""
-    is_queue = (recipients["partyid_type"] == "queue").fillna(False) | isin(recipients["partyid"], queues["queueid"])
-    by_id = recipients[is_queue.astype(bool)].assign(queueid=lambda rows: rows["partyid"])
+    """One row per (email, target queue) with how the queue was reached; ``row``: the email's."""
+    is_queue = ((recipients["partyid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
+                | isin(recipients["partyid"], queues["queueid"]).to_numpy())
+    by_id = recipients[is_queue]
     by_address = recipients.dropna(subset=["address"]).merge(queues[["queueid", "address"]], on="address")
-    addressed = pd.concat([by_id, by_address])[["activityid", "queueid"]].assign(in_recipients=True)
     items = snapshot.table("queueitems")
-    items = items[rows.among(rows.of(items["objectid"]), rows.mark(incoming.index.to_numpy()))]
-    held = pd.DataFrame({"activityid": items["objectid"], "queueid": items["queueid"], "has_item": True,
-                         "has_active_item": (items["statecode"] == 0).fillna(False).astype(bool)})
+    item_rows = rows.of(items["objectid"])
+    held = rows.among(item_rows, rows.mark(incoming.index.to_numpy()))
+    items = items[held]
     received = incoming[["activityid", "receivingmailboxid"]].dropna(subset=["receivingmailboxid"])
-    received = received.merge(queue_mailboxes(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
-    mailbox = received[["activityid", "queueid"]].assign(via_mailbox=True)
-    accepting = incoming[(incoming["acceptingentityid_type"] == "queue").fillna(False).astype(bool)
-                         | isin(incoming["acceptingentityid"], queues["queueid"])]
-    accepted = pd.DataFrame({"activityid": accepting["activityid"], "queueid": accepting["acceptingentityid"],
-                             "accepted": True})
-    flags = ["in_recipients", "has_item", "has_active_item", "via_mailbox", "accepted"]
-    targets = pd.concat([addressed, held, mailbox, accepted], ignore_index=True).dropna(subset=["queueid"])
-    targets[flags] = targets.reindex(columns=flags).fillna(False).astype(bool)
-    return targets.groupby(["activityid", "queueid"], as_index=False, sort=False)[flags].max()
+    received = received.assign(row=received.index.to_numpy()).merge(
+        queue_mailboxes(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
+    accepting = incoming[(incoming["acceptingentityid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
+                         | isin(incoming["acceptingentityid"], queues["queueid"]).to_numpy()]
+    return _one_per_queue(pd.concat([
+        _reached(by_id["row"], by_id["activityid"], by_id["partyid"], in_recipients=True),
+        _reached(by_address["row"], by_address["activityid"], by_address["queueid"], in_recipients=True),
+        _reached(item_rows[held], items["objectid"], items["queueid"], has_item=True,
+                 has_active_item=(items["statecode"] == 0).fillna(False).to_numpy(dtype=bool)),
+        _reached(received["row"], received["activityid"], received["queueid"], via_mailbox=True),
+        _reached(accepting.index, accepting["activityid"], accepting["acceptingentityid"], accepted=True),
+    ], ignore_index=True))
+
+
+def _reached(email_rows: pd.Series | np.ndarray, activityids: pd.Series, queueids: pd.Series,
+             **how: bool | np.ndarray) -> pd.DataFrame:
+    """Rows of the targets frame: these emails reach these queues in the ways given (the others False)."""
+    count = len(activityids)
+    flags = {name: np.broadcast_to(how.get(name, False), count).astype(bool) for name in REACHED_BY}
+    return pd.DataFrame({"activityid": activityids.array, "queueid": queueids.array,
+                         "row": np.asarray(email_rows, dtype=np.int64), **flags})
+
+
+def _one_per_queue(reached: pd.DataFrame) -> pd.DataFrame:
+    """One row per (email, queue), in order of first appearance, each way it was reached combined."""
+    reached = reached[reached["queueid"].notna().to_numpy()]
+    queue_codes, queue_ids = pd.factorize(reached["queueid"])
+    pairs = pd.factorize(reached["row"].to_numpy() * max(len(queue_ids), 1) + queue_codes)[0]
+    first = np.unique(pairs, return_index=True)[1]  # codes number pairs in order of first appearance
+    ways = reached[REACHED_BY].groupby(pairs).max()
+    combined = reached.iloc[first][["activityid", "queueid", "row"]].reset_index(drop=True)
+    combined[REACHED_BY] = ways.to_numpy()
+    return combined[["activityid", "queueid", *REACHED_BY, "row"]]
 
 
 def _expected(targets: pd.DataFrame, active_rules: pd.DataFrame) -> pd.DataFrame:
@@ -169,10 +196,11 @@ def _monitor(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
 
 def _senders(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
     """Customer records (contacts, accounts) whose address is each pending email's sender address."""
-    customers = pd.concat([_customer_addresses(snapshot, "contacts", "contact", "contactid", "fullname"),
-                           _customer_addresses(snapshot, "accounts", "account", "accountid", "name")],
-                          ignore_index=True)
     senders = pending[["activityid", "sender_address", "createdon"]].dropna(subset=["sender_address"])
+    customers = pd.concat([
+        _customer_addresses(snapshot, "contacts", "contact", "contactid", "fullname", senders["sender_address"]),
+        _customer_addresses(snapshot, "accounts", "account", "accountid", "name", senders["sender_address"]),
+    ], ignore_index=True)
     matched = senders.merge(customers, left_on="sender_address", right_on="address", suffixes=("", "_record"))
     active = (matched["statecode"].fillna(0) == 0).astype(bool)
     before = (matched["createdon_record"] <= matched["createdon"]).fillna(True).astype(bool)
@@ -182,18 +210,22 @@ def _senders(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
     return matched.assign(known=active & before, label=label, why=why.where(~(active & before)))
 
 
-def _customer_addresses(snapshot: Snapshot, table: str, record_type: str, key: str, name: str) -> pd.DataFrame:
+def _customer_addresses(snapshot: Snapshot, table: str, record_type: str, key: str, name: str,
+                        senders: pd.Series) -> pd.DataFrame:
+    """(record, address) for every address of a record that is among ``senders``: the others cannot match."""
+    columns = ["record_type", "record_id", "record_name", "statecode", "createdon", "address"]
     if not snapshot.has(table):
-        return pd.DataFrame(columns=["record_type", "record_id", "record_name", "statecode", "createdon",
-                                     "address"])
+        return pd.DataFrame(columns=columns)
     records = snapshot.tables[table]
-    long = records.melt(id_vars=[key, name, "statecode", "createdon"],
-                        value_vars=["emailaddress1", "emailaddress2", "emailaddress3"], value_name="raw")
-    long = long.assign(address=address_column(long["raw"])).dropna(subset=["address"])
-    long = long.drop_duplicates([key, "address"])
-    return pd.DataFrame({"record_type": record_type, "record_id": long[key], "record_name": long[name],
-                         "statecode": long["statecode"], "createdon": long["createdon"],
-                         "address": long["address"]})
+    parts = []
+    for column in ("emailaddress1", "emailaddress2", "emailaddress3"):
+        address = address_column(records[column])
+        sending = isin(address, senders).to_numpy()
+        found = records.loc[sending, [key, name, "statecode", "createdon"]]
+        parts.append(pd.DataFrame({"record_type": record_type, "record_id": found[key], "record_name": found[name],
+                                   "statecode": found["statecode"], "createdon": found["createdon"],
+                                   "address": address[sending]}))
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["record_id", "address"])[columns]
 
 
 def _setting(snapshot: Snapshot, name: str) -> str | None:
@@ -233,14 +265,14 @@ def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
     return (plain | threaded | with_cases) & in_scope, threaded
 
 
-def _restrict(context: Context, rows: EmailRows, pending: np.ndarray, target_rows: np.ndarray) -> None:
+def _restrict(context: Context, rows: EmailRows, pending: np.ndarray) -> None:
     """Narrow the context to the pending emails (in scope, not converted); look up their senders and activity
     monitor rows only now: a fraction of the incoming emails in a working tenant."""
     context.pending = context.pending[pending[context.pending.index.to_numpy()]]
-    context.targets = context.targets[rows.among(target_rows, pending)]
-    for name in ("recipients", "replies", "regarding"):
-        frame = getattr(context, name)
-        setattr(context, name, frame[rows.among(rows.of(frame["activityid"]), pending)])
+    context.targets = context.targets[pending[context.targets["row"].to_numpy()]]
+    context.recipients = context.recipients[pending[context.recipients["row"].to_numpy()]]
+    context.replies = context.replies[rows.among(rows.of(context.replies["activityid"]), pending)]
+    context.regarding = context.regarding[rows.among(rows.of(context.regarding["activityid"]), pending)]
     context.senders = _senders(context.snapshot, context.pending)
     context.monitor = _monitor(context.snapshot, context.pending)
 
@@ -298,7 +330,7 @@ def _verdicts(emails: pd.DataFrame, rows: EmailRows, direction: pd.Series, in_sc
     where = np.full(rows.count, -1)
     where[primary_rows[pending]] = np.flatnonzero(pending)
     return pd.DataFrame({
-        "activityid": emails["activityid"].to_numpy(), "subject": emails["subject"].array,
+        "activityid": emails["activityid"].array, "subject": emails["subject"].array,
         "received_on": emails["createdon"].array, "sender": emails["sender_address"].fillna(emails["sender"]).array,
         "queues": queues.to_numpy(), "verdict": pd.array(verdict, dtype="str"),
         "primary_cause": _spread(primary["cause"], where), "primary_kind": _spread(primary["kind"], where),
