@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import schema
-from .causes import CAUSES, ORDER
+from .causes import CAUSES, ORDER, Cause
 from .causes.base import Context
 from .causes.contact_creation_failed import SETTING
 from .causes.email_not_synced import queue_mailboxes
@@ -61,7 +61,7 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
             progress(f"evaluating {cause.id}", step, len(CAUSES))
         missing = snapshot.missing(cause.tables)
         if not snapshot.missing(cause.requires):
-            found.append(cause.detect(context).assign(cause=cause.id))
+            found.append(_tagged(cause.detect(context), cause))
         if missing and cause.per_email:
             unchecked.append(pd.DataFrame({"activityid": context.pending["activityid"].values,
                                            "cause": cause.id, "missing": [missing] * len(context.pending)}))
@@ -181,9 +181,9 @@ def _one_per_queue(reached: pd.DataFrame) -> pd.DataFrame:
 
 def _expected(targets: pd.DataFrame, active_rules: pd.DataFrame) -> pd.DataFrame:
     """Expected queues: the target queues with an active rule, or all of them when none has one."""
-    ruled = isin(targets["queueid"], active_rules["queueid"])
-    any_ruled = ruled.groupby(targets["activityid"]).transform("any")
-    return targets.assign(expected=(ruled | ~any_ruled).astype(bool))
+    ruled = isin(targets["queueid"], active_rules["queueid"]).to_numpy()
+    any_ruled = pd.Series(ruled).groupby(targets["row"].to_numpy()).transform("any").to_numpy()
+    return targets.assign(expected=ruled | ~any_ruled)
 
 
 def _monitor(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
@@ -285,29 +285,45 @@ def _queue_lists(targets: pd.DataFrame, target_rows: np.ndarray, count: int) -> 
     return pd.Series(lists.to_numpy(), index=lists.index).reindex(range(count))
 
 
+def _tagged(rows: pd.DataFrame, cause: Cause) -> pd.DataFrame:
+    """A cause's evidence rows with its id and order, and its default kind where a row gives none."""
+    kind = rows["kind"].astype("str").fillna(cause.kind) if "kind" in rows else cause.kind
+    return rows.assign(cause=cause.id, kind=kind, order=cause.order)
+
+
 def _gather(found: list[pd.DataFrame], context: Context) -> pd.DataFrame:
     """One row per (email, cause, queue) with its kind and evidence sentences, in pipeline order."""
     rows = pd.concat([frame for frame in found if not frame.empty] or [pd.DataFrame(
-        columns=["activityid", "queue", "evidence", "cause"])], ignore_index=True)
+        columns=["activityid", "queue", "evidence", "cause", "kind", "order"])], ignore_index=True)
     rows = rows.drop_duplicates(["activityid", "cause", "queue", "evidence"])
-    default_kind = rows["cause"].map({cause.id: cause.kind for cause in CAUSES})
-    given = rows["kind"] if "kind" in rows else pd.Series(pd.NA, index=rows.index, dtype="str")
-    rows["kind"] = given.astype("str").fillna(default_kind.astype("str"))
-    rows["order"] = rows["cause"].map(ORDER)
     rows = rows.sort_values(["activityid", "order", "queue"], kind="stable").reset_index(drop=True)
-    rows["group"] = rows.groupby(["activityid", "order", "cause", "queue"], dropna=False, sort=False).ngroup()
-    evidence = group_lists(rows["group"], rows["evidence"])
-    by_design = (rows["kind"] == BY_DESIGN).groupby(rows["group"]).any()  # one by-design reason excuses it
-    causes = rows.drop_duplicates("group").reset_index(drop=True)
-    causes["evidence"] = causes["group"].map(evidence)
-    causes["kind"] = causes["group"].map(by_design).map({True: BY_DESIGN, False: FAULT})
-    remediation = {cause.id: cause.remediation_for(context) for cause in CAUSES}
-    causes["remediation"] = causes["cause"].map(remediation)
+    starts = _runs(rows, ["activityid", "order", "queue"])  # sorted: each (email, cause, queue) is one run
+    evidence = rows["evidence"].tolist()
+    is_by_design = (rows["kind"] == BY_DESIGN).fillna(False).to_numpy(dtype=bool)
+    by_design = np.logical_or.reduceat(is_by_design, starts) if starts else is_by_design  # one reason excuses it
+    causes = rows.iloc[starts].reset_index(drop=True)
+    ends = [*starts[1:], len(rows)] if starts else []
+    causes["evidence"] = [evidence[start:end] for start, end in zip(starts, ends, strict=True)]
+    causes["kind"] = pd.array(np.where(by_design, BY_DESIGN, FAULT), dtype="str")
+    remediation = {cause.order: cause.remediation_for(context) for cause in CAUSES}
+    causes["remediation"] = pd.array([remediation[order] for order in causes["order"].tolist()], dtype="str")
     expected = context.targets.loc[context.targets["expected"], ["activityid", "queueid"]]
     on_expected = isin(causes["activityid"] + "|" + causes["queue"].fillna(""),
                        expected["activityid"] + "|" + expected["queueid"])
     causes["expected"] = (causes["queue"].isna() | on_expected).astype(bool)
     return causes[["activityid", "cause", "kind", "queue", "evidence", "remediation", "expected"]]
+
+
+def _runs(rows: pd.DataFrame, columns: list[str]) -> list[int]:
+    """Where each run of equal ``columns`` values starts (missing values equal to each other)."""
+    changed = np.zeros(len(rows), dtype=bool)
+    changed[:1] = True
+    for column in columns:
+        values = rows[column]
+        current, previous = values.iloc[1:].reset_index(drop=True), values.iloc[:-1].reset_index(drop=True)
+        same = (current == previous).fillna(False).to_numpy(dtype=bool) | (current.isna() & previous.isna()).to_numpy()
+        changed[1:] |= ~same
+    return np.flatnonzero(changed).tolist()
 
 
 def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFrame:
