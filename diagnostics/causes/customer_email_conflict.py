@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..normalize import isin
+from ..normalize import isin, joined_by_key
 from .base import Cause, Context, evidence
 
 
@@ -13,10 +13,10 @@ def detect(context: Context) -> pd.DataFrame:
     if context.has("contacts") or context.has("accounts"):
         known = context.senders[context.senders["known"]]
         shared = known[known.duplicated("activityid", keep=False)]
-        names = shared.groupby("activityid")["label"].agg(lambda labels: " and ".join(sorted(labels)))
+        names = joined_by_key(shared["activityid"], shared["label"], " and ", distinct=False)
         rows = context.pending[isin(context.pending["activityid"], names.index)]
-        parts.append(evidence(rows, rows["sender_address"] + " is used by " + rows["activityid"].map(
-            names.to_dict()) + ": the case's Customer may resolve to the account", queue=None))
+        parts.append(evidence(rows, rows["sender_address"] + " is used by " + rows["activityid"].map(names)
+                              + ": the case's Customer may resolve to the account", queue=None))
     flagged = context.pending[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool)]
     parts.append(evidence(flagged, "Dataverse flagged the sender as unresolved between several records "
                           "(isduplicatesenderunresolved)", queue=None))
