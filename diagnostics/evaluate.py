@@ -54,7 +54,7 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
     converted, threaded = _converted(snapshot, context, rows, in_scope)
     email_queues = _queue_lists(context.targets, target_rows, rows.count)
-    _restrict(context, rows, in_scope & ~converted)
+    _restrict(context, in_scope & ~converted)
     found, unchecked = [], []
     for step, cause in enumerate(CAUSES, start=1):
         if progress:
@@ -102,10 +102,14 @@ def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -
         active_rules=active_rules[["convertruleid", "name", "queueid", "allowunknownsender", "ownerid",
                                    "workflowid", "checkifresolved", "resolvedsince"]],
         recipients=recipients,
-        replies=reply_links(snapshot, incoming),
+        replies=_with_rows(reply_links(snapshot, incoming), rows),
         regarding=regarding_records(snapshot, incoming),
         settings={SETTING: _setting(snapshot, SETTING)},
     )
+
+
+def _with_rows(frame: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
+    return frame.assign(row=rows.of(frame["activityid"]))
 
 
 def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
@@ -252,11 +256,10 @@ def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
     """Flags per email: converted (regarding a case, a reply only when the case is active: threaded, or with
     cases among its Related parties, as ARC's "multiple cases" leaves Regarding blank), and threaded."""
     regarding = context.regarding
-    threaded = rows.mark(rows.of(pd.Series(threaded_replies(context), dtype="str"))) & in_scope
-    is_reply = rows.mark(rows.of(context.replies["activityid"]))
-    case_rows = rows.of(regarding.loc[(regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool),
-                                      "activityid"])
-    plain = rows.mark(case_rows[~rows.among(case_rows, is_reply)])
+    threaded = rows.mark(threaded_replies(context)["row"].to_numpy()) & in_scope
+    is_reply = rows.mark(context.replies["row"].to_numpy())
+    case_rows = regarding.loc[(regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool), "row"]
+    plain = rows.mark(case_rows.to_numpy()[~is_reply[case_rows.to_numpy()]])
     parties = snapshot.table("activityparties")
     related = parties[(parties["participationtypemask"] == RELATED).fillna(False).to_numpy(dtype=bool)]
     related = related[(related["partyid_type"] == "incident").fillna(False).to_numpy(dtype=bool)
@@ -265,14 +268,13 @@ def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
     return (plain | threaded | with_cases) & in_scope, threaded
 
 
-def _restrict(context: Context, rows: EmailRows, pending: np.ndarray) -> None:
+def _restrict(context: Context, pending: np.ndarray) -> None:
     """Narrow the context to the pending emails (in scope, not converted); look up their senders and activity
     monitor rows only now: a fraction of the incoming emails in a working tenant."""
     context.pending = context.pending[pending[context.pending.index.to_numpy()]]
-    context.targets = context.targets[pending[context.targets["row"].to_numpy()]]
-    context.recipients = context.recipients[pending[context.recipients["row"].to_numpy()]]
-    context.replies = context.replies[rows.among(rows.of(context.replies["activityid"]), pending)]
-    context.regarding = context.regarding[rows.among(rows.of(context.regarding["activityid"]), pending)]
+    for name in ("targets", "recipients", "replies", "regarding"):  # each has its emails' row numbers
+        frame = getattr(context, name)
+        setattr(context, name, frame[pending[frame["row"].to_numpy()]])
     context.senders = _senders(context.snapshot, context.pending)
     context.monitor = _monitor(context.snapshot, context.pending)
 

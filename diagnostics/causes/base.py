@@ -84,6 +84,8 @@ class Context:
     email counts as a reply (activityid, evidence). ``regarding``: what each email is regarding
     (activityid, record_type, record_id, case_state, deactivatedon). ``targets`` also says whether a
     queue is ``expected`` (it has an active rule, or no target queue of the email has one).
+    ``pending`` is indexed by, and ``targets``, ``recipients``, ``replies`` and ``regarding`` carry
+    (``row``), each email's row number in the emails table.
     """
 
     snapshot: Snapshot

@@ -36,9 +36,11 @@ def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
 
 
 def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
-    """What each incoming email is regarding, with the case's state when it is a case of the snapshot."""
+    """What each incoming email is regarding, with the case's state when it is a case of the snapshot;
+    ``row``: the email's label in ``incoming`` (the evaluation indexes it by row number)."""
     rows = incoming[["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]].dropna(
         subset=["regardingobjectid"])
+    rows = rows.assign(row=rows.index)
     cases = snapshot.table("incidents")[["incidentid", "statecode", "deactivatedon"]]
     rows = rows.merge(cases, left_on="regardingobjectid", right_on="incidentid", how="left")
     is_case = (rows["regardingobjectid_type"] == "incident").fillna(False) | rows["incidentid"].notna()
@@ -46,15 +48,16 @@ def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFram
         "activityid": rows["activityid"], "record_id": rows["regardingobjectid"],
         "record_type": rows["regardingobjectid_type"].where(~is_case, "incident"),
         "case_state": rows["statecode"], "deactivatedon": rows["deactivatedon"], "received": rows["createdon"],
+        "row": rows["row"],
     })
 
 
-def threaded(context: Context) -> pd.Index:
-    """Replies regarding an active case: ARC leaves them on that case, as designed."""
+def threaded(context: Context) -> pd.DataFrame:
+    """The regarding rows of replies regarding an active case: ARC leaves them on that case, as designed."""
     regarding = context.regarding
     active = regarding[(regarding["record_type"] == "incident").fillna(False)
                        & (regarding["case_state"] == 0).fillna(False)]
-    return pd.Index(active.loc[isin(active["activityid"], context.replies["activityid"]), "activityid"])
+    return active[isin(active["activityid"], context.replies["activityid"])]
 
 
 def detect(context: Context) -> pd.DataFrame:
