@@ -10,6 +10,7 @@ Kinds: ``key`` (the primary key GUID), ``lookup`` (a ``_x_value`` GUID, kept as 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter
@@ -131,13 +132,36 @@ def _page_model(row: type) -> type:
     return TypedDict(f"{row.__name__}_page", {"value": list[row]})  # type: ignore[misc,valid-type]
 
 
+class _Adapters(Mapping[str, TypeAdapter]):
+    """A table's TypeAdapter, built on first use: pydantic reads only the pages Arrow's fast path refuses
+    (and the CMT records), while building every adapter would cost each start ~25 ms."""
+
+    def __init__(self, shape: Callable[[type], Any]) -> None:
+        self._shape = shape
+        self._built: dict[str, TypeAdapter] = {}
+
+    def __getitem__(self, table: str) -> TypeAdapter:
+        if table not in self._built:
+            self._built[table] = TypeAdapter(self._shape(_ROWS[table]))
+        return self._built[table]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ROWS)
+
+    def __len__(self) -> int:
+        return len(_ROWS)
+
+
+def _entities_model(row: type) -> type:
+    return TypedDict(f"{row.__name__}_entities", {"entities": list[row]})  # type: ignore[misc,valid-type]
+
+
 _ROWS = {**ROW_MODELS, "emails": _email_row_with_parties()}
-PAGE_ADAPTERS = {table: TypeAdapter(_page_model(row)) for table, row in _ROWS.items()}
-LIST_ADAPTERS = {table: TypeAdapter(list[row]) for table, row in _ROWS.items()}  # type: ignore[valid-type]
+PAGE_ADAPTERS = _Adapters(_page_model)
+LIST_ADAPTERS = _Adapters(lambda row: list[row])  # type: ignore[valid-type]
 # Rarer shapes of a saved page: Xrm.WebApi.retrieveMultipleRecords output, and one record ($entity).
-ENTITIES_ADAPTERS = {table: TypeAdapter(TypedDict(f"{row.__name__}_entities", {"entities": list[row]}))  # type: ignore[misc,valid-type]
-                     for table, row in _ROWS.items()}
-ROW_ADAPTERS = {table: TypeAdapter(row) for table, row in _ROWS.items()}
+ENTITIES_ADAPTERS = _Adapters(_entities_model)
+ROW_ADAPTERS = _Adapters(lambda row: row)
 
 
 def columns(table: str) -> list[str]:
