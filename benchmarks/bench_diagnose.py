@@ -8,7 +8,8 @@ record's `@odata.etag`). In one run, best of `--repeat`:
 - the peer: `benchmarks/peer_pandas.py`, a plain orjson + pandas script doing the heavy joins;
 with the CPU time and peak RSS of each subprocess (`os.wait4`): on a shared machine CPU-time ratios are
 steadier than wall-time ones, so both are printed. Targets: diagnose <= 2.0 x the floor and faster than
-the peer; peak RSS <= 2.0 x the snapshot's bytes. Exit status 1 when a target is missed.
+the peer; peak RSS <= 2.0 x the snapshot's bytes. Exit status 1 when a target is missed. Last, the time
+of each step of the command, in process (`benchmarks/stages.py`).
 
     .venv/bin/python benchmarks/bench_diagnose.py [--emails 200000] [--repeat 3] [--keep]
 """
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         diag = best(args.repeat, lambda: run(diagnose))
         peer_figures = Figures(float("inf"), float("inf")) if args.no_peer else best(args.repeat, lambda: run(peer))
         ok = report(args.emails, size, built, base, diag, peer_figures)
+        print("breakdown (one run, in process: benchmarks/stages.py)", flush=True)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stages.py"), str(folder)], check=True)
     finally:
         if args.keep:
             print(f"kept                 {work}")

@@ -1,0 +1,52 @@
+"""Where `diagnose` spends its time: the command line's steps, in process, on one snapshot.
+
+Prints the wall and CPU seconds of each step (imports, load, evaluate, fix plan, JSON) and the peak RSS,
+so a change can be aimed at what costs. `bench_diagnose.py` runs it once on its lean snapshot.
+
+    .venv/bin/python benchmarks/stages.py SNAPSHOT
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a plain script: import the package from the checkout
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        self.steps: list[tuple[str, float, float]] = []
+
+    def step(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.steps.append((name, wall - self.wall, cpu - self.cpu))
+        self.wall, self.cpu = wall, cpu
+
+
+def main(folder: str) -> None:
+    clock = Clock()
+    from diagnostics.evaluate import diagnose
+    from diagnostics.snapshot import load_snapshot
+    clock.step("imports")
+    snapshot = load_snapshot(folder)
+    clock.step("load")
+    report = diagnose(snapshot)
+    clock.step("evaluate")
+    report.fix_plan(snapshot)
+    clock.step("fix plan")
+    del snapshot
+    report.to_json()
+    clock.step("JSON")
+    for name, wall, cpu in clock.steps:
+        print(f"  {name:<10} {wall:6.2f} s   CPU {cpu:6.2f} s")
+    total_wall, total_cpu = (sum(step[index] for step in clock.steps) for index in (1, 2))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    print(f"  {'total':<10} {total_wall:6.2f} s   CPU {total_cpu:6.2f} s   peak RSS {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
