@@ -38,13 +38,15 @@ def _return_freed_memory() -> None:
 
 _return_freed_memory()
 
-_ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else, dates included, is text
+# Everything else, dates included, is text: large_string, which pandas' "str" dtype holds without a copy.
+_ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}
+TEXT = pa.large_string()
 # The dtypes of snapshot._frame: Arrow strings, nullable ints and booleans (tests hold the two together).
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
-                 pa.bool_(): pd.BooleanDtype()}
+PANDAS_TYPES = {TEXT: pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
+                pa.bool_(): pd.BooleanDtype()}
 _BLOCK_LIMIT = 2**31 - 2  # Arrow's block size is a 32-bit integer; bigger pages take the pydantic path
 _EXPANDED = "email_activity_parties"
-_TOMBSTONE = b"$deletedEntity"
+_CONTEXT = "@odata.context"  # only a change-tracking page's deleted-record markers have one per record
 
 
 def _fields(table: str) -> list[tuple[str, str, pa.DataType]]:
@@ -52,9 +54,9 @@ def _fields(table: str) -> list[tuple[str, str, pa.DataType]]:
     fields = []
     for column, kind in schema.TABLES[table].items():
         raw = schema.raw_name(table, column)
-        fields.append((raw, column, _ARROW_TYPES.get(kind, pa.string())))
+        fields.append((raw, column, _ARROW_TYPES.get(kind, TEXT)))
         if (table, column) in schema.TYPED_LOOKUPS:
-            fields.append((raw + schema.LOOKUP_TYPE, f"{column}_type", pa.string()))
+            fields.append((raw + schema.LOOKUP_TYPE, f"{column}_type", TEXT))
     return fields
 
 
@@ -66,8 +68,10 @@ def _row_type(table: str) -> pa.StructType:
 
 
 def _parse_options(table: str) -> pj.ParseOptions:
-    page = pa.schema([("value", pa.list_(_row_type(table)))])
-    return pj.ParseOptions(explicit_schema=page, unexpected_field_behavior="ignore", newlines_in_values=True)
+    """The whole page is one block, so newlines need no special care (newlines_in_values costs a scan)."""
+    row = pa.struct([*_row_type(table), pa.field(_CONTEXT, TEXT)])
+    page = pa.schema([("value", pa.list_(row))])
+    return pj.ParseOptions(explicit_schema=page, unexpected_field_behavior="ignore")
 
 
 _PARSE = {table: _parse_options(table) for table in schema.TABLES}
@@ -76,8 +80,8 @@ _PARSE = {table: _parse_options(table) for table in schema.TABLES}
 def page_frame(table: str, data: bytes) -> pd.DataFrame | None:
     """The frame of one page (an OData document or a bare JSON array of records), or None to let pydantic
     read it."""
-    if not data or len(data) >= _BLOCK_LIMIT or _TOMBSTONE in data or not _is_utf8(data):
-        return None  # a $delta page's deleted-record markers are dropped by the pydantic path
+    if not data or len(data) >= _BLOCK_LIMIT or not _is_utf8(data):
+        return None
     if data[:64].lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
         data = b'{"value":' + data + b"}"
     rows = _rows(table, data)
@@ -99,15 +103,17 @@ def _rows(table: str, data: bytes) -> pa.StructArray | None:
     rows = pages.flatten()
     if table == "emails" and rows.field(_EXPANDED).flatten().null_count:
         return None  # a null expanded party is a wrong value
+    if rows.field(_CONTEXT).null_count < len(rows):
+        return None  # a $delta page's deleted-record markers are dropped by the pydantic path
     return None if rows.null_count else rows  # so is a null record
 
 
 def _frame(table: str, rows: pa.StructArray) -> pd.DataFrame:
     names = [column for _, column, _ in _fields(table)]
     columns = rows.flatten()
-    frame = pa.Table.from_arrays(columns[:len(names)], names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    frame = pa.Table.from_arrays(columns[:len(names)], names=names).to_pandas(types_mapper=PANDAS_TYPES.get)
     if table == "emails":
-        frame[_EXPANDED] = pd.Series(_expanded(columns[-1]), dtype=object)
+        frame[_EXPANDED] = pd.Series(_expanded(columns[len(names)]), dtype=object)
     return frame
 
 
