@@ -58,16 +58,22 @@ def guid_column(values: pd.Series) -> pd.Series:
 
 # The same rules on Arrow string arrays, with the kernels pandas' own ``.str`` methods call
 # (strip -> utf8_trim_whitespace, strip(chars) -> utf8_trim, lower -> utf8_lower), so results are identical.
+# Each kernel writes a new copy of the column; values the rules would leave as they are (Dataverse's
+# lower-case GUIDs, most addresses) are recognised from their bytes first and kept.
+
+_CAPITALS = (0x41, 0x5A)
+_ANGLE_BRACKETS = (0x3C, 0x3E)  # < = >
 
 
 def address_array(text: pa.Array) -> pa.Array:
-    text = pc.utf8_trim_whitespace(text)
-    bracketed = pc.fill_null(pc.ends_with(text, ">"), False)  # the (costly) regex only where it can match
-    if pc.any(bracketed).as_py():
-        inside = pc.replace_substring_regex(text.filter(bracketed), r"^.*<([^<>]*)>$", r"\1")
-        text = pc.replace_with_mask(text, bracketed, inside)
-    text = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>"))
-    return _non_empty(_lower(text))
+    if not _only_bytes(text, 0x21, 0x7E, _CAPITALS, _ANGLE_BRACKETS):  # a display name, spaces, capitals...
+        text = pc.utf8_trim_whitespace(text)
+        bracketed = pc.fill_null(pc.ends_with(text, ">"), False)  # the (costly) regex only where it can match
+        if pc.any(bracketed).as_py():
+            inside = pc.replace_substring_regex(text.filter(bracketed), r"^.*<([^<>]*)>$", r"\1")
+            text = pc.replace_with_mask(text, bracketed, inside)
+        text = _lower(pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>")))
+    return _non_empty(text)
 
 
 def message_id_array(text: pa.Array) -> pa.Array:
@@ -76,18 +82,40 @@ def message_id_array(text: pa.Array) -> pa.Array:
 
 
 def guid_array(text: pa.Array) -> pa.Array:
-    return _non_empty(_lower(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}")))
+    if not _only_bytes(text, 0x21, 0x7A, _CAPITALS):  # braces ({ is 0x7b), spaces or capitals somewhere
+        text = _lower(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}"))
+    return _non_empty(text)
 
 
 def _lower(text: pa.Array) -> pa.Array:
-    """utf8_lower, or the same result ten times faster when every value is ASCII (GUIDs, most addresses)."""
-    return pc.ascii_lower(text) if pc.all(pc.string_is_ascii(text)).as_py() is not False else pc.utf8_lower(text)
+    """utf8_lower, or the same result much faster when every value is ASCII (GUIDs, most addresses)."""
+    return pc.ascii_lower(text) if _only_bytes(text, 0, 0x7F) else pc.utf8_lower(text)
 
 
 def _non_empty(text: pa.Array) -> pa.Array:
     """Empty strings become missing values."""
     empty = pc.equal(pc.binary_length(text), 0)
     return pc.if_else(empty, pa.scalar(None, text.type), text) if pc.any(empty).as_py() else text
+
+
+_BLOCK = 1 << 20  # bytes checked at a time: the scratch space stays in the cache
+
+
+def _only_bytes(text: pa.Array, low: int, high: int, *gaps: tuple[int, int]) -> bool:
+    """Whether every byte of the values lies in [low, high] and in none of the gaps (False when unsure)."""
+    if text.type != pa.large_string() or text.buffers()[2] is None:
+        return text.type == pa.large_string()  # no bytes at all: nothing to change
+    offsets = np.frombuffer(text.buffers()[1], np.int64, count=len(text) + 1, offset=text.offset * 8)
+    data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    scratch = np.empty(min(len(data), _BLOCK), np.uint8)
+    for start in range(0, len(data), _BLOCK):
+        block = data[start:start + _BLOCK]
+        shifted = scratch[:len(block)]
+        if np.subtract(block, low, out=shifted).max() > high - low:  # bytes wrap around: one test per range
+            return False
+        if any(np.subtract(block, gap_low, out=shifted).min() <= gap_high - gap_low for gap_low, gap_high in gaps):
+            return False
+    return True
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
