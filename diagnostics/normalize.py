@@ -72,23 +72,25 @@ def address_array(text: pa.Array) -> pa.Array:
         if pc.any(bracketed).as_py():
             inside = pc.replace_substring_regex(text.filter(bracketed), r"^.*<([^<>]*)>$", r"\1")
             text = pc.replace_with_mask(text, bracketed, inside)
-        text = _lower(pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>")))
+        text = lower_array(pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>")))
     return _non_empty(text)
 
 
 def message_id_array(text: pa.Array) -> pa.Array:
     text = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>"))
-    return _non_empty(_lower(text))
+    return _non_empty(lower_array(text))
 
 
 def guid_array(text: pa.Array) -> pa.Array:
     if not _only_bytes(text, 0x21, 0x7A, _CAPITALS):  # braces ({ is 0x7b), spaces or capitals somewhere
-        text = _lower(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}"))
+        text = lower_array(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}"))
     return _non_empty(text)
 
 
-def _lower(text: pa.Array) -> pa.Array:
-    """utf8_lower, or the same result much faster when every value is ASCII (GUIDs, most addresses)."""
+def lower_array(text: pa.Array) -> pa.Array:
+    """pandas' ``str.lower``: the same array when no value has a capital, ASCII lowered without Unicode tables."""
+    if _only_bytes(text, 0, 0x7F, _CAPITALS):
+        return text
     return pc.ascii_lower(text) if _only_bytes(text, 0, 0x7F) else pc.utf8_lower(text)
 
 

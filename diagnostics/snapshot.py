@@ -26,11 +26,11 @@ from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from . import arrow_pages, schema
-from .archive import Member, open_input, shown, uploaded_members
+from .archive import Member, open_input, read_reusing, shown, uploaded_members
 from .arrow_pages import PANDAS_TYPES, TEXT
 from .errors import SnapshotError
 from .links import org_url_in
-from .normalize import address_column, guid_array, message_id_column
+from .normalize import address_column, guid_array, lower_array, message_id_column
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -141,7 +141,7 @@ def _read_json_pages(pages: dict[str, list[Member]], tables: _Assembly, pool: Th
 
 
 def _read_member(table: str, member: Member) -> Page:
-    return read_page(table, member.name, member.read())
+    return read_page(table, member.name, read_reusing(member))
 
 
 class _Assembly:
@@ -272,8 +272,9 @@ class Page:
     tombstones: int = 0
 
 
-def read_page(table: str, name: str, data: bytes) -> Page:
-    """A page file's bytes -> its records of ``table`` as a typed frame.
+def read_page(table: str, name: str, data: bytes | memoryview) -> Page:
+    """A page file's bytes (or a view of them, used only during the call) -> its records of ``table`` as a
+    typed frame.
 
     Shapes accepted: a Web API page ``{"value": [...]}`` (with any annotations, ``@odata.nextLink``,
     a ``$delta`` page's ``$deletedEntity`` markers skipped), a JSON list of records,
@@ -284,17 +285,18 @@ def read_page(table: str, name: str, data: bytes) -> Page:
     fast = arrow_pages.page_frame(table, data)  # straight to columns; pydantic reads what Arrow refuses
     if fast is not None:
         return Page(fast)
-    rows, tombstones = _page_rows(table, data, name)
+    rows, tombstones = _page_rows(table, bytes(data), name)
     return Page(_frame(table, rows, name), tombstones)
 
 
-def _json_document(data: bytes, name: str) -> bytes:
+def _json_document(data: bytes | memoryview, name: str) -> bytes | memoryview:
     """The bytes of a UTF-8 JSON document, its byte order mark removed; other text is refused."""
-    if data.startswith(_BOM):
+    if bytes(data[:len(_BOM)]) == _BOM:
         data = data[len(_BOM):]
-    if data.startswith(_UTF16_BOMS):
+    head = bytes(data[:64])
+    if head.startswith(_UTF16_BOMS):
         raise SnapshotError(f"{name}: encoded as UTF-16 or UTF-32; save it as UTF-8")
-    if data[:64].lstrip()[:1] not in (b"{", b"["):
+    if head.lstrip()[:1] not in (b"{", b"["):
         raise SnapshotError(f"{name}: not a JSON document (it should start with {{ or [)")
     return data
 
@@ -523,7 +525,7 @@ def _combined(table: str, pages: list[pd.DataFrame]) -> pa.Table:
         if kind in ("key", "lookup"):
             values = guid_array(values)
         elif name.endswith("_type"):
-            values = pc.utf8_lower(values)
+            values = lower_array(values)
         columns[name] = values
     return pa.table(columns)
 
