@@ -497,7 +497,7 @@ def _normalise(table: str, pages: list[pd.DataFrame], source: str) -> pd.DataFra
     frame = columns.to_pandas(types_mapper=PANDAS_TYPES.get, self_destruct=True)
     del columns
     for column, kind in schema.TABLES[table].items():
-        if kind == "date":
+        if kind == "date" and frame[column].dtype == "str":  # not all in Dataverse's own format
             frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
     if table == "activityparties" and repeats:
         frame = _without_repeated_parties(frame, source)
@@ -524,10 +524,38 @@ def _combined(table: str, pages: list[pd.DataFrame]) -> pa.Table:
         del parts
         if kind in ("key", "lookup"):
             values = guid_array(values)
+        elif kind == "date":
+            values = _utc_dates(values)
         elif name.endswith("_type"):
             values = lower_array(values)
         columns[name] = values
     return pa.table(columns)
+
+
+_DATE = b"0000-00-00T00:00:00Z"  # the one format Dataverse writes
+_DATE_DIGITS = [position for position, char in enumerate(_DATE) if char == ord("0")]
+_DATE_MARKS = [position for position, char in enumerate(_DATE) if char != ord("0")]
+
+
+def _utc_dates(text: pa.Array) -> pa.Array:
+    """Dates all written as Dataverse writes them (years 1000-9999) as UTC timestamps in microseconds, which is
+    what pandas makes of them; Arrow refuses impossible ones (30 February, 24:00). Anything else stays text,
+    for pandas to read."""
+    present = len(text) - text.null_count
+    if not present or text.type != TEXT:
+        return text
+    offsets = np.frombuffer(text.buffers()[1], np.int64, count=len(text) + 1, offset=text.offset * 8)
+    if offsets[-1] - offsets[0] != present * len(_DATE) or pc.min(pc.binary_length(text)).as_py() != len(_DATE):
+        return text
+    chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(-1, len(_DATE))
+    pattern = np.frombuffer(_DATE, np.uint8)
+    if (chars[:, _DATE_MARKS] != pattern[_DATE_MARKS]).any() or (chars[:, _DATE_DIGITS] - 48 > 9).any() or \
+            (chars[:, 0] == ord("0")).any():
+        return text
+    try:
+        return pc.cast(text, pa.timestamp("us", "UTC"))
+    except pa.ArrowInvalid:
+        return text
 
 
 def _repeats(column: pa.ChunkedArray) -> bool:
