@@ -57,7 +57,7 @@ def open_input(path: str | Path) -> list[Member]:
     if size > MAX_INPUT_BYTES:
         raise SnapshotError(f"{shown(path.name)}: {size / 1024**3:.1f} GB is over the {_gb(MAX_INPUT_BYTES)} limit")
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":  # a damaged .zip is said to be one
-        return zip_members(_read_file(path, MAX_INPUT_BYTES), shown(path.name))
+        return zip_members(path, shown(path.name))  # read member by member, never whole
     return [Member(shown(path.name), size, lambda: _read_file(path, MAX_MEMBER_BYTES), path)]
 
 
@@ -83,10 +83,11 @@ def uploaded_members(files: Iterable[tuple[str, bytes]]) -> list[Member]:
     return members
 
 
-def zip_members(data: bytes, source: str) -> list[Member]:
-    """The files of a zip, checked against the limits before anything is inflated."""
+def zip_members(data: bytes | Path, source: str) -> list[Member]:
+    """The files of a zip (its bytes, or its path: then only the members being read are in memory), checked
+    against the limits before anything is inflated."""
     try:
-        archive = zipfile.ZipFile(BytesIO(data))
+        archive = zipfile.ZipFile(BytesIO(data) if isinstance(data, bytes) else data)
         infos = [info for info in archive.infolist() if not info.is_dir()]
     except _ZIP_ERRORS as error:
         raise SnapshotError(f"{source}: not a readable zip file ({shown(str(error))})") from None
