@@ -108,6 +108,7 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
         snapshot = _build(tables, ignored, progress, notes)
     finally:
         pool.shutdown(cancel_futures=True)
+        arrow_pages.release_parse_memory()
     if pages:
         snapshot.org_url = org_url_in(min((page for found in pages.values() for page in found), key=_size).read())
     return snapshot
