@@ -118,7 +118,8 @@ def _size(member: Member) -> int:
     return member.size
 
 
-_WORKERS = max(1, min(os.cpu_count() or 1, 4))
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_WORKERS = max(1, min(_CPUS, 4))  # beyond 4, pages come faster than one thread collects them
 _AHEAD = 4 * _WORKERS  # pages read ahead of the one collected: their bytes are let go once parsed
 
 

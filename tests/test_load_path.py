@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,19 @@ def test_parallel_load_gives_the_frames_of_a_serial_load_and_of_the_records(
     for table, frame in parallel.items():
         pd.testing.assert_frame_equal(frame, one_by_one[table], check_exact=True)
         pd.testing.assert_frame_equal(frame, by_records[table], check_exact=True)
+
+
+def test_a_zip_read_by_several_threads_gives_the_folders_frames(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshot"
+    folder.mkdir()
+    write_pages(folder)
+    with zipfile.ZipFile(tmp_path / "snapshot.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for page in sorted(folder.iterdir()):
+            archive.write(page, page.name)
+    from_zip, from_folder = load_snapshot(tmp_path / "snapshot.zip").tables, load_snapshot(folder).tables
+    assert list(from_zip) == list(from_folder)
+    for table, frame in from_zip.items():
+        pd.testing.assert_frame_equal(frame, from_folder[table], check_exact=True)
 
 
 def test_every_column_is_one_arrow_chunk(tmp_path: Path) -> None:
