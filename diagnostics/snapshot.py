@@ -172,7 +172,7 @@ class _Assembly:
             self._all_in(table)
 
     def split_emails(self) -> None:
-        """Takes the expanded parties out of the emails pages (once) and adds them to activityparties."""
+        """Takes the expanded parties out of the emails pages, once (``_build`` adds them to activityparties)."""
         if not self.emails_split and "emails" in self.pages:
             self.emails_split, self.expanded = True, _expanded_parties(self.pages["emails"])
 
@@ -514,15 +514,16 @@ def _combined(table: str, pages: list[pd.DataFrame]) -> pa.Table:
     combined: no table is held twice.
     """
     kinds = {name: schema.TABLES[table].get(name, "str") for name in pages[0].columns}
+    types = {name: _ARROW_TYPES.get(kind, TEXT) for name, kind in kinds.items()}
     chunks: dict[str, list[pa.Array]] = {name: [] for name in kinds}
     for page in pages:
-        for name, kind in kinds.items():
-            chunks[name] += _arrow_chunks(page[name], _ARROW_TYPES.get(kind, TEXT))
+        for name, column in page.items():
+            chunks[name] += _arrow_chunks(column, types[name])
     pages.clear()
     columns: dict[str, pa.Array] = {}
     for name, kind in kinds.items():
         parts = chunks.pop(name)
-        values = pa.concat_arrays(parts) if len(parts) != 1 else parts[0]
+        values = parts[0] if len(parts) == 1 else pa.chunked_array(parts, types[name]).combine_chunks()
         del parts
         if kind in ("key", "lookup"):
             values = guid_array(values)
