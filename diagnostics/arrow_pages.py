@@ -115,7 +115,8 @@ def _rows(table: str, data: bytes | memoryview) -> pa.StructArray | None:
         return None
     if parsed.num_rows != 1:  # two documents in one file, which pydantic calls trailing characters
         return None
-    pages = parsed.column("value").combine_chunks()
+    column = parsed.column("value")
+    pages = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()  # one chunk: no copy
     if pages.null_count:  # no "value", or "value": null
         return None
     rows = pages.flatten()
