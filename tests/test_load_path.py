@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from diagnostics import archive, normalize, snapshot
 from diagnostics.demo import demo_files
 from diagnostics.errors import SnapshotError
-from diagnostics.snapshot import load_snapshot, read_page, snapshot_from_records
+from diagnostics.snapshot import load_snapshot, load_uploaded, read_page, snapshot_from_records
 
 PER_PAGE = 37
 
@@ -71,10 +71,12 @@ def test_a_zip_read_by_several_threads_gives_the_folders_frames(tmp_path: Path) 
     with zipfile.ZipFile(tmp_path / "snapshot.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         for page in sorted(folder.iterdir()):
             archive.write(page, page.name)
-    from_zip, from_folder = load_snapshot(tmp_path / "snapshot.zip").tables, load_snapshot(folder).tables
-    assert list(from_zip) == list(from_folder)
-    for table, frame in from_zip.items():
-        pd.testing.assert_frame_equal(frame, from_folder[table], check_exact=True)
+    from_folder = load_snapshot(folder).tables
+    uploaded = [("snapshot.zip", (tmp_path / "snapshot.zip").read_bytes())]
+    for from_zip in (load_snapshot(tmp_path / "snapshot.zip").tables, load_uploaded(uploaded).tables):
+        assert list(from_zip) == list(from_folder)
+        for table, frame in from_zip.items():
+            pd.testing.assert_frame_equal(frame, from_folder[table], check_exact=True)
 
 
 def test_every_column_is_one_arrow_chunk(tmp_path: Path) -> None:
