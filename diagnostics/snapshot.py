@@ -8,24 +8,29 @@ the same Web-API-shaped records by ``cmt`` first. A snapshot may hold both kinds
 
 from __future__ import annotations
 
+import os
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from . import arrow_pages, schema
-from .archive import Member, open_input, shown, uploaded_members
+from .archive import Member, open_input, read_reusing, shown, uploaded_members
+from .arrow_pages import PANDAS_TYPES, TEXT
 from .errors import SnapshotError
 from .links import org_url_in
-from .normalize import address_column, guid_column, message_id_column
+from .normalize import address_column, guid_array, lower_array, message_id_column
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -59,7 +64,7 @@ class Snapshot:
         if name in self.tables:
             return self.tables[name]
         empty = pd.DataFrame({column: pd.Series(dtype="object") for column in schema.columns(name)})
-        return _normalise(name, empty, self.source)  # typed and with derived columns, like a loaded table
+        return _normalise(name, [empty], self.source)  # typed and with derived columns, like a loaded table
 
     @property
     def counts(self) -> dict[str, int]:
@@ -87,24 +92,23 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
     if not pages and not cmt_files:
         raise SnapshotError(f"{source}: no Web API JSON files named after entity sets "
                             "(emails.json, queues.json, ...) and no Configuration Migration data.xml")
-    frames: dict[str, list[pd.DataFrame]] = defaultdict(list)
-    notes: list[str] = []
-    total = sum(len(files) for files in pages.values()) + len(cmt_files)
-    reads = [(table, member) for table, files in pages.items() for member in files]
-    for done, (table, member) in enumerate(reads, start=1):
-        page = read_page(table, member.name, member.read())
-        frames[table].append(page.frame)
-        if page.tombstones:
-            notes.append(f"{member.name}: skipped {page.tombstones} deleted-record markers ($deletedEntity) "
-                         "of a change-tracking export")
-        _report(progress, f"reading {member.name}", done, total)
-    entities: list[str] = []
-    for done, member in enumerate(cmt_files, start=len(reads) + 1):
-        entities += _read_cmt(member, frames)
-        _report(progress, f"reading {member.name}", done, total)
-    if "emails" not in frames:
-        raise SnapshotError(_no_emails(source, entities if cmt_files else None, bool(pages)))
-    snapshot = _build(frames, source, ignored, progress, notes)
+    pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="snapshot")
+    try:
+        # data.xml may add to any table, so tables are only normalised early when there is none
+        tables = _Assembly(source, pool, {table: len(files) for table, files in pages.items()} if not cmt_files
+                           else None)
+        notes = _read_json_pages(pages, tables, pool, progress, len(cmt_files))
+        entities: list[str] = []
+        page_count = sum(map(len, pages.values()))
+        for done, member in enumerate(cmt_files, start=page_count + 1):
+            entities += _read_cmt(member, tables)
+            _report(progress, f"reading {member.name}", done, page_count + len(cmt_files))
+        if "emails" not in tables.order:
+            raise SnapshotError(_no_emails(source, entities if cmt_files else None, bool(pages)))
+        snapshot = _build(tables, ignored, progress, notes)
+    finally:
+        pool.shutdown(cancel_futures=True)
+        arrow_pages.release_parse_memory()
     if pages:
         snapshot.org_url = org_url_in(min((page for found in pages.values() for page in found), key=_size).read())
     return snapshot
@@ -114,11 +118,94 @@ def _size(member: Member) -> int:
     return member.size
 
 
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_WORKERS = max(1, min(_CPUS, 4))  # beyond 4, pages come faster than one thread collects them
+_AHEAD = 4 * _WORKERS  # pages read ahead of the one collected: their bytes are let go once parsed
+
+
+def _read_json_pages(pages: dict[str, list[Member]], tables: _Assembly, pool: ThreadPoolExecutor,
+                     progress: Progress | None, more_files: int) -> list[str]:
+    """Every page read and parsed by the pool (file reads, inflating and Arrow's parser release the GIL) and
+    collected in order: the first bad page in that order is the one reported, as by a serial load."""
+    reads = [(table, member) for table, files in pages.items() for member in files]
+    submitted = (pool.submit(_read_member, table, member) for table, member in reads)
+    pending = deque(islice(submitted, _AHEAD))
+    notes: list[str] = []
+    for done, (table, member) in enumerate(reads, start=1):
+        page = pending.popleft().result()
+        pending.extend(islice(submitted, 1))
+        tables.add(table, page.frame)
+        if page.tombstones:
+            notes.append(f"{member.name}: skipped {page.tombstones} deleted-record markers ($deletedEntity) "
+                         "of a change-tracking export")
+        _report(progress, f"reading {member.name}", done, len(reads) + more_files)
+    return notes
+
+
+def _read_member(table: str, member: Member) -> Page:
+    return read_page(table, member.name, read_reusing(member))
+
+
+class _Assembly:
+    """A snapshot's tables as their pages come in, in the order they first appear.
+
+    When the number of pages of each table is known, a table whose pages are all in is normalised by the pool
+    while later pages are read. Its outcome waits in a future: page errors are still reported first, then
+    table errors in table order, as a serial load would. The parties expanded inside emails join the
+    activityparties table, which then waits for the end.
+    """
+
+    def __init__(self, source: str, pool: ThreadPoolExecutor | None = None,
+                 page_counts: dict[str, int] | None = None) -> None:
+        self.source, self.pool, self.page_counts = source, pool, page_counts
+        self.order: list[str] = []
+        self.pages: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self.normalised: dict[str, Future[pd.DataFrame]] = {}
+        self.emails_split = False
+        self.expanded: list[dict] | None = None  # parties expanded inside emails, once they are split off
+
+    def add(self, table: str, frame: pd.DataFrame) -> None:
+        if table not in self.order:
+            self.order.append(table)
+        self.pages[table].append(frame)
+        if self.page_counts and len(self.pages[table]) == self.page_counts[table]:
+            self._all_in(table)
+
+    def split_emails(self) -> None:
+        """Takes the expanded parties out of the emails pages, once (``_build`` adds them to activityparties)."""
+        if not self.emails_split and "emails" in self.pages:
+            self.emails_split, self.expanded = True, _expanded_parties(self.pages["emails"])
+
+    def _all_in(self, table: str) -> None:
+        if table == "emails":
+            self.split_emails()
+            self._start("emails")
+            table = "activityparties"  # it may be waiting for the emails
+            if len(self.pages.get(table, ())) != self.page_counts.get(table):
+                return
+        if table == "activityparties" and (self.expanded is not None or
+                                           ("emails" in self.page_counts and not self.emails_split)):
+            return  # expanded parties join it at the end; or the emails, which may hold some, are still to come
+        self._start(table)
+
+    def _start(self, table: str) -> None:
+        if self.pool and table in self.pages:
+            self.normalised[table] = self.pool.submit(_normalise, table, self.pages.pop(table), self.source)
+
+    def finished(self, table: str) -> pd.DataFrame:
+        """The table normalised (a started one's error raised now, in its turn)."""
+        if table in self.normalised:
+            return self.normalised.pop(table).result()
+        return _normalise(table, self.pages.pop(table), self.source)
+
+
 def snapshot_from_records(records: dict[str, list[dict]], source: str = "records") -> Snapshot:
     """A snapshot from Web-API-shaped records per entity set (as the CMT reader produces)."""
-    frames = {table: [_validated_frame(table, rows, source)] for table, rows in records.items()
-              if table in schema.TABLES}
-    return _build(frames, source, [], None)
+    tables = _Assembly(source)
+    for table, rows in records.items():
+        if table in schema.TABLES:
+            tables.add(table, _validated_frame(table, rows, source))
+    return _build(tables, [], None)
 
 
 _CMT_FILES = {"data.xml", "data_schema.xml", "[content_types].xml"}
@@ -133,14 +220,14 @@ def _report(progress: Progress | None, stage: str, done: int, total: int) -> Non
         progress(stage, done, total)
 
 
-def _read_cmt(member: Member, frames: dict[str, list[pd.DataFrame]]) -> list[str]:
-    """Add a ``data.xml``'s tables to ``frames``; return the names of all entities it exports."""
+def _read_cmt(member: Member, tables: _Assembly) -> list[str]:
+    """Add a ``data.xml``'s tables to ``tables``; return the names of all entities it exports."""
     from .cmt import read_cmt_xml
 
     export = read_cmt_xml(member.read(), member.name)
     for table, rows in export.tables.items():
         if table in schema.TABLES:
-            frames[table].append(_validated_frame(table, rows, member.name))
+            tables.add(table, _validated_frame(table, rows, member.name))
     return export.entities
 
 
@@ -187,8 +274,9 @@ class Page:
     tombstones: int = 0
 
 
-def read_page(table: str, name: str, data: bytes) -> Page:
-    """A page file's bytes -> its records of ``table`` as a typed frame.
+def read_page(table: str, name: str, data: bytes | memoryview) -> Page:
+    """A page file's bytes (or a view of them, used only during the call) -> its records of ``table`` as a
+    typed frame.
 
     Shapes accepted: a Web API page ``{"value": [...]}`` (with any annotations, ``@odata.nextLink``,
     a ``$delta`` page's ``$deletedEntity`` markers skipped), a JSON list of records,
@@ -199,17 +287,18 @@ def read_page(table: str, name: str, data: bytes) -> Page:
     fast = arrow_pages.page_frame(table, data)  # straight to columns; pydantic reads what Arrow refuses
     if fast is not None:
         return Page(fast)
-    rows, tombstones = _page_rows(table, data, name)
+    rows, tombstones = _page_rows(table, bytes(data), name)
     return Page(_frame(table, rows, name), tombstones)
 
 
-def _json_document(data: bytes, name: str) -> bytes:
+def _json_document(data: bytes | memoryview, name: str) -> bytes | memoryview:
     """The bytes of a UTF-8 JSON document, its byte order mark removed; other text is refused."""
-    if data.startswith(_BOM):
+    if bytes(data[:len(_BOM)]) == _BOM:
         data = data[len(_BOM):]
-    if data.startswith(_UTF16_BOMS):
+    head = bytes(data[:64])
+    if head.startswith(_UTF16_BOMS):
         raise SnapshotError(f"{name}: encoded as UTF-16 or UTF-32; save it as UTF-8")
-    if data[:64].lstrip()[:1] not in (b"{", b"["):
+    if head.lstrip()[:1] not in (b"{", b"["):
         raise SnapshotError(f"{name}: not a JSON document (it should start with {{ or [)")
     return data
 
@@ -300,8 +389,6 @@ def _page_level(error: ValidationError) -> bool:
 
 
 _ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else is text
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
-                 pa.bool_(): pd.BooleanDtype()}
 
 
 def _frame(table: str, rows: list[dict], where: str) -> pd.DataFrame:
@@ -314,9 +401,9 @@ def _frame(table: str, rows: list[dict], where: str) -> pd.DataFrame:
     by_name = dict(zip(names, columns, strict=True))
     parties = by_name.pop("email_activity_parties", None)
     kinds = schema.TABLES[table]
-    arrays = [_arrow(values, _ARROW_TYPES.get(kinds.get(name, "str"), pa.string()), where, table, name)
+    arrays = [_arrow(values, _ARROW_TYPES.get(kinds.get(name, "str"), TEXT), where, table, name)
               for name, values in by_name.items()]
-    frame = pa.Table.from_arrays(arrays, names=list(by_name)).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    frame = pa.Table.from_arrays(arrays, names=list(by_name)).to_pandas(types_mapper=PANDAS_TYPES.get)
     if parties is not None:
         frame["email_activity_parties"] = pd.Series(parties, dtype=object)
     return frame
@@ -369,63 +456,151 @@ def _column(loc: tuple) -> str:
     return ".".join(str(part) for part in loc if isinstance(part, str) and part not in ("value", "entities"))
 
 
-def _build(pages: dict[str, list[pd.DataFrame]], source: str, ignored: list[str],
-           progress: Progress | None, notes: list[str] | None = None) -> Snapshot:
-    pages = {table: list(frames) for table, frames in pages.items()}
-    if "emails" in pages:  # parties expanded inside emails join the activityparties pages
-        emails, parties = _split_expanded_parties(_concat(pages["emails"]), source)
-        pages["emails"] = [emails]
-        if parties is not None:
-            pages.setdefault("activityparties", []).append(parties)
-    tables: dict[str, pd.DataFrame] = {}
-    for step, (table, frames) in enumerate(pages.items(), start=1):
-        tables[table] = _normalise(table, _concat(frames), source)
-        if progress:
-            progress(f"validating {table}", step, len(pages))
-    if "emails" not in tables:
+def _build(tables: _Assembly, ignored: list[str], progress: Progress | None,
+           notes: list[str] | None = None) -> Snapshot:
+    """The normalised tables, in order; each table's page frames are let go as soon as they are combined."""
+    source = tables.source
+    tables.split_emails()
+    if tables.expanded is not None:  # parties expanded inside emails join the activityparties pages
+        if "activityparties" not in tables.order:
+            tables.order.append("activityparties")
+        tables.pages["activityparties"].append(_frame("activityparties", tables.expanded, source))
+    frames: dict[str, pd.DataFrame] = {}
+    for step, table in enumerate(tables.order, start=1):
+        frames[table] = tables.finished(table)
+        _report(progress, f"validating {table}", step, len(tables.order))
+    if "emails" not in frames:
         raise SnapshotError(f"{source}: the snapshot has no emails table (emails.json)")
-    if tables["emails"].empty:
+    if frames["emails"].empty:
         raise SnapshotError(f"{source}: the emails table holds no emails; check the export's date filter")
-    _sender_from_parties(tables)
-    return Snapshot(tables, source, ignored, notes or [])
+    _sender_from_parties(frames)
+    return Snapshot(frames, source, ignored, notes or [])
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+def _expanded_parties(pages: list[pd.DataFrame]) -> list[dict] | None:
+    """Takes the expanded parties out of the emails pages: their rows, or None when no email has the column."""
+    rows: list[dict] = []
+    expanded = False
+    for frame in pages:
+        present = frame.pop("email_activity_parties").dropna()
+        expanded = expanded or not present.empty
+        owners = frame.loc[present.index, "activityid"]
+        rows += [dict(party, activityid=party.get("activityid") or owner)
+                 for owner, parties in zip(owners, present, strict=True) for party in parties]
+    return rows if expanded else None
 
 
-def _split_expanded_parties(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    expanded = frame.pop("email_activity_parties")
-    present = expanded.dropna()
-    if present.empty:
-        return frame, None
-    owners = frame.loc[present.index, "activityid"]
-    rows = [dict(party, activityid=party.get("activityid") or owner)
-            for owner, parties in zip(owners, present, strict=True) for party in parties]
-    return frame, _frame("activityparties", rows, source)
-
-
-def _normalise(table: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Typed columns: lower-case GUIDs, UTC dates, nullable ints and booleans, normalised keys."""
+def _normalise(table: str, pages: list[pd.DataFrame], source: str) -> pd.DataFrame:
+    """One typed frame from a table's pages: lower-case GUIDs, UTC dates, nullable ints and booleans,
+    normalised keys, each column one Arrow chunk (later joins and filters ``take`` from it faster)."""
+    columns = _combined(table, pages)
+    key = schema.key_column(table)
+    repeats = _repeats(columns[key])
+    frame = columns.to_pandas(types_mapper=PANDAS_TYPES.get, self_destruct=True)
+    del columns
     for column, kind in schema.TABLES[table].items():
-        values = frame[column]
-        if kind in ("key", "lookup"):
-            frame[column] = guid_column(values)
-        elif kind == "date":
-            frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-        elif kind == "int":
-            frame[column] = values.astype("Int64")
-        elif kind == "bool":
-            frame[column] = values.astype("boolean")
-        else:
-            frame[column] = values.astype("str")
-    for column in frame.columns:
-        if column.endswith("_type"):
-            frame[column] = frame[column].astype("str").str.lower()
-    if table == "activityparties":
+        if kind == "date" and frame[column].dtype == "str":  # not all in Dataverse's own format
+            frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
+    if table == "activityparties" and repeats:
         frame = _without_repeated_parties(frame, source)
-    _check_keys(table, frame, source)
+    _check_keys(table, frame, source, repeats)
     return _chunked_if_empty(_derived(table, frame))
+
+
+def _combined(table: str, pages: list[pd.DataFrame]) -> pa.Table:
+    """The pages' columns as one Arrow chunk each, typed, GUIDs and lookup types normalised.
+
+    The pages are emptied (their Arrow strings live on as chunks) and each column's chunks let go once
+    combined: no table is held twice.
+    """
+    kinds = {name: schema.TABLES[table].get(name, "str") for name in pages[0].columns}
+    types = {name: _ARROW_TYPES.get(kind, TEXT) for name, kind in kinds.items()}
+    chunks: dict[str, list[pa.Array]] = {name: [] for name in kinds}
+    for page in pages:
+        for name, column in page.items():
+            chunks[name] += _arrow_chunks(column, types[name])
+    pages.clear()
+    columns: dict[str, pa.Array] = {}
+    for name, kind in kinds.items():
+        parts = chunks.pop(name)
+        values = parts[0] if len(parts) == 1 else pa.chunked_array(parts, types[name]).combine_chunks()
+        del parts
+        if kind in ("key", "lookup"):
+            values = guid_array(values)
+        elif kind == "date":
+            values = _utc_dates(values)
+        elif name.endswith("_type"):
+            values = lower_array(values)
+        columns[name] = values
+    return pa.table(columns)
+
+
+_DATE = b"0000-00-00T00:00:00Z"  # the one format Dataverse writes
+_DATE_DIGITS = [position for position, char in enumerate(_DATE) if char == ord("0")]
+_DATE_MARKS = [position for position, char in enumerate(_DATE) if char != ord("0")]
+
+
+def _utc_dates(text: pa.Array) -> pa.Array:
+    """Dates all written as Dataverse writes them (years 1000-9999) as UTC timestamps in microseconds, which is
+    what pandas makes of them; Arrow refuses impossible ones (30 February, 24:00). Anything else stays text,
+    for pandas to read."""
+    present = len(text) - text.null_count
+    if not present or text.type != TEXT:
+        return text
+    offsets = np.frombuffer(text.buffers()[1], np.int64, count=len(text) + 1, offset=text.offset * 8)
+    if offsets[-1] - offsets[0] != present * len(_DATE) or pc.min(pc.binary_length(text)).as_py() != len(_DATE):
+        return text
+    chars = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(-1, len(_DATE))
+    pattern = np.frombuffer(_DATE, np.uint8)
+    if (chars[:, _DATE_MARKS] != pattern[_DATE_MARKS]).any() or (chars[:, _DATE_DIGITS] - 48 > 9).any() or \
+            (chars[:, 0] == ord("0")).any():
+        return text
+    try:
+        return pc.cast(text, pa.timestamp("us", "UTC"))
+    except pa.ArrowInvalid:
+        return text
+
+
+def _repeats(column: pa.ChunkedArray) -> bool:
+    """Whether a key occurs twice (missing keys count as one value, as for pandas).
+
+    Keys of 36 bytes (GUIDs) are hashed to 64 bits and sorted, several times faster than Arrow's hash table;
+    only when two hashes are equal does the hash table look at the keys themselves.
+    """
+    keys = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    if keys.null_count == 0 and keys.type == TEXT and len(keys) > 1:
+        offsets = np.frombuffer(keys.buffers()[1], np.int64, count=len(keys) + 1, offset=keys.offset * 8)
+        lengths = np.diff(offsets)
+        if lengths.min() == lengths.max() == _GUID_BYTES:
+            hashes = np.sort(_guid_hashes(np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]))
+            if not (hashes[1:] == hashes[:-1]).any():
+                return False
+    return len(pc.unique(keys)) < len(keys)
+
+
+_GUID_BYTES = 36
+_MIX = np.uint64(0x100000001B3)
+_FACTORS = [np.uint64(factor) for factor in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                                              0x27D4EB2F165667C5)]
+
+
+def _guid_hashes(data: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each 36-byte value laid end to end in ``data`` (four 8-byte words and 4 bytes)."""
+    count = len(data) // _GUID_BYTES
+    words = np.ndarray((count, 4), np.uint64, buffer=data, strides=(_GUID_BYTES, 8))
+    hashes = np.ndarray((count,), np.uint32, buffer=data, offset=32, strides=(_GUID_BYTES,)).astype(np.uint64)
+    mixed = np.empty_like(hashes)
+    for column, factor in enumerate(_FACTORS):
+        hashes *= _MIX
+        hashes += np.multiply(words[:, column], factor, out=mixed)
+    return hashes
+
+
+def _arrow_chunks(values: pd.Series, arrow_type: pa.DataType) -> list[pa.Array]:
+    """A page column's Arrow chunks (no copy for Arrow-backed strings; object columns of an empty frame cast)."""
+    array = pa.array(values.to_numpy(), type=arrow_type, from_pandas=True) if values.dtype == object else \
+        values.array.__arrow_array__(arrow_type)
+    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
 
 
 def _chunked_if_empty(frame: pd.DataFrame) -> pd.DataFrame:
@@ -437,15 +612,19 @@ def _chunked_if_empty(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _check_keys(table: str, frame: pd.DataFrame, source: str) -> None:
-    """Every record has its own primary key: without one it cannot be told apart or referred to."""
+def _check_keys(table: str, frame: pd.DataFrame, source: str, repeats: bool) -> None:
+    """Every record has its own primary key: without one it cannot be told apart or referred to.
+
+    ``repeats`` says whether the key column may hold a value twice (missing values included), as Arrow
+    counted it; pandas only looks for the first repeated key then.
+    """
     key = schema.key_column(table)
     missing = frame[key].isna()
     if missing.any():
         raise SnapshotError(f"{source}: {table} has {int(missing.sum())} records without {key} (first at row "
                             f"{int(missing.to_numpy().argmax()) + 1}); export the table with its primary key")
     keys = frame[key]
-    duplicated = keys[keys.duplicated()]
+    duplicated = keys[keys.duplicated()] if repeats else keys[:0]
     if not duplicated.empty:
         raise SnapshotError(f"{source}: {table} has {len(duplicated)} records whose {key} repeats another "
                             f"(first: {duplicated.iloc[0]}); was a page saved twice?")
@@ -455,10 +634,9 @@ def _without_repeated_parties(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """A party given twice (expanded in emails.json and again in activityparties.json) is kept once.
 
     Copies that only differ by a missing value are the same party; copies whose values disagree are refused.
+    Called only when the key repeats.
     """
     key = "activitypartyid"
-    if not frame[key].duplicated().any():
-        return frame
     frame = frame[~frame.duplicated().to_numpy()].reset_index(drop=True)  # identical copies: the usual case
     repeated = (frame[key].notna() & frame[key].duplicated(keep=False)).to_numpy()
     if not repeated.any():
