@@ -40,6 +40,8 @@ UNEXPLAINED = ("Nothing in the snapshot explains it: look at the flow run histor
                "flows (or its failed workflows), and at plug-ins registered on email or case creation.")
 
 Progress = Callable[[str, int, int], None]
+# Columns no cause reads from the incoming emails (the report takes them from the emails table): not copied.
+NOT_READ_FROM_INCOMING = ["subject", "sender", "messageid", "directioncode", "statuscode"]
 
 
 def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
@@ -48,7 +50,7 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     rows = EmailRows(emails["activityid"])
     direction = email_direction(emails)
     is_incoming = (direction == INCOMING).to_numpy()
-    incoming = emails[is_incoming].set_axis(np.flatnonzero(is_incoming))  # indexed by row number
+    incoming = emails.drop(columns=NOT_READ_FROM_INCOMING)[is_incoming].set_axis(np.flatnonzero(is_incoming))
     context = build_context(snapshot, incoming, rows)
     target_rows = context.targets["row"].to_numpy()
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
