@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
+
+from .normalize import arrow_text
 
 NOT_AN_EMAIL = -1
 
@@ -20,12 +21,12 @@ class EmailRows:
     """The emails of one table (ids unique, as the loader checks), numbered by position."""
 
     def __init__(self, ids: pd.Series) -> None:
-        self._ids = _arrow(ids)
+        self._ids = arrow_text(ids)
         self.count = len(ids)
 
     def of(self, ids: pd.Series) -> np.ndarray:
         """The row number of each id, ``NOT_AN_EMAIL`` for an id that is no email of the table."""
-        found = pc.index_in(_arrow(ids), value_set=self._ids)
+        found = pc.index_in(arrow_text(ids), value_set=self._ids)
         return found.fill_null(NOT_AN_EMAIL).to_numpy().astype(np.int64, copy=False)
 
     def mark(self, rows: np.ndarray) -> np.ndarray:
@@ -41,6 +42,3 @@ class EmailRows:
         return (rows != NOT_AN_EMAIL) & flags[rows]  # flags[-1] is read but masked out
 
 
-def _arrow(ids: pd.Series) -> pa.Array:
-    values = ids if ids.dtype == "str" else ids.astype("str")
-    return pa.array(values.array)

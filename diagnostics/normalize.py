@@ -43,17 +43,17 @@ def guid_key(value: str | None) -> str | None:
 
 def address_column(values: pd.Series) -> pd.Series:
     """Vectorised `address_key`: keeps the part in angle brackets when there is one."""
-    return _str_series(address_array(_arrow_text(values)), values.index)
+    return _str_series(address_array(arrow_text(values)), values.index)
 
 
 def message_id_column(values: pd.Series) -> pd.Series:
     """Vectorised `message_id_key`."""
-    return _str_series(message_id_array(_arrow_text(values)), values.index)
+    return _str_series(message_id_array(arrow_text(values)), values.index)
 
 
 def guid_column(values: pd.Series) -> pd.Series:
     """Vectorised `guid_key`."""
-    return _str_series(guid_array(_arrow_text(values)), values.index)
+    return _str_series(guid_array(arrow_text(values)), values.index)
 
 
 # The same rules on Arrow string arrays, with the kernels pandas' own ``.str`` methods call
@@ -120,7 +120,7 @@ def _only_bytes(text: pa.Array, low: int, high: int, *gaps: tuple[int, int]) -> 
     return True
 
 
-def _arrow_text(values: pd.Series) -> pa.Array:
+def arrow_text(values: pd.Series) -> pa.Array:
     """The column's values as one Arrow string array (no copy when it already is one chunk of one)."""
     chunks = pa.chunked_array(_as_str(values).array.__arrow_array__())
     return chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
@@ -176,6 +176,6 @@ def joined_by_key(keys: pd.Series, values: pd.Series, separator: str = ", ", dis
     sorted_keys = frame["key"].to_numpy()
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     offsets = pa.array(np.r_[starts, len(frame)].astype(np.int32))
-    groups = pa.ListArray.from_arrays(offsets, pa.array(frame["value"].array, pa.string()))
-    joined = pc.binary_join(groups, separator)
+    groups = pa.ListArray.from_arrays(offsets, arrow_text(frame["value"]))
+    joined = pc.binary_join(groups, pa.scalar(separator, groups.type.value_type))
     return pd.Series(pd.array(joined, dtype="str"), index=pd.Index(frame["key"].array[starts]), dtype="str")
