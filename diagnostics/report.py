@@ -96,8 +96,12 @@ class Report:
 
     def to_dict(self, *, emails_as_json: bool = False) -> dict:
         """The contract's JSON as a dict; with ``emails_as_json`` the emails array is one ``orjson.Fragment``
-        written column-wise (what ``to_json`` writes: no Python object per email)."""
+        written column-wise (no Python object per email)."""
         frames = (self.emails, self.causes, self.notes, self.unchecked)
+        emails = orjson.Fragment(b"".join(emails_json(*frames))) if emails_as_json else _email_dicts(*frames)
+        return self._document(emails)
+
+    def _document(self, emails: object) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
             "source": self.source,
@@ -105,7 +109,7 @@ class Report:
             "tables": dict(sorted(self.tables.items())),
             "missing_tables": list(self.missing_tables),
             "summary": self.summary(),
-            "emails": orjson.Fragment(emails_json(*frames)) if emails_as_json else _email_dicts(*frames),
+            "emails": emails,
             "findings": self.findings,
             "fix_plan": self.fix_plan(),
             "org_url": self.org_url,
@@ -115,8 +119,17 @@ class Report:
         }
 
     def to_json(self) -> bytes:
-        """The contract's JSON document, as ``orjson.dumps(self.to_dict())`` would write it."""
-        return orjson.dumps(self.to_dict(emails_as_json=True))
+        """The contract's JSON document, as ``orjson.dumps(self.to_dict())`` would write it.
+
+        The emails array, written column-wise, goes between the compact JSON of the keys before it and of
+        the keys after it: the 100 MB of emails are copied once."""
+        document = self._document(None)
+        keys = list(document)
+        at = keys.index("emails")
+        head = orjson.dumps({key: document[key] for key in keys[:at]})
+        tail = orjson.dumps({key: document[key] for key in keys[at + 1:]})
+        pieces = emails_json(self.emails, self.causes, self.notes, self.unchecked)
+        return b"".join([head[:-1], b',"emails":', *pieces, b",", tail[1:]])
 
     @classmethod
     def from_dict(cls, data: dict) -> Report:
