@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -66,20 +67,24 @@ class Report:
         ``by_design`` and ``unexplained`` are among ``not_converted``; ``outgoing``, ``not_for_a_queue``
         and ``direction_unknown`` are outside ``incoming``."""
         verdicts = self.emails["verdict"].value_counts()
-        pending = self.emails[self.emails["verdict"] == "not-converted"]
-        by_cause = pending["primary_cause"].value_counts()
+        pending = self._verdict_is("not-converted")  # masks on single columns: the frame is never copied
+        causes = self.emails["primary_cause"][pending]
+        by_cause = causes.value_counts()
         ordered = {cause.id: int(by_cause[cause.id]) for cause in CAUSES if cause.id in by_cause.index}
-        converted = self.emails[self.emails["verdict"] == "converted"]
+        threaded = self.emails["threaded"][self._verdict_is("converted")]
         return {"incoming": int(verdicts.get("converted", 0) + verdicts.get("not-converted", 0)),
                 "converted": int(verdicts.get("converted", 0)),
-                "threaded": int(converted["threaded"].fillna(False).astype(bool).sum()),
+                "threaded": int(threaded.fillna(False).astype(bool).sum()),
                 "not_converted": int(verdicts.get("not-converted", 0)),
-                "by_design": int((pending["primary_kind"] == "by-design").sum()),
+                "by_design": int((self.emails["primary_kind"][pending] == "by-design").sum()),
                 "outgoing": int(verdicts.get("outgoing", 0)),
                 "not_for_a_queue": int(verdicts.get("not-for-a-queue", 0)),
                 "direction_unknown": int(verdicts.get("unknown-direction", 0)),
-                "unexplained": int(pending["primary_cause"].isna().sum()),
+                "unexplained": int(causes.isna().sum()),
                 "by_primary_cause": ordered}
+
+    def _verdict_is(self, verdict: str) -> np.ndarray:
+        return self.emails["verdict"].eq(verdict).fillna(False).to_numpy(dtype=bool)
 
     def queue_names(self) -> dict[str, str]:
         return dict(zip(self.queues["queueid"], self.queues["name"].fillna(self.queues["queueid"]), strict=True))
