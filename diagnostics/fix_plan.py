@@ -153,25 +153,31 @@ def _merge_duplicate_jobs(rows: pd.DataFrame) -> pd.DataFrame:
 class _Sentences:
     """Every sentence of the plan, as codes: the findings' sentences first, then the evidence sentences of the
     faults of emails not converted. ``about`` holds each distinct thing a sentence is about (cause, table,
-    key, name, remediation, severity, subject, thing); per sentence: its row in ``about``, its text (a code
-    into ``texts``) and its email (a code, -1 for a finding's)."""
+    key, name, severity, subject, thing). Per sentence: its row in ``about``, its text (a code into
+    ``texts``), its cause row (a position in ``report.causes``) and that row's email (a code), both -1 for
+    a finding's sentence. ``by_design``: per email code, whether the email has a by-design cause."""
 
     about: pd.DataFrame
     about_codes: np.ndarray
     text_codes: np.ndarray
     texts: pa.Array
+    cause_rows: np.ndarray
     email_codes: np.ndarray
-    emails: pa.Array
+    by_design: np.ndarray
 
 
 def _cause_sentences(report: Report, findings: pd.DataFrame) -> _Sentences:
     """Each evidence sentence of each fault of an email not converted, tied to its thing.
 
-    The work is per distinct value: the sentences are coded once (a finding's own sentence is the thing
-    the finding is about), the job messages read from the distinct sentences that can hold one, and the
-    fallback things (a queue, its rule, the setting, the senders) built per distinct cause and queue."""
-    faults = report.causes.iloc[_fault_rows(report)]
-    owners, evidence = _exploded(faults["evidence"])
+    The work is per distinct value: the cause rows' columns and the sentences are coded once (a finding's
+    own sentence is the thing the finding is about), the job messages read from the distinct sentences that
+    can hold one, and the fallback things (a queue, its rule, the setting, the senders) built per distinct
+    cause and queue."""
+    causes = report.causes
+    email_codes, by_design, pending, by_design_emails = _cause_emails(report)
+    faults = np.flatnonzero(pending & ~by_design)
+    owners, evidence = _exploded(causes["evidence"].to_numpy(dtype=object)[faults])
+    cause_rows = faults[owners]
     encoded = pc.dictionary_encode(pa.concat_arrays([_texts(findings["sentence"]), evidence]))
     codes = encoded.indices.fill_null(-1).to_numpy()
     finding_codes, text_codes = codes[: len(findings)], codes[len(findings):]
@@ -179,51 +185,59 @@ def _cause_sentences(report: Report, findings: pd.DataFrame) -> _Sentences:
     _, first_findings = np.unique(finding_codes[finding_codes >= 0], return_index=True)
     by_sentence = findings[finding_codes >= 0].iloc[first_findings]
     sentence_hit = (text_codes >= 0) & (text_codes < len(by_sentence))
-    job_texts = _job_texts(encoded.dictionary)[text_codes]
-    by_job = _findings_by_job(findings)
-    job_index = by_job.index.get_indexer(job_texts)
+    jobs = _Jobs(encoded.dictionary, _findings_by_job(findings))
+    job_index = jobs.owner[text_codes]
     job_hit = ~sentence_hit & (job_index >= 0)
-    unowned = ~sentence_hit & ~job_hit & pd.notna(job_texts)
-    kept = _not_vague(owners, specific=sentence_hit | job_hit | unowned)
-    pairs, pair_codes = _pairs(faults, owners)
-    jobs = pd.DataFrame({"cause": pairs["cause"].to_numpy()[pair_codes[unowned]], "table": "asyncoperations",
-                         "key": job_texts[unowned], "name": job_texts[unowned]})
-    job_codes = jobs.groupby(["cause", "key"], sort=False, dropna=False).ngroup().to_numpy()
+    unowned = ~sentence_hit & ~job_hit & (jobs.message[text_codes] >= 0)
+    kept = _not_vague(cause_rows, specific=sentence_hit | job_hit | unowned)
+    pairs, pair_codes = _pairs(causes, cause_rows)
+    unowned_jobs, unowned_codes = jobs.unowned(pairs, pair_codes[unowned], text_codes[unowned])
     columns = ["cause", "table", "key", "name"]
-    parts = [findings, _fallback_things(pairs, report, findings)[columns], by_sentence[columns], by_job[columns],
-             jobs.drop_duplicates()]
+    parts = [findings, _fallback_things(pairs, report, findings)[columns], by_sentence[columns],
+             jobs.by_job[columns], unowned_jobs]
     firsts = np.cumsum([0, *map(len, parts)])
     about_codes = np.select([sentence_hit, job_hit], [firsts[2] + text_codes, firsts[3] + job_index],
                             firsts[1] + pair_codes)
-    about_codes[unowned] = firsts[4] + job_codes
-    about = pd.concat(parts, ignore_index=True)
+    about_codes[unowned] = firsts[4] + unowned_codes
+    about = pd.concat(parts, ignore_index=True)[[*columns, "severity", "subject"]]
     about["subject"] = about["subject"].astype(object).where(about["subject"].notna(), None)  # falsy, as before
-    about_codes, about = _with_remediation(about[[*columns, "severity", "subject"]], about_codes[kept],
-                                           faults["remediation"].to_numpy(dtype=object)[owners[kept]],
-                                           len(findings))
-    emails = pc.dictionary_encode(_texts(faults["activityid"]))
-    email_codes = emails.indices.fill_null(-1).to_numpy()[owners[kept]]
-    return _Sentences(about=_with_things(about), about_codes=about_codes,
+    none = np.full(len(findings), -1)
+    return _Sentences(about=_with_things(about), about_codes=np.concatenate([np.arange(len(findings)),
+                                                                             about_codes[kept]]),
                       text_codes=np.concatenate([finding_codes, text_codes[kept]]), texts=encoded.dictionary,
-                      email_codes=np.concatenate([np.full(len(findings), -1), email_codes]),
-                      emails=emails.dictionary)
+                      cause_rows=np.concatenate([none, cause_rows[kept]]),
+                      email_codes=np.concatenate([none, email_codes[cause_rows[kept]]]),
+                      by_design=by_design_emails)
 
 
-def _texts(values: pd.Series | np.ndarray | list) -> pa.Array:
+def _cause_emails(report: Report) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per cause row: its email's code (-1 when it has none), whether the row is by design, and whether its email
+    is not converted; per email code: whether the email has a by-design cause."""
+    causes = report.causes
+    encoded = pc.dictionary_encode(_texts(causes["activityid"]))
+    codes = encoded.indices.fill_null(-1).to_numpy()
+    emails = report.emails
+    pending = emails["activityid"][emails["verdict"].eq("not-converted").fillna(False).to_numpy(dtype=bool)]
+    pending_email = pc.is_in(encoded.dictionary, value_set=_texts(pending).drop_null()).to_numpy(zero_copy_only=False)
+    by_design_row = is_by_design(causes)
+    by_design_email = np.zeros(len(encoded.dictionary) + 1, dtype=bool)  # the last: no email
+    by_design_email[codes[by_design_row]] = True
+    return codes, by_design_row, np.append(pending_email, False)[codes], by_design_email[:-1]
+
+
+def _texts(values: pd.Series) -> pa.Array:
     """Arrow text of a column (missing values null; anything else as its text)."""
-    values = pd.Series(values) if not isinstance(values, pd.Series) else values
     texts = pa.array((values if values.dtype == "str" else values.astype("str")).array).cast(pa.large_string())
     return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
 
 
-def _exploded(evidence: pd.Series) -> tuple[np.ndarray, pa.Array]:
+def _exploded(evidence: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     """The sentences of each cause row's evidence, one per row, with the position of the cause row they come
     from (missing sentences and empty evidence left out, as ``explode`` and ``dropna`` would)."""
-    values = evidence.to_numpy(dtype=object)
     try:
-        lists = pa.array(values, pa.list_(pa.large_string()), from_pandas=True)
+        lists = pa.array(evidence, pa.list_(pa.large_string()), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not lists of texts: pandas explodes them
-        exploded = evidence.reset_index(drop=True).explode().dropna()
+        exploded = pd.Series(evidence, dtype=object).explode().dropna()
         return exploded.index.to_numpy(), _texts(exploded)
     owners = pc.list_parent_indices(lists).to_numpy()
     sentences = lists.flatten()
@@ -231,66 +245,67 @@ def _exploded(evidence: pd.Series) -> tuple[np.ndarray, pa.Array]:
     return owners[present], sentences.filter(pa.array(present))
 
 
-def _job_texts(texts: pa.Array) -> np.ndarray:
-    """The failed job's message each distinct sentence names (None when it names none): the pattern runs on
-    the sentences that can match only."""
-    found = np.full(len(texts), None, dtype=object)
-    candidates = np.flatnonzero(pc.match_substring(texts, "failed").fill_null(False).to_numpy(zero_copy_only=False))
-    if len(candidates):
-        found[candidates] = _extract(pd.Series(texts.take(pa.array(candidates)).to_pylist(), dtype=object),
-                                     _JOB_TEXT).to_numpy(dtype=object)
-    return np.where(pd.isna(found), None, found)
+class _Jobs:
+    """The failed job's message each distinct sentence names, read by the pattern from the sentences that can
+    match only: ``message`` codes it (-1 when the sentence names none), ``owner`` is the row of ``by_job``
+    (the findings that name it) or -1."""
+
+    def __init__(self, texts: pa.Array, by_job: pd.DataFrame):
+        self.by_job = by_job
+        candidates = np.flatnonzero(pc.match_substring(texts, "failed").fill_null(False)
+                                    .to_numpy(zero_copy_only=False))
+        found = _extract(pd.Series(texts.take(pa.array(candidates, pa.int64())).to_pylist(), dtype=object),
+                         _JOB_TEXT).to_numpy(dtype=object)
+        named = candidates[pd.notna(found)]
+        self.message = np.full(len(texts), -1)
+        self.message[named], self.messages = pd.factorize(found[pd.notna(found)])
+        self.owner = np.full(len(texts), -1)
+        self.owner[named] = by_job.index.get_indexer(self.messages)[self.message[named]]
+
+    def unowned(self, pairs: pd.DataFrame, pair_codes: np.ndarray, text_codes: np.ndarray
+                ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The failed jobs no finding names, as things of their own (by cause), and each sentence's one."""
+        width = len(self.messages)
+        distinct, codes = np.unique(pair_codes.astype(np.int64) * width + self.message[text_codes],
+                                    return_inverse=True)
+        messages = np.asarray(self.messages, dtype=object)[distinct % width] if width else []
+        return pd.DataFrame({"cause": pairs["cause"].to_numpy()[distinct // width] if width else [],
+                             "table": "asyncoperations", "key": messages, "name": messages}), codes.reshape(-1)
 
 
 def _findings_by_job(findings: pd.DataFrame) -> pd.DataFrame:
     """The thing of each failed job's message a finding names (a rule's job, a mailbox's error, the job itself)."""
     by_job = findings[findings["table"] != SENDERS].assign(text=_extract(findings["sentence"], _JOB_TEXT))
-    by_job = pd.concat([by_job.dropna(subset=["text"]), findings[findings["table"] == "asyncoperations"].assign(
+    return pd.concat([by_job.dropna(subset=["text"]), findings[findings["table"] == "asyncoperations"].assign(
         text=findings["key"])]).drop_duplicates("text").set_index("text")
-    return by_job
 
 
-def _not_vague(owners: np.ndarray, specific: np.ndarray) -> np.ndarray:
+def _not_vague(cause_rows: np.ndarray, specific: np.ndarray) -> np.ndarray:
     """A sentence tied to its queue only (an activity monitor reason) adds nothing when another sentence of the
     same cause row names the record at fault (the flow in Draft, the disabled owner): it is that fault."""
-    named = np.zeros(owners.max(initial=-1) + 1, dtype=bool)
-    named[owners[specific]] = True
-    return specific | ~named[owners]
+    named = np.zeros(cause_rows.max(initial=-1) + 1, dtype=bool)
+    named[cause_rows[specific]] = True
+    return specific | ~named[cause_rows]
 
 
-def _pairs(faults: pd.DataFrame, owners: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _pairs(causes: pd.DataFrame, cause_rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The distinct (cause, queue) of the sentences' cause rows, and each sentence's pair."""
-    causes, cause_names = pd.factorize(faults["cause"].to_numpy(dtype=object)[owners], use_na_sentinel=False)
-    queues, queue_names = pd.factorize(faults["queue"].to_numpy(dtype=object)[owners], use_na_sentinel=False)
-    distinct, pair_codes = np.unique(causes.astype(np.int64) * (len(queue_names) + 1) + queues, return_inverse=True)
-    pairs = pd.DataFrame({"cause": cause_names[distinct // (len(queue_names) + 1)],
-                          "queue": queue_names[distinct % (len(queue_names) + 1)]})
+    values = []
+    for column in ("cause", "queue"):
+        encoded = pc.dictionary_encode(_texts(causes[column]))
+        values.append((encoded.indices.fill_null(-1).to_numpy()[cause_rows], encoded.dictionary.to_pylist()))
+    (cause_codes, cause_names), (queue_codes, queue_names) = values
+    width = len(queue_names) + 1
+    distinct, pair_codes = np.unique(cause_codes.astype(np.int64) * width + queue_codes + 1, return_inverse=True)
+    names = {"cause": [*cause_names, None], "queue": [None, *queue_names]}  # code -1 for a missing one
+    pairs = pd.DataFrame({"cause": pd.Series(names["cause"], dtype=object).take(distinct // width).to_numpy(),
+                          "queue": pd.Series(names["queue"], dtype=object).take(distinct % width).to_numpy()})
     return pairs, pair_codes.reshape(-1)
-
-
-def _with_remediation(about: pd.DataFrame, about_codes: np.ndarray, remediation: np.ndarray,
-                      findings: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """Each sentence's thing and its cause row's remediation (none for a finding's sentence), as one code
-    into the distinct pairs of them; the findings' own sentences come first, one thing each."""
-    texts, names = pd.factorize(remediation)  # a missing remediation: -1
-    names = np.concatenate([[None], np.asarray(names, dtype=object)])
-    keys = np.concatenate([np.arange(findings) * len(names), about_codes * len(names) + texts + 1])
-    distinct, codes = np.unique(keys, return_inverse=True)
-    described = about.iloc[distinct // len(names)].reset_index(drop=True)
-    return codes.reshape(-1), described.assign(remediation=names[distinct % len(names)])
 
 
 def _with_things(about: pd.DataFrame) -> pd.DataFrame:
     slug = about["key"].str.lower().str.replace(r"[^a-z0-9@.]+", "-", regex=True).str.strip("-").str.slice(0, 60)
     return about.assign(thing=about["cause"] + "/" + about["table"] + "/" + slug)
-
-
-def _fault_rows(report: Report) -> np.ndarray:
-    """Positions of the cause rows that are faults, of emails not converted."""
-    emails = report.emails
-    pending = emails["activityid"][emails["verdict"].eq("not-converted").fillna(False).to_numpy(dtype=bool)]
-    causes = report.causes
-    return np.flatnonzero(isin(causes["activityid"], pending).to_numpy() & ~is_by_design(causes))
 
 
 def is_by_design(causes: pd.DataFrame) -> np.ndarray:
@@ -347,11 +362,12 @@ def _entries(sentences: _Sentences, report: Report) -> pd.DataFrame:
     _, described = _first_pairs(things, sentences.about_codes, things >= 0)
     grouped = sentences.about.iloc[described].groupby("thing", sort=False)
     entries = grouped.agg(cause=("cause", "first"), table=("table", "first"), key=("key", "first"),
-                          name=("name", "first"), remediation=("remediation", "first"),
+                          name=("name", "first"),
                           worst=("severity", lambda values: min((SEVERITY_RANK[value] for value in values.dropna()
                                                                  if value in SEVERITY_RANK), default=3)))
+    entries["remediation"] = _remediations(sentences, things, thing_names, report).reindex(entries.index)
     entries["evidence"] = _examples(sentences, things, thing_names)
-    blocked, alone = _email_counts(sentences, things, report)
+    blocked, alone = _email_counts(sentences, things, len(thing_names))
     entries["emails_blocked"] = pd.Series(blocked, index=thing_names).reindex(entries.index)
     entries["emails_unblocked_alone"] = pd.Series(alone, index=thing_names).reindex(entries.index)
     entries["subject"] = grouped["subject"].agg(lambda values: next((value for value in values if value), None))
@@ -371,6 +387,17 @@ def _first_pairs(major: np.ndarray, minor: np.ndarray, keep: np.ndarray) -> tupl
     return major[rows], minor[rows]
 
 
+def _remediations(sentences: _Sentences, things: np.ndarray, thing_names: pd.Index, report: Report) -> pd.Series:
+    """The remediation of each thing's first cause row that has one."""
+    remediation = report.causes["remediation"]
+    rows = sentences.cause_rows
+    has = np.append(remediation.notna().to_numpy(), False)[rows]  # a finding's sentence (row -1): none
+    sentences_with = np.flatnonzero(has & (things >= 0))
+    _, first = np.unique(things[sentences_with], return_index=True)
+    chosen = sentences_with[first]
+    return pd.Series(remediation.iloc[rows[chosen]].to_numpy(dtype=object), index=thing_names[things[chosen]])
+
+
 def _examples(sentences: _Sentences, things: np.ndarray, thing_names: pd.Index) -> pd.Series:
     """The first distinct sentences of each thing (``EVIDENCE_LIMIT``), the findings' own first."""
     pair_things, pair_texts = _first_pairs(things, sentences.text_codes, things >= 0)
@@ -382,15 +409,12 @@ def _examples(sentences: _Sentences, things: np.ndarray, thing_names: pd.Index) 
     return pd.Series(lists.to_numpy(), index=thing_names[lists.index])
 
 
-def _email_counts(sentences: _Sentences, things: np.ndarray, report: Report) -> tuple[np.ndarray, np.ndarray]:
+def _email_counts(sentences: _Sentences, things: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Per thing: the emails it blocks, and those it alone blocks (no other thing, no by-design cause)."""
     pair_things, pair_emails = _first_pairs(things, sentences.email_codes,
                                             (things >= 0) & (sentences.email_codes >= 0))
-    things_of_email = np.bincount(pair_emails, minlength=len(sentences.emails))
-    by_design = _texts(report.causes["activityid"][is_by_design(report.causes)]).drop_null()
-    by_design_email = pc.is_in(sentences.emails, value_set=pc.unique(by_design)).to_numpy(zero_copy_only=False)
-    alone = (things_of_email[pair_emails] == 1) & ~by_design_email[pair_emails]
-    count = len(sentences.about) and int(things.max(initial=-1)) + 1
+    things_of_email = np.bincount(pair_emails, minlength=len(sentences.by_design))
+    alone = (things_of_email[pair_emails] == 1) & ~sentences.by_design[pair_emails]
     return (np.bincount(pair_things, minlength=count), np.bincount(pair_things[alone], minlength=count))
 
 
@@ -406,11 +430,11 @@ def _with_ids(entries: pd.DataFrame, snapshot: Snapshot | None) -> pd.DataFrame:
                                         ("workflows", "workflowid", "name"),
                                         ("convertrules", "convertruleid", "name"),
                                         (SETTING_TABLE, "environmentvariabledefinitionid", "schemaname")):
-            if not snapshot.has(table):
+            mine = (entries["table"] == table) & ids.isna()
+            if not mine.any() or not snapshot.has(table):
                 continue
             frame = snapshot.tables[table].dropna(subset=[name_column])
             lookup = dict(zip(frame[name_column].str.lower(), frame[key], strict=True))
-            mine = (entries["table"] == table) & ids.isna()
             ids[mine] = entries.loc[mine, "name"].str.lower().map(lookup)
     return entries.assign(record_id=ids)
 
