@@ -29,7 +29,6 @@ _TIME = len("2026-11-30 12:34:56")  # Arrow's text of a time in whole seconds, y
 _LEADS = pa.array(["", ","], _TEXT)  # before the first item of a list, before the others
 
 Prefix = str | pa.Array  # the text before each value: one for all, or one per value
-Pieces = list[str | pa.Array]  # literal texts and arrays of texts, joined value by value
 
 
 def _literal(text: str) -> pa.Scalar:
@@ -127,17 +126,56 @@ def json_times(values: pd.Series, prefix: str = "") -> pa.Array:
     return pc.if_else(seconds.is_valid(), quoted, _literal(prefix + "null")) if seconds.null_count else quoted
 
 
-def json_booleans(values: pd.Series, prefix: str = "") -> pa.Array:
-    """Each flag as ``true``/``false`` (a missing one as false)."""
-    codes = values.fillna(False).astype(bool).to_numpy().astype(np.int8)
-    return pa.array([prefix + "false", prefix + "true"], _TEXT).take(codes)
+def json_combinations(fields: dict[str, pd.Series], before: str = "", after: str = "") -> pa.Array:
+    """Per row: ``before``, the fields' ``"key":value`` pairs, ``after``. For fields of few distinct values
+    (verdicts, kinds, causes, queues, remediation texts): orjson writes each distinct combination once and
+    Arrow takes them by code."""
+    codes, options = [], []
+    for column in fields.values():
+        code, distinct = pd.factorize(column)  # a missing value: -1, written null
+        codes.append(code + 1)
+        options.append(np.asarray([None, *distinct.tolist()], dtype=object))
+    sizes = [len(values) for values in options]
+    combinations, inverse = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
+    rows = zip(*[values[at] for values, at in zip(options, np.unravel_index(combinations, sizes), strict=True)],
+               strict=True)
+    texts = [before + orjson.dumps(dict(zip(fields, row, strict=True)), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+             .decode() + after for row in rows]
+    return pa.array(texts, _TEXT).take(pa.array(inverse.reshape(-1)))
 
 
-def _leads(offsets: np.ndarray, count: int) -> pa.Array:
-    """For items grouped by ``offsets``: "" before the first of each group, "," before the others."""
-    later = np.ones(count, np.int8)
-    later[offsets[:-1][np.diff(offsets) > 0]] = 0
-    return _LEADS.take(later)
+def json_lists(lists: list) -> pa.Array:
+    """Each list of texts as its JSON array followed by a comma (``["a","b"],``).
+
+    orjson writes all the lists at once (and an empty one after them, so that the last is followed by a
+    comma too). With no backslash in that text no string was escaped, so the quotes are exactly the
+    strings' ends: each list's text is a slice of the buffer found from its items' quotes, without a copy.
+    Otherwise (an escape, an item that is not a text) Arrow writes the lists.
+    """
+    sizes = np.fromiter(map(len, lists), np.int64, len(lists))
+    text = orjson.dumps([*lists, []])
+    if b"\\" in text or not set(map(type, chain.from_iterable(lists))) <= {str}:
+        return _joined(["[", json_list_insides(lists, sizes), "],"])
+    quotes = np.flatnonzero(np.frombuffer(text, np.uint8) == ord('"'))
+    first = np.cumsum(sizes) - sizes  # each list's first item
+    filled = sizes > 0
+    lengths = np.full(len(lists), len("[],"), dtype=np.int64)
+    lengths[filled] = quotes[2 * (first + sizes - 1)[filled] + 1] + len('"],') - (quotes[2 * first[filled]] - 1)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]) + len("[")
+    return pa.Array.from_buffers(_TEXT, len(lists), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+
+
+def json_list_insides(lists: list, sizes: np.ndarray) -> pa.Array:
+    """The inside of each list's JSON array (``"a","b"``), each item led by a comma but a list's first: all the
+    items' texts are one buffer, and each list's inside a slice of it."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    flat = list(chain.from_iterable(lists))
+    later = np.ones(len(flat), np.int8)
+    later[offsets[:-1][sizes > 0]] = 0
+    leads = _LEADS.take(later)
+    texts = _arrow_texts(flat)
+    items = _prefixed(json_values(flat), leads) if texts is None else json_strings(texts, leads)
+    return _insides(items, offsets)
 
 
 def _insides(items: pa.Array, offsets: np.ndarray) -> pa.Array:
@@ -150,40 +188,10 @@ def _insides(items: pa.Array, offsets: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(_TEXT, len(offsets) - 1, [None, starts, items.buffers()[2]])
 
 
-def json_list_insides(lists: list) -> pa.Array:
-    """The inside of each list's JSON array (``"a","b"``): one buffer of all their items, sliced per list."""
-    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, lists), np.int64, len(lists)), out=offsets[1:])
-    flat = list(chain.from_iterable(lists))
-    leads = _leads(offsets, len(flat))
-    texts = _arrow_texts(flat)
-    items = _prefixed(json_values(flat), leads) if texts is None else json_strings(texts, leads)
-    return _insides(items, offsets)
-
-
-def json_lists(lists: list, prefix: str = "") -> Pieces:
-    """Each list of scalars as a JSON array."""
-    return [prefix + "[", json_list_insides(lists), "]"]
-
-
-def json_objects(fields: dict[str, Callable[[str], Pieces]], start: pa.Array | None = None,
-                 end: str = "}") -> pa.Array:
-    """Objects with these keys, in order, each led by ``start`` (a text per object) and followed by ``end``.
-
-    Each field's writer gets the literal text before its value (``{"key":``, ``,"key":``, with what the
-    previous field left) and returns the pieces of its values: it may fold that text into them."""
-    pieces: list = [] if start is None else [start]
-    before = ""
-    for number, (name, write) in enumerate(fields.items()):
-        written = write(before + ("{" if number == 0 else ",") + orjson.dumps(name).decode() + ":")
-        before = written.pop() if isinstance(written[-1], str) else ""
-        pieces += [_literal(piece) if isinstance(piece, str) else piece for piece in written]
-    return pc.binary_join_element_wise(*pieces, _literal(before + end), _EMPTY)
-
-
-def _folded(write: Callable[..., pa.Array], *args: object) -> Callable[[str], Pieces]:
-    """A writer whose values take the text before them."""
-    return lambda prefix: [write(*args, prefix)]
+def _joined(pieces: list) -> pa.Array:
+    """Row by row, the pieces (texts for every row, or arrays of a text per row) joined."""
+    return pc.binary_join_element_wise(*[_literal(piece) if isinstance(piece, str) else piece for piece in pieces],
+                                       _EMPTY)
 
 
 class _Rows:
@@ -217,36 +225,42 @@ class _Rows:
             items = items.take(pa.array(order, pa.int64()))
         return _insides(items, offsets).take(self.email_groups)
 
-    def arrays(self, number: int, write: Callable[[pa.Array], pa.Array]) -> Callable[[str], Pieces]:
-        return lambda prefix: [prefix + "[", self.insides(number, write), "]"]
 
 
 def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame, unchecked: pd.DataFrame) -> list:
     """The contract's ``emails`` array as JSON text, in pieces to join (the emails' objects are one buffer)."""
     ids = _chunk(pa.array(emails["activityid"].astype("str").array)).cast(_TEXT)
     rows = _Rows(ids, causes["activityid"], notes["activityid"], unchecked["activityid"])
-    cause_items = partial(json_objects, {
-        "id": _folded(json_column, causes["cause"]), "kind": _folded(json_column, causes["kind"]),
-        "queue": _folded(json_column, causes["queue"]), "evidence": partial(json_lists, causes["evidence"].tolist()),
-        "remediation": _folded(json_column, causes["remediation"])})
-    unchecked_items = partial(json_objects, {"id": _folded(json_column, unchecked["cause"]),
-                                             "missing": partial(json_lists, unchecked["missing"].tolist())})
     queues = [value if isinstance(value, list) else [] for value in emails["queues"].tolist()]
-    objects = json_objects({
-        "activityid": _folded(json_strings, ids),
-        "subject": _folded(json_column, emails["subject"]),
-        "received_on": _folded(json_times, emails["received_on"]),
-        "sender": _folded(json_column, emails["sender"]),
-        "queues": partial(json_lists, queues),
-        "verdict": _folded(json_column, emails["verdict"]),
-        "primary_cause": _folded(json_column, emails["primary_cause"]),
-        "primary_kind": _folded(json_column, emails["primary_kind"]),
-        "threaded": _folded(json_booleans, emails["threaded"]),
-        "causes": rows.arrays(0, lambda leads: cause_items(start=leads)),
-        "notes": rows.arrays(1, partial(json_column, notes["note"])),
-        "unchecked": rows.arrays(2, lambda leads: unchecked_items(start=leads)),
-    }, end="},")
+    objects = _joined([
+        json_strings(ids, '{"activityid":'),
+        json_column(emails["subject"], ',"subject":'),
+        json_times(emails["received_on"], ',"received_on":'),
+        json_column(emails["sender"], ',"sender":'),
+        ',"queues":', json_lists(queues),  # each list is followed by its comma
+        json_combinations({"verdict": emails["verdict"], "primary_cause": emails["primary_cause"],
+                           "primary_kind": emails["primary_kind"],
+                           "threaded": emails["threaded"].fillna(False).astype(bool)}),
+        ',"causes":[', rows.insides(0, partial(_cause_items, causes)),
+        '],"notes":[', rows.insides(1, partial(json_column, notes["note"])),
+        '],"unchecked":[', rows.insides(2, partial(_unchecked_items, unchecked)),
+        "]},",
+    ])
     return _array_pieces(objects)
+
+
+def _cause_items(causes: pd.DataFrame, leads: pa.Array) -> pa.Array:
+    return _joined([leads,
+                    json_combinations({"id": causes["cause"], "kind": causes["kind"], "queue": causes["queue"]},
+                                      "{", ',"evidence":'),
+                    json_lists(causes["evidence"].tolist()),  # each list is followed by its comma
+                    json_combinations({"remediation": causes["remediation"]}, after="}")])
+
+
+def _unchecked_items(unchecked: pd.DataFrame, leads: pa.Array) -> pa.Array:
+    lists = json_lists(unchecked["missing"].tolist()).view(pa.large_binary())
+    missing = pc.binary_slice(lists, 0, -1).view(_TEXT)  # the last field: no comma after it
+    return _joined([leads, json_column(unchecked["cause"], '{"id":'), ',"missing":', missing, "}"])
 
 
 def _array_pieces(objects: pa.Array) -> list:
