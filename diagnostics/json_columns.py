@@ -126,10 +126,11 @@ def json_times(values: pd.Series, prefix: str = "") -> pa.Array:
     return pc.if_else(seconds.is_valid(), quoted, _literal(prefix + "null")) if seconds.null_count else quoted
 
 
-def json_combinations(fields: dict[str, pd.Series], before: str = "", after: str = "") -> pa.Array:
+def json_combinations(fields: dict[str, pd.Series], before: str = "", after: str = "", rows: np.ndarray | None = None,
+                      later: np.ndarray | None = None) -> pa.Array:
     """Per row: ``before``, the fields' ``"key":value`` pairs, ``after``. For fields of few distinct values
     (verdicts, kinds, causes, queues, remediation texts): orjson writes each distinct combination once and
-    Arrow takes them by code."""
+    Arrow takes them by code. ``rows``: only these rows, in this order; ``later``: a comma before those."""
     codes, options = [], []
     for column in fields.values():
         code, distinct = pd.factorize(column)  # a missing value: -1, written null
@@ -137,11 +138,26 @@ def json_combinations(fields: dict[str, pd.Series], before: str = "", after: str
         options.append(np.asarray([None, *distinct.tolist()], dtype=object))
     sizes = [len(values) for values in options]
     combinations, inverse = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
-    rows = zip(*[values[at] for values, at in zip(options, np.unravel_index(combinations, sizes), strict=True)],
-               strict=True)
-    texts = [before + orjson.dumps(dict(zip(fields, row, strict=True)), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
-             .decode() + after for row in rows]
-    return pa.array(texts, _TEXT).take(pa.array(inverse.reshape(-1)))
+    values = zip(*[values[at] for values, at in zip(options, np.unravel_index(combinations, sizes), strict=True)],
+                 strict=True)
+    texts = [before + orjson.dumps(dict(zip(fields, value, strict=True)), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+             .decode() + after for value in values]
+    return _by_code(texts, inverse.reshape(-1), rows, later)
+
+
+def json_distinct(values: pd.Series, rows: np.ndarray | None = None, later: np.ndarray | None = None) -> pa.Array:
+    """Each value's JSON, for a column of values that repeat: orjson writes each distinct value once."""
+    codes, distinct = pd.factorize(values)
+    return _by_code(json_values([*distinct.tolist(), None]).to_pylist(), codes, rows, later)
+
+
+def _by_code(texts: list[str], codes: np.ndarray, rows: np.ndarray | None, later: np.ndarray | None) -> pa.Array:
+    """``texts[codes]`` (code -1: the last text), of ``rows`` only; led by a comma where ``later``."""
+    codes = np.where(codes < 0, len(texts) - 1, codes) if rows is None else np.where(
+        codes[rows] < 0, len(texts) - 1, codes[rows])
+    if later is not None:  # each text twice: alone, then after a comma
+        texts, codes = [*texts, *("," + text for text in texts)], codes + later.astype(np.int64) * len(texts)
+    return pa.array(texts, _TEXT).take(pa.array(codes))
 
 
 def json_lists(lists: list) -> pa.Array:
@@ -197,34 +213,41 @@ def _joined(pieces: list) -> pa.Array:
 class _Rows:
     """Each email's rows of the long frames (causes, notes, unchecked), by activityid.
 
-    The frames' ids are coded once, and each email looks its id up among them: an id that occurs
-    twice gets the same rows twice; a row of no email in the frame is left out.
+    The frames' ids are coded once and each email looks its id up among them. The rows are written in the
+    order of their emails, so an email's items are adjacent and its array's inside is a slice of their
+    buffer. When an id occurs twice among the emails, both get its rows (taken per email); a row of no
+    email in the frame is left out.
     """
 
     def __init__(self, ids: pa.Array, *keys: pd.Series):
         columns = [_chunk(pa.array(column.astype("str").array)).cast(_TEXT) for column in keys]
         encoded = pc.dictionary_encode(pa.concat_arrays(columns))
-        self.groups = len(encoded.dictionary)  # one more group, with no rows: an email with none
-        codes = encoded.indices.fill_null(-1).to_numpy()
+        groups = len(encoded.dictionary)
+        codes = encoded.indices.fill_null(groups).to_numpy()
         bounds = np.cumsum([0, *map(len, columns)])
         self.codes = [codes[start:end] for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
-        self.email_groups = pc.index_in(ids, value_set=encoded.dictionary).fill_null(self.groups)
+        email_groups = pc.index_in(ids, value_set=encoded.dictionary).fill_null(groups).to_numpy()
+        found = np.flatnonzero(email_groups < groups)
+        self.slot_of_group = np.full(groups + 1, -1)  # the last group: no email, or no id
+        if len(np.unique(email_groups[found])) == len(found):  # an email per id: its position is its slot
+            self.slot_of_group[email_groups[found]] = found
+            self.slots, self.email_slots = len(ids), None
+        else:  # a slot per id, taken by each of its emails; the last slot empty
+            self.slot_of_group[:-1] = np.arange(groups)
+            self.slots, self.email_slots = groups + 1, pa.array(email_groups)
 
-    def insides(self, number: int, write: Callable[[pa.Array], pa.Array]) -> pa.Array:
-        """The inside of each email's JSON array of the items of frame ``number``, in row order;
-        ``write`` writes the frame's items, each after its text (a comma but for a list's first)."""
-        codes = self.codes[number]
-        order = np.flatnonzero(codes >= 0)
-        order = order[np.argsort(codes[order], kind="stable")]
-        offsets = np.zeros(self.groups + 2, dtype=np.int64)
-        np.cumsum(np.bincount(codes[order], minlength=self.groups + 1), out=offsets[1:])
-        later = np.ones(len(codes), np.int8)
-        later[order[offsets[:-1][np.diff(offsets) > 0]]] = 0
-        items = write(_LEADS.take(later))
-        if not np.array_equal(order, np.arange(len(codes))):
-            items = items.take(pa.array(order, pa.int64()))
-        return _insides(items, offsets).take(self.email_groups)
-
+    def insides(self, number: int, write: Callable[[np.ndarray, np.ndarray], pa.Array]) -> pa.Array:
+        """The inside of each email's JSON array of the items of frame ``number``, in row order.
+        ``write(rows, later)`` writes the items of these rows, in this order, those ``later`` after a comma."""
+        slots = self.slot_of_group[self.codes[number]]
+        order = np.flatnonzero(slots >= 0)
+        order = order[np.argsort(slots[order], kind="stable")]
+        offsets = np.zeros(self.slots + 1, dtype=np.int64)
+        np.cumsum(np.bincount(slots[order], minlength=self.slots), out=offsets[1:])
+        later = np.ones(len(order), np.int8)
+        later[offsets[:-1][np.diff(offsets) > 0]] = 0
+        insides = _insides(write(order, later), offsets)
+        return insides if self.email_slots is None else insides.take(self.email_slots)
 
 
 def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame, unchecked: pd.DataFrame) -> list:
@@ -242,25 +265,25 @@ def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
                            "primary_kind": emails["primary_kind"],
                            "threaded": emails["threaded"].fillna(False).astype(bool)}),
         ',"causes":[', rows.insides(0, partial(_cause_items, causes)),
-        '],"notes":[', rows.insides(1, partial(json_column, notes["note"])),
+        '],"notes":[', rows.insides(1, partial(json_distinct, notes["note"])),
         '],"unchecked":[', rows.insides(2, partial(_unchecked_items, unchecked)),
         "]},",
     ])
     return _array_pieces(objects)
 
 
-def _cause_items(causes: pd.DataFrame, leads: pa.Array) -> pa.Array:
-    return _joined([leads,
-                    json_combinations({"id": causes["cause"], "kind": causes["kind"], "queue": causes["queue"]},
-                                      "{", ',"evidence":'),
-                    json_lists(causes["evidence"].tolist()),  # each list is followed by its comma
-                    json_combinations({"remediation": causes["remediation"]}, after="}")])
+def _cause_items(causes: pd.DataFrame, rows: np.ndarray, later: np.ndarray) -> pa.Array:
+    return _joined([json_combinations({"id": causes["cause"], "kind": causes["kind"], "queue": causes["queue"]},
+                                      "{", ',"evidence":', rows, later),
+                    json_lists(causes["evidence"].to_numpy(dtype=object)[rows].tolist()),  # each with its comma
+                    json_combinations({"remediation": causes["remediation"]}, after="}", rows=rows)])
 
 
-def _unchecked_items(unchecked: pd.DataFrame, leads: pa.Array) -> pa.Array:
-    lists = json_lists(unchecked["missing"].tolist()).view(pa.large_binary())
+def _unchecked_items(unchecked: pd.DataFrame, rows: np.ndarray, later: np.ndarray) -> pa.Array:
+    chosen = unchecked.iloc[rows]
+    lists = json_lists(chosen["missing"].tolist()).view(pa.large_binary())
     missing = pc.binary_slice(lists, 0, -1).view(_TEXT)  # the last field: no comma after it
-    return _joined([leads, json_column(unchecked["cause"], '{"id":'), ',"missing":', missing, "}"])
+    return _joined([_LEADS.take(later), json_column(chosen["cause"], '{"id":'), ',"missing":', missing, "}"])
 
 
 def _array_pieces(objects: pa.Array) -> list:
