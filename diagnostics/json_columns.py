@@ -137,12 +137,24 @@ def json_combinations(fields: dict[str, pd.Series], before: str = "", after: str
         codes.append(code + 1)
         options.append(np.asarray([None, *distinct.tolist()], dtype=object))
     sizes = [len(values) for values in options]
-    combinations, inverse = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
+    combinations, inverse = _distinct(np.ravel_multi_index(codes, sizes), int(np.prod(sizes)))
     values = zip(*[values[at] for values, at in zip(options, np.unravel_index(combinations, sizes), strict=True)],
                  strict=True)
     texts = [before + orjson.dumps(dict(zip(fields, value, strict=True)), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
              .decode() + after for value in values]
-    return _by_code(texts, inverse.reshape(-1), rows, later)
+    return _by_code(texts, inverse, rows, later)
+
+
+def _distinct(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for codes below ``size``: counted, not sorted, when that is
+    no bigger than the codes."""
+    if size > 4 * len(codes) + 1024:
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    distinct = np.flatnonzero(np.bincount(codes, minlength=size))
+    renumbered = np.zeros(size, dtype=np.int64)
+    renumbered[distinct] = np.arange(len(distinct))
+    return distinct, renumbered[codes]
 
 
 def json_distinct(values: pd.Series, rows: np.ndarray | None = None, later: np.ndarray | None = None) -> pa.Array:
@@ -157,7 +169,15 @@ def _by_code(texts: list[str], codes: np.ndarray, rows: np.ndarray | None, later
         codes[rows] < 0, len(texts) - 1, codes[rows])
     if later is not None:  # each text twice: alone, then after a comma
         texts, codes = [*texts, *("," + text for text in texts)], codes + later.astype(np.int64) * len(texts)
-    return pa.array(texts, _TEXT).take(pa.array(codes))
+    return _presized(pa.array(texts, _TEXT), codes).take(pa.array(codes))
+
+
+def _presized(texts: pa.Array, codes: np.ndarray) -> pa.Array:
+    """``texts`` with one more, unused, text: Arrow's take reserves the texts' mean length per row, and grows
+    (copying) when the rows' texts are longer; this last one brings the mean up to the rows' mean."""
+    lengths = np.diff(np.frombuffer(texts.buffers()[1], np.int64)[texts.offset: texts.offset + len(texts) + 1])
+    needed = -(-int(lengths[codes].sum()) * (len(texts) + 1) // max(len(codes), 1)) - int(lengths.sum())
+    return pa.concat_arrays([texts, pa.array([" " * max(needed, 0)], _TEXT)])
 
 
 def json_lists(lists: list) -> pa.Array:
