@@ -124,17 +124,20 @@ class Report:
         }
 
     def to_json(self) -> bytes:
-        """The contract's JSON document, as ``orjson.dumps(self.to_dict())`` would write it.
+        """The contract's JSON document, as ``orjson.dumps(self.to_dict())`` would write it."""
+        return b"".join(self.json_pieces())
 
-        The emails array, written column-wise, goes between the compact JSON of the keys before it and of
-        the keys after it: the 100 MB of emails are copied once."""
+    def json_pieces(self) -> list:
+        """``to_json`` in pieces to write one after the other (the 100 MB of emails are not copied again):
+        the emails array, written column-wise, goes between the compact JSON of the keys before it and of
+        the keys after it."""
         document = self._document(None)
         keys = list(document)
         at = keys.index("emails")
         head = orjson.dumps({key: document[key] for key in keys[:at]})
         tail = orjson.dumps({key: document[key] for key in keys[at + 1:]})
         pieces = emails_json(self.emails, self.causes, self.notes, self.unchecked)
-        return b"".join([head[:-1], b',"emails":', *pieces, b",", tail[1:]])
+        return [head[:-1], b',"emails":', *pieces, b",", tail[1:]]
 
     @classmethod
     def from_dict(cls, data: dict) -> Report:
