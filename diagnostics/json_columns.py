@@ -87,6 +87,15 @@ def _plain(texts: pa.Array) -> bool:
     return not bytes(memoryview(texts.buffers()[2])[start:end]).translate(None, _PLAIN_BYTES)
 
 
+def json_text_pieces(values: pd.Series, prefix: str) -> list:
+    """``prefix`` and each value's JSON, as pieces to join: a text column with no value missing nor holding a
+    character JSON escapes is its own JSON between two quotes (used as it is, no copy)."""
+    texts = _arrow_texts(values.array if values.dtype == "str" else values.to_numpy(dtype=object))
+    if texts is not None and not texts.null_count and _plain(texts):
+        return [prefix + '"', texts, '"']
+    return [json_column(values, prefix)]
+
+
 def json_column(values: pd.Series, prefix: Prefix = "") -> pa.Array:
     """A text column's JSON values; a column of other values (an object column from elsewhere) via orjson."""
     texts = _arrow_texts(values.array if values.dtype == "str" else values.to_numpy(dtype=object))
@@ -226,7 +235,13 @@ def _insides(items: pa.Array, offsets: np.ndarray) -> pa.Array:
 
 def _joined(pieces: list) -> pa.Array:
     """Row by row, the pieces (texts for every row, or arrays of a text per row) joined."""
-    return pc.binary_join_element_wise(*[_literal(piece) if isinstance(piece, str) else piece for piece in pieces],
+    merged: list = []
+    for piece in pieces:  # adjacent texts as one
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return pc.binary_join_element_wise(*[_literal(piece) if isinstance(piece, str) else piece for piece in merged],
                                        _EMPTY)
 
 
@@ -272,14 +287,15 @@ class _Rows:
 
 def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame, unchecked: pd.DataFrame) -> list:
     """The contract's ``emails`` array as JSON text, in pieces to join (the emails' objects are one buffer)."""
-    ids = _chunk(pa.array(emails["activityid"].astype("str").array)).cast(_TEXT)
-    rows = _Rows(ids, causes["activityid"], notes["activityid"], unchecked["activityid"])
+    ids = emails["activityid"].astype("str")
+    rows = _Rows(_chunk(pa.array(ids.array)).cast(_TEXT), causes["activityid"], notes["activityid"],
+                 unchecked["activityid"])
     queues = [value if isinstance(value, list) else [] for value in emails["queues"].tolist()]
     objects = _joined([
-        json_strings(ids, '{"activityid":'),
-        json_column(emails["subject"], ',"subject":'),
+        *json_text_pieces(ids, '{"activityid":'),
+        *json_text_pieces(emails["subject"], ',"subject":'),
         json_times(emails["received_on"], ',"received_on":'),
-        json_column(emails["sender"], ',"sender":'),
+        *json_text_pieces(emails["sender"], ',"sender":'),
         ',"queues":', json_lists(queues),  # each list is followed by its comma
         json_combinations({"verdict": emails["verdict"], "primary_cause": emails["primary_cause"],
                            "primary_kind": emails["primary_kind"],
