@@ -169,28 +169,44 @@ class _Sentences:
 def _cause_sentences(report: Report, findings: pd.DataFrame) -> _Sentences:
     """Each evidence sentence of each fault of an email not converted, tied to its thing.
 
-    The work is per distinct value: the cause rows' columns and the sentences are coded once (a finding's
-    own sentence is the thing the finding is about), the job messages read from the distinct sentences that
-    can hold one, and the fallback things (a queue, its rule, the setting, the senders) built per distinct
-    cause and queue."""
-    causes = report.causes
+    The work is per distinct value: the cause rows' columns and the sentences are coded once, the job
+    messages read from the distinct sentences that can hold one, and the fallback things (a queue, its
+    rule, the setting, the senders) built per distinct cause and queue."""
     email_codes, by_design, pending, by_design_emails = _cause_emails(report)
     faults = np.flatnonzero(pending & ~by_design)
-    owners, evidence = _exploded(causes["evidence"].to_numpy(dtype=object)[faults])
+    owners, evidence = _exploded(report.causes["evidence"].to_numpy(dtype=object)[faults])
     cause_rows = faults[owners]
     encoded = pc.dictionary_encode(pa.concat_arrays([_texts(findings["sentence"]), evidence]))
     codes = encoded.indices.fill_null(-1).to_numpy()
     finding_codes, text_codes = codes[: len(findings)], codes[len(findings):]
+    about, about_codes, specific = _abouts(report, findings, finding_codes, text_codes, encoded.dictionary,
+                                           cause_rows)
+    kept = _not_vague(cause_rows, specific)
+    none = np.full(len(findings), -1)
+    return _Sentences(about=_with_things(about), about_codes=np.concatenate([np.arange(len(findings)),
+                                                                             about_codes[kept]]),
+                      text_codes=np.concatenate([finding_codes, text_codes[kept]]), texts=encoded.dictionary,
+                      cause_rows=np.concatenate([none, cause_rows[kept]]),
+                      email_codes=np.concatenate([none, email_codes[cause_rows[kept]]]),
+                      by_design=by_design_emails)
+
+
+def _abouts(report: Report, findings: pd.DataFrame, finding_codes: np.ndarray, text_codes: np.ndarray,
+            texts: pa.Array, cause_rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """What each cause sentence is about, as a row of the things (the findings' rows first, one each): a
+    finding's own sentence is its finding's thing, a failed job's message a finding names is that finding's
+    thing and one no finding names a thing of its own (these three are specific); any other sentence is
+    about the fallback thing of its cause and queue. Returns the things, each sentence's, and which are
+    specific."""
     # the findings' sentences are coded first, in their order: code c is the c-th distinct one
     _, first_findings = np.unique(finding_codes[finding_codes >= 0], return_index=True)
     by_sentence = findings[finding_codes >= 0].iloc[first_findings]
     sentence_hit = (text_codes >= 0) & (text_codes < len(by_sentence))
-    jobs = _Jobs(encoded.dictionary, _findings_by_job(findings))
+    jobs = _Jobs(texts, _findings_by_job(findings))
     job_index = jobs.owner[text_codes]
     job_hit = ~sentence_hit & (job_index >= 0)
     unowned = ~sentence_hit & ~job_hit & (jobs.message[text_codes] >= 0)
-    kept = _not_vague(cause_rows, specific=sentence_hit | job_hit | unowned)
-    pairs, pair_codes = _pairs(causes, cause_rows)
+    pairs, pair_codes = _pairs(report.causes, cause_rows)
     unowned_jobs, unowned_codes = jobs.unowned(pairs, pair_codes[unowned], text_codes[unowned])
     columns = ["cause", "table", "key", "name"]
     parts = [findings, _fallback_things(pairs, report, findings)[columns], by_sentence[columns],
@@ -201,13 +217,7 @@ def _cause_sentences(report: Report, findings: pd.DataFrame) -> _Sentences:
     about_codes[unowned] = firsts[4] + unowned_codes
     about = pd.concat(parts, ignore_index=True)[[*columns, "severity", "subject"]]
     about["subject"] = about["subject"].astype(object).where(about["subject"].notna(), None)  # falsy, as before
-    none = np.full(len(findings), -1)
-    return _Sentences(about=_with_things(about), about_codes=np.concatenate([np.arange(len(findings)),
-                                                                             about_codes[kept]]),
-                      text_codes=np.concatenate([finding_codes, text_codes[kept]]), texts=encoded.dictionary,
-                      cause_rows=np.concatenate([none, cause_rows[kept]]),
-                      email_codes=np.concatenate([none, email_codes[cause_rows[kept]]]),
-                      by_design=by_design_emails)
+    return about, about_codes, sentence_hit | job_hit | unowned
 
 
 def _cause_emails(report: Report) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
