@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import orjson
@@ -264,7 +264,7 @@ class _Rows:
         email_groups = pc.index_in(ids, value_set=encoded.dictionary).fill_null(groups).to_numpy()
         found = np.flatnonzero(email_groups < groups)
         self.slot_of_group = np.full(groups + 1, -1)  # the last group: no email, or no id
-        if len(np.unique(email_groups[found])) == len(found):  # an email per id: its position is its slot
+        if np.bincount(email_groups[found], minlength=1).max() <= 1:  # an email per id: its position is its slot
             self.slot_of_group[email_groups[found]] = found
             self.slots, self.email_slots = len(ids), None
         else:  # a slot per id, taken by each of its emails; the last slot empty
@@ -290,7 +290,7 @@ def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
     ids = emails["activityid"].astype("str")
     rows = _Rows(_chunk(pa.array(ids.array)).cast(_TEXT), causes["activityid"], notes["activityid"],
                  unchecked["activityid"])
-    queues = [value if isinstance(value, list) else [] for value in emails["queues"].tolist()]
+    queues = _lists(emails["queues"])
     objects = _joined([
         *json_text_pieces(ids, '{"activityid":'),
         *json_text_pieces(emails["subject"], ',"subject":'),
@@ -306,6 +306,15 @@ def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
         "]},",
     ])
     return _array_pieces(objects)
+
+
+def _lists(values: pd.Series) -> list:
+    """The column's lists, an empty one for any value that is not a list (as ``report._email_dicts``)."""
+    values = values.to_numpy(dtype=object)
+    empty = np.empty(1, dtype=object)
+    empty[0] = []
+    is_list = np.fromiter(map(isinstance, values, repeat(list)), dtype=bool, count=len(values))
+    return np.where(is_list, values, empty).tolist()
 
 
 def _cause_items(causes: pd.DataFrame, rows: np.ndarray, later: np.ndarray) -> pa.Array:
