@@ -179,15 +179,7 @@ def _by_code(texts: list[str], codes: np.ndarray, rows: np.ndarray | None, later
         codes[rows] < 0, len(texts) - 1, codes[rows])
     if later is not None:  # each text twice: alone, then after a comma
         texts, codes = [*texts, *("," + text for text in texts)], codes + later.astype(np.int64) * len(texts)
-    return _presized(pa.array(texts, _TEXT), codes).take(pa.array(codes))
-
-
-def _presized(texts: pa.Array, codes: np.ndarray) -> pa.Array:
-    """``texts`` with one more, unused, text: Arrow's take reserves the texts' mean length per row, and grows
-    (copying) when the rows' texts are longer; this last one brings the mean up to the rows' mean."""
-    lengths = np.diff(np.frombuffer(texts.buffers()[1], np.int64)[texts.offset: texts.offset + len(texts) + 1])
-    needed = -(-int(lengths[codes].sum()) * (len(texts) + 1) // max(len(codes), 1)) - int(lengths.sum())
-    return pa.concat_arrays([texts, pa.array([" " * max(needed, 0)], _TEXT)])
+    return pa.array(texts, _TEXT).take(pa.array(codes))
 
 
 def json_lists(lists: list) -> pa.Array:
