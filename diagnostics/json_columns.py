@@ -1,12 +1,13 @@
 """The report's emails array written as JSON column by column, with no Python object per email.
 
-Each field becomes one Arrow array of texts, the text before it included (``,"subject":"Hello"``): text
-columns are quoted by Arrow when no value holds a character JSON escapes, else orjson encodes each
-distinct value once and Arrow takes them by code; times are formatted as fixed-width bytes. A list
-(an email's queues, its causes, a cause's evidence) is its items written one after the other, each but
-the first of its list led by a comma, so each list's inside is a slice of one buffer, taken without a
-copy. One Arrow join glues the pieces into the emails' objects, one buffer. The text parses to exactly
-the list ``report._email_dicts`` builds.
+Each field becomes Arrow texts, the key before it included (``,"subject":"Hello"``): a text column with
+nothing to escape goes in as it is, between literal quotes; fields of few distinct values (verdicts,
+kinds, causes, queues, remediation texts) are written by orjson once per distinct combination and taken
+by code; times are formatted as fixed-width bytes. A list (an email's queues, a cause's evidence) is a
+slice of one orjson text of all the lists; an email's causes, notes and unchecked causes are its rows
+written one after the other, in the emails' order, so each email's array is a slice of one buffer too.
+One Arrow join glues the pieces into the emails' objects, one buffer, which ``Report.json_pieces`` hands
+on without copying. The text parses to exactly the list ``report._email_dicts`` builds.
 """
 
 from __future__ import annotations
