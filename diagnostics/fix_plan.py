@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -244,7 +245,9 @@ def _texts(values: pd.Series) -> pa.Array:
 def _exploded(evidence: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     """The sentences of each cause row's evidence, one per row, with the position of the cause row they come
     from (missing sentences and empty evidence left out, as ``explode`` and ``dropna`` would)."""
-    try:
+    try:  # a text is no list (Arrow would take its characters as one)
+        if any(map(isinstance, evidence, repeat(str))):
+            raise pa.ArrowTypeError("a text among the evidence")
         lists = pa.array(evidence, pa.list_(pa.large_string()), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not lists of texts: pandas explodes them
         exploded = pd.Series(evidence, dtype=object).explode().dropna()

@@ -121,7 +121,7 @@ def json_times(values: pd.Series, prefix: str = "") -> pa.Array:
 
     Arrow casts whole-second times to ``YYYY-MM-DD HH:MM:SS``: all of one width, so numpy writes the
     quotes, the T and the Z into a fixed-width block (Arrow's strftime takes ten times longer)."""
-    seconds = pa.array(values).cast(pa.timestamp("s", "UTC"), safe=False)
+    seconds = pc.floor_temporal(pa.array(values), unit="second").cast(pa.timestamp("s", "UTC"))  # as pandas
     texts = pc.cast(seconds.fill_null(0).cast(pa.timestamp("s")), _TEXT)
     offsets = np.frombuffer(texts.buffers()[1], np.int64)[: len(texts) + 1]
     if len(texts) and not np.array_equal(offsets, np.arange(len(texts) + 1) * _TIME):  # a year past 9999
