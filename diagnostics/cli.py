@@ -6,6 +6,7 @@ Input that cannot be read exits 2 with one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from collections.abc import Callable
@@ -106,8 +107,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     report = diagnose(snapshot)
     report.fix_plan(snapshot)  # record ids and links from the snapshot
     del snapshot  # its tables are not needed to write the report: give their memory back first
-    data = report.to_json() if args.format == "json" else render_text(report).encode()
-    _write(data, args.output)
+    pieces = report.json_pieces() if args.format == "json" else [render_text(report).encode()]
+    _write_pieces(pieces, args.output)
     return 0
 
 
@@ -219,6 +220,13 @@ def _terminal_progress() -> Callable[[PullProgress], None]:
         sys.stderr.flush()
 
     return show
+
+
+def _write_pieces(pieces: list, output: str | None) -> None:
+    """The pieces and a newline, written one after the other (a report's emails are 100 MB: not joined first)."""
+    with open(output, "wb") if output else contextlib.nullcontext(sys.stdout.buffer) as stream:
+        for piece in [*pieces, b"\n"]:
+            stream.write(piece)
 
 
 def _write(data: bytes, output: str | None) -> None:

@@ -15,12 +15,18 @@ By-design causes (a reply appended to its case) are never a thing to fix: their 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from .causes import BY_ID
+from .causes import BY_ID, CAUSES
 from .links import record_url
+from .normalize import isin
 
 if TYPE_CHECKING:
     from .report import Report
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 BY_DESIGN = "by-design"
+BY_DESIGN_CAUSES = [cause.id for cause in CAUSES if cause.kind.replace(" ", "-") == BY_DESIGN]
 SETTING_TABLE = "environmentvariabledefinitions"
 SENDERS = "senders"  # pseudo table: a group of senders, no single record to open
 EVIDENCE_LIMIT = 10  # sentences kept per entry: the findings' own first, then examples from emails
@@ -92,12 +99,10 @@ JOB_FIXES = {  # known system-job messages (common email error messages) -> the 
 def build(report: Report, snapshot: Snapshot | None = None) -> list[dict]:
     """The fix plan of a report, most harmful first (severity, emails blocked, emails unblocked alone)."""
     findings = _finding_sentences(report)
-    things = pd.concat([findings, _cause_sentences(report, findings)], ignore_index=True)
-    if things.empty:
+    sentences = _cause_sentences(report, findings)
+    if not len(sentences.about_codes):
         return []
-    slug = things["key"].str.lower().str.replace(r"[^a-z0-9@.]+", "-", regex=True).str.strip("-").str.slice(0, 60)
-    things["thing"] = things["cause"] + "/" + things["table"] + "/" + slug
-    entries = _entries(things, report)
+    entries = _entries(sentences, report)
     entries = _with_ids(entries, snapshot)
     return _ranked(entries, report.org_url)
 
@@ -145,59 +150,185 @@ def _merge_duplicate_jobs(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~owned | ~rows["sentence"].str.match(r"^\d+ failed system job\(s\): ")]
 
 
-def _cause_sentences(report: Report, findings: pd.DataFrame) -> pd.DataFrame:
-    """One row per evidence sentence of each fault of an email not converted, tied to its thing."""
-    causes = _faults(report)
-    rows = causes.explode("evidence").rename(columns={"evidence": "sentence"}).dropna(subset=["sentence"])
-    by_sentence = findings.drop_duplicates("sentence").set_index("sentence")
+@dataclass
+class _Sentences:
+    """Every sentence of the plan, as codes: the findings' sentences first, then the evidence sentences of the
+    faults of emails not converted. ``about`` holds each distinct thing a sentence is about (cause, table,
+    key, name, severity, subject, thing). Per sentence: its row in ``about``, its text (a code into
+    ``texts``), its cause row (a position in ``report.causes``) and that row's email (a code), both -1 for
+    a finding's sentence. ``by_design``: per email code, whether the email has a by-design cause."""
+
+    about: pd.DataFrame
+    about_codes: np.ndarray
+    text_codes: np.ndarray
+    texts: pa.Array
+    cause_rows: np.ndarray
+    email_codes: np.ndarray
+    by_design: np.ndarray
+
+
+def _cause_sentences(report: Report, findings: pd.DataFrame) -> _Sentences:
+    """Each evidence sentence of each fault of an email not converted, tied to its thing.
+
+    The work is per distinct value: the cause rows' columns and the sentences are coded once, the job
+    messages read from the distinct sentences that can hold one, and the fallback things (a queue, its
+    rule, the setting, the senders) built per distinct cause and queue."""
+    email_codes, by_design, pending, by_design_emails = _cause_emails(report)
+    faults = np.flatnonzero(pending & ~by_design)
+    owners, evidence = _exploded(report.causes["evidence"].to_numpy(dtype=object)[faults])
+    cause_rows = faults[owners]
+    encoded = pc.dictionary_encode(pa.concat_arrays([_texts(findings["sentence"]), evidence]))
+    codes = encoded.indices.fill_null(-1).to_numpy()
+    finding_codes, text_codes = codes[: len(findings)], codes[len(findings):]
+    about, about_codes, specific = _abouts(report, findings, finding_codes, text_codes, encoded.dictionary,
+                                           cause_rows)
+    kept = _not_vague(cause_rows, specific)
+    none = np.full(len(findings), -1)
+    return _Sentences(about=_with_things(about), about_codes=np.concatenate([np.arange(len(findings)),
+                                                                             about_codes[kept]]),
+                      text_codes=np.concatenate([finding_codes, text_codes[kept]]), texts=encoded.dictionary,
+                      cause_rows=np.concatenate([none, cause_rows[kept]]),
+                      email_codes=np.concatenate([none, email_codes[cause_rows[kept]]]),
+                      by_design=by_design_emails)
+
+
+def _abouts(report: Report, findings: pd.DataFrame, finding_codes: np.ndarray, text_codes: np.ndarray,
+            texts: pa.Array, cause_rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """What each cause sentence is about, as a row of the things (the findings' rows first, one each): a
+    finding's own sentence is its finding's thing, a failed job's message a finding names is that finding's
+    thing and one no finding names a thing of its own (these three are specific); any other sentence is
+    about the fallback thing of its cause and queue. Returns the things, each sentence's, and which are
+    specific."""
+    # the findings' sentences are coded first, in their order: code c is the c-th distinct one
+    _, first_findings = np.unique(finding_codes[finding_codes >= 0], return_index=True)
+    by_sentence = findings[finding_codes >= 0].iloc[first_findings]
+    sentence_hit = (text_codes >= 0) & (text_codes < len(by_sentence))
+    jobs = _Jobs(texts, _findings_by_job(findings))
+    job_index = jobs.owner[text_codes]
+    job_hit = ~sentence_hit & (job_index >= 0)
+    unowned = ~sentence_hit & ~job_hit & (jobs.message[text_codes] >= 0)
+    pairs, pair_codes = _pairs(report.causes, cause_rows)
+    unowned_jobs, unowned_codes = jobs.unowned(pairs, pair_codes[unowned], text_codes[unowned])
+    columns = ["cause", "table", "key", "name"]
+    parts = [findings, _fallback_things(pairs, report, findings)[columns], by_sentence[columns],
+             jobs.by_job[columns], unowned_jobs]
+    firsts = np.cumsum([0, *map(len, parts)])
+    about_codes = np.select([sentence_hit, job_hit], [firsts[2] + text_codes, firsts[3] + job_index],
+                            firsts[1] + pair_codes)
+    about_codes[unowned] = firsts[4] + unowned_codes
+    about = pd.concat(parts, ignore_index=True)[[*columns, "severity", "subject"]]
+    about["subject"] = about["subject"].astype(object).where(about["subject"].notna(), None)  # falsy, as before
+    return about, about_codes, sentence_hit | job_hit | unowned
+
+
+def _cause_emails(report: Report) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per cause row: its email's code (-1 when it has none), whether the row is by design, and whether its email
+    is not converted; per email code: whether the email has a by-design cause."""
+    causes = report.causes
+    encoded = pc.dictionary_encode(_texts(causes["activityid"]))
+    codes = encoded.indices.fill_null(-1).to_numpy()
+    emails = report.emails
+    pending = emails["activityid"][emails["verdict"].eq("not-converted").fillna(False).to_numpy(dtype=bool)]
+    pending_email = pc.is_in(encoded.dictionary, value_set=_texts(pending).drop_null()).to_numpy(zero_copy_only=False)
+    by_design_row = is_by_design(causes)
+    by_design_email = np.zeros(len(encoded.dictionary) + 1, dtype=bool)  # the last: no email
+    by_design_email[codes[by_design_row]] = True
+    return codes, by_design_row, np.append(pending_email, False)[codes], by_design_email[:-1]
+
+
+def _texts(values: pd.Series) -> pa.Array:
+    """Arrow text of a column (missing values null; anything else as its text)."""
+    texts = pa.array((values if values.dtype == "str" else values.astype("str")).array).cast(pa.large_string())
+    return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+
+
+def _exploded(evidence: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """The sentences of each cause row's evidence, one per row, with the position of the cause row they come
+    from (missing sentences and empty evidence left out, as ``explode`` and ``dropna`` would)."""
+    try:  # a text is no list (Arrow would take its characters as one)
+        if any(map(isinstance, evidence, repeat(str))):
+            raise pa.ArrowTypeError("a text among the evidence")
+        lists = pa.array(evidence, pa.list_(pa.large_string()), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not lists of texts: pandas explodes them
+        exploded = pd.Series(evidence, dtype=object).explode().dropna()
+        return exploded.index.to_numpy(), _texts(exploded)
+    owners = pc.list_parent_indices(lists).to_numpy()
+    sentences = lists.flatten()
+    present = sentences.is_valid().to_numpy(zero_copy_only=False)
+    return owners[present], sentences.filter(pa.array(present))
+
+
+class _Jobs:
+    """The failed job's message each distinct sentence names, read by the pattern from the sentences that can
+    match only: ``message`` codes it (-1 when the sentence names none), ``owner`` is the row of ``by_job``
+    (the findings that name it) or -1."""
+
+    def __init__(self, texts: pa.Array, by_job: pd.DataFrame):
+        self.by_job = by_job
+        candidates = np.flatnonzero(pc.match_substring(texts, "failed").fill_null(False)
+                                    .to_numpy(zero_copy_only=False))
+        found = _extract(pd.Series(texts.take(pa.array(candidates, pa.int64())).to_pylist(), dtype=object),
+                         _JOB_TEXT).to_numpy(dtype=object)
+        named = candidates[pd.notna(found)]
+        self.message = np.full(len(texts), -1)
+        self.message[named], self.messages = pd.factorize(found[pd.notna(found)])
+        self.owner = np.full(len(texts), -1)
+        self.owner[named] = by_job.index.get_indexer(self.messages)[self.message[named]]
+
+    def unowned(self, pairs: pd.DataFrame, pair_codes: np.ndarray, text_codes: np.ndarray
+                ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The failed jobs no finding names, as things of their own (by cause), and each sentence's one."""
+        width = len(self.messages)
+        distinct, codes = np.unique(pair_codes.astype(np.int64) * width + self.message[text_codes],
+                                    return_inverse=True)
+        messages = np.asarray(self.messages, dtype=object)[distinct % width] if width else []
+        return pd.DataFrame({"cause": pairs["cause"].to_numpy()[distinct // width] if width else [],
+                             "table": "asyncoperations", "key": messages, "name": messages}), codes.reshape(-1)
+
+
+def _findings_by_job(findings: pd.DataFrame) -> pd.DataFrame:
+    """The thing of each failed job's message a finding names (a rule's job, a mailbox's error, the job itself)."""
     by_job = findings[findings["table"] != SENDERS].assign(text=_extract(findings["sentence"], _JOB_TEXT))
-    by_job = pd.concat([by_job.dropna(subset=["text"]), findings[findings["table"] == "asyncoperations"].assign(
+    return pd.concat([by_job.dropna(subset=["text"]), findings[findings["table"] == "asyncoperations"].assign(
         text=findings["key"])]).drop_duplicates("text").set_index("text")
-    fallback = _fallback_things(rows, report, findings)
-    sentence_hit = rows["sentence"].isin(by_sentence.index)
-    job_text = _extract(rows["sentence"], _JOB_TEXT)
-    job_hit = ~sentence_hit & job_text.isin(by_job.index)
-    result = fallback.copy()
-    for column in ("cause", "table", "key", "name"):
-        result.loc[sentence_hit, column] = rows.loc[sentence_hit, "sentence"].map(by_sentence[column])
-        result.loc[job_hit, column] = job_text[job_hit].map(by_job[column])
-    unowned_job = ~sentence_hit & ~job_hit & job_text.notna()
-    result.loc[unowned_job, "table"] = "asyncoperations"
-    result.loc[unowned_job, "key"] = job_text[unowned_job]
-    result.loc[unowned_job, "name"] = job_text[unowned_job]
-    result = result.assign(severity=None, scope=None, subject=None, sentence=rows["sentence"],
-                           activityid=rows["activityid"], remediation=rows["remediation"])
-    return _drop_vague(result, specific=sentence_hit | job_hit | unowned_job)
 
 
-def _drop_vague(rows: pd.DataFrame, specific: pd.Series) -> pd.DataFrame:
+def _not_vague(cause_rows: np.ndarray, specific: np.ndarray) -> np.ndarray:
     """A sentence tied to its queue only (an activity monitor reason) adds nothing when another sentence of the
     same cause row names the record at fault (the flow in Draft, the disabled owner): it is that fault."""
-    row_of = rows.index.to_series()  # the exploded rows keep the index of their cause row
-    named = row_of[specific].unique()
-    return rows[specific | ~row_of.isin(named)]
+    named = np.zeros(cause_rows.max(initial=-1) + 1, dtype=bool)
+    named[cause_rows[specific]] = True
+    return specific | ~named[cause_rows]
 
 
-def _faults(report: Report) -> pd.DataFrame:
-    """Cause rows that are faults, of emails not converted."""
-    causes = report.causes
-    pending = report.emails.loc[report.emails["verdict"] == "not-converted", "activityid"]
-    causes = causes[causes["activityid"].isin(pending)]
-    return causes[kinds(causes) != BY_DESIGN]
+def _pairs(causes: pd.DataFrame, cause_rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct (cause, queue) of the sentences' cause rows, and each sentence's pair."""
+    values = []
+    for column in ("cause", "queue"):
+        encoded = pc.dictionary_encode(_texts(causes[column]))
+        values.append((encoded.indices.fill_null(-1).to_numpy()[cause_rows], encoded.dictionary.to_pylist()))
+    (cause_codes, cause_names), (queue_codes, queue_names) = values
+    width = len(queue_names) + 1
+    distinct, pair_codes = np.unique(cause_codes.astype(np.int64) * width + queue_codes + 1, return_inverse=True)
+    names = {"cause": [*cause_names, None], "queue": [None, *queue_names]}  # code -1 for a missing one
+    pairs = pd.DataFrame({"cause": pd.Series(names["cause"], dtype=object).take(distinct // width).to_numpy(),
+                          "queue": pd.Series(names["queue"], dtype=object).take(distinct % width).to_numpy()})
+    return pairs, pair_codes.reshape(-1)
 
 
-def kinds(causes: pd.DataFrame) -> pd.Series:
-    """``fault`` or ``by-design`` per cause row: the row's ``kind`` when evaluation gives one, else the
-    registry's kind of its cause."""
-    registry = causes["cause"].map(lambda cause: BY_DESIGN if _registry_by_design(cause) else "fault")
-    if "kind" in causes.columns:
-        return causes["kind"].astype("object").where(causes["kind"].notna(), registry)
-    return registry
+def _with_things(about: pd.DataFrame) -> pd.DataFrame:
+    slug = about["key"].str.lower().str.replace(r"[^a-z0-9@.]+", "-", regex=True).str.strip("-").str.slice(0, 60)
+    return about.assign(thing=about["cause"] + "/" + about["table"] + "/" + slug)
 
 
-def _registry_by_design(cause: object) -> bool:
-    found = BY_ID.get(str(cause))
-    return found is not None and found.kind.replace(" ", "-") == BY_DESIGN
+def is_by_design(causes: pd.DataFrame) -> np.ndarray:
+    """Whether each cause row is by design: its ``kind`` when evaluation gives one, else the registry's kind of
+    its cause."""
+    registry = isin(causes["cause"], BY_DESIGN_CAUSES).to_numpy()
+    if "kind" not in causes.columns:
+        return registry
+    kinds = causes["kind"]
+    return np.where(kinds.notna().to_numpy(), kinds.eq(BY_DESIGN).fillna(False).to_numpy(dtype=bool), registry)
 
 
 def _fallback_things(rows: pd.DataFrame, report: Report, findings: pd.DataFrame) -> pd.DataFrame:
@@ -234,27 +365,69 @@ def _extract(sentences: pd.Series, pattern: re.Pattern) -> pd.Series:
     return sentences.astype("str").str.extract(pattern, expand=False)
 
 
-def _entries(things: pd.DataFrame, report: Report) -> pd.DataFrame:
-    """One row per thing: its record, sentences, emails blocked and emails it alone blocks."""
-    emails = things.dropna(subset=["activityid"]).drop_duplicates(["activityid", "thing"])
-    per_email = emails.groupby("activityid")["thing"].nunique()
-    by_design = report.causes.loc[kinds(report.causes) == BY_DESIGN, "activityid"]
-    alone = emails[emails["activityid"].map(per_email).eq(1) & ~emails["activityid"].isin(by_design)]
-    grouped = things.groupby("thing", sort=False)
+def _entries(sentences: _Sentences, report: Report) -> pd.DataFrame:
+    """One row per thing: its record, sentences, emails blocked and emails it alone blocks.
+
+    Grouped first: the distinct things described, (thing, sentence) and (thing, email) pairs, each in the
+    order it first occurs, stand for the sentences, so the pandas work is per thing, not per sentence."""
+    thing_codes, thing_names = pd.factorize(sentences.about["thing"])
+    things = thing_codes[sentences.about_codes]
+    _, described = _first_pairs(things, sentences.about_codes, things >= 0)
+    grouped = sentences.about.iloc[described].groupby("thing", sort=False)
     entries = grouped.agg(cause=("cause", "first"), table=("table", "first"), key=("key", "first"),
-                          name=("name", "first"), remediation=("remediation", "first"),
+                          name=("name", "first"),
                           worst=("severity", lambda values: min((SEVERITY_RANK[value] for value in values.dropna()
                                                                  if value in SEVERITY_RANK), default=3)))
-    examples = things.drop_duplicates(["thing", "sentence"]).groupby("thing", sort=False).head(EVIDENCE_LIMIT)
-    entries["evidence"] = examples.groupby("thing", sort=False)["sentence"].agg(list)
-    entries["emails_blocked"] = emails.groupby("thing")["activityid"].size().reindex(entries.index).fillna(0)
-    entries["emails_unblocked_alone"] = alone.groupby("thing").size().reindex(entries.index).fillna(0)
+    entries["remediation"] = _remediations(sentences, things, thing_names, report).reindex(entries.index)
+    entries["evidence"] = _examples(sentences, things, thing_names)
+    blocked, alone = _email_counts(sentences, things, len(thing_names))
+    entries["emails_blocked"] = pd.Series(blocked, index=thing_names).reindex(entries.index)
+    entries["emails_unblocked_alone"] = pd.Series(alone, index=thing_names).reindex(entries.index)
     entries["subject"] = grouped["subject"].agg(lambda values: next((value for value in values if value), None))
     entries = entries.astype({"emails_blocked": int, "emails_unblocked_alone": int})
     default = entries["cause"].map(lambda cause: 1 if cause in WARNING_CAUSES else 0)
     blocking = entries["emails_blocked"] > 0
     entries["rank"] = entries["worst"].where(~blocking, entries["worst"].clip(upper=default))
     return entries[blocking | (entries["worst"] < SEVERITY_RANK["info"])].reset_index()
+
+
+def _first_pairs(major: np.ndarray, minor: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (major, minor) pairs of the kept sentences, in the order each first occurs (factorize keeps
+    that order, with no sort)."""
+    width = int(minor.max(initial=0)) + 2  # minor codes start at -1 (missing)
+    _, pairs = pd.factorize(major[keep].astype(np.int64) * width + minor[keep] + 1)
+    return pairs // width, pairs % width - 1
+
+
+def _remediations(sentences: _Sentences, things: np.ndarray, thing_names: pd.Index, report: Report) -> pd.Series:
+    """The remediation of each thing's first cause row that has one."""
+    remediation = report.causes["remediation"]
+    rows = sentences.cause_rows
+    has = np.append(remediation.notna().to_numpy(), False)[rows]  # a finding's sentence (row -1): none
+    sentences_with = np.flatnonzero(has & (things >= 0))
+    _, first = np.unique(things[sentences_with], return_index=True)
+    chosen = sentences_with[first]
+    return pd.Series(remediation.iloc[rows[chosen]].to_numpy(dtype=object), index=thing_names[things[chosen]])
+
+
+def _examples(sentences: _Sentences, things: np.ndarray, thing_names: pd.Index) -> pd.Series:
+    """The first distinct sentences of each thing (``EVIDENCE_LIMIT``), the findings' own first."""
+    pair_things, pair_texts = _first_pairs(things, sentences.text_codes, things >= 0)
+    examples = pd.DataFrame({"thing": pair_things, "text": pair_texts}).groupby("thing", sort=False).head(
+        EVIDENCE_LIMIT)
+    codes = examples["text"].to_numpy()
+    texts = pd.Series(sentences.texts.take(pa.array(codes, mask=codes < 0)).to_pylist(), dtype=object)
+    lists = texts.groupby(examples["thing"].to_numpy(), sort=False).agg(list)
+    return pd.Series(lists.to_numpy(), index=thing_names[lists.index])
+
+
+def _email_counts(sentences: _Sentences, things: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per thing: the emails it blocks, and those it alone blocks (no other thing, no by-design cause)."""
+    pair_things, pair_emails = _first_pairs(things, sentences.email_codes,
+                                            (things >= 0) & (sentences.email_codes >= 0))
+    things_of_email = np.bincount(pair_emails, minlength=len(sentences.by_design))
+    alone = (things_of_email[pair_emails] == 1) & ~sentences.by_design[pair_emails]
+    return (np.bincount(pair_things, minlength=count), np.bincount(pair_things[alone], minlength=count))
 
 
 def _with_ids(entries: pd.DataFrame, snapshot: Snapshot | None) -> pd.DataFrame:
@@ -269,11 +442,11 @@ def _with_ids(entries: pd.DataFrame, snapshot: Snapshot | None) -> pd.DataFrame:
                                         ("workflows", "workflowid", "name"),
                                         ("convertrules", "convertruleid", "name"),
                                         (SETTING_TABLE, "environmentvariabledefinitionid", "schemaname")):
-            if not snapshot.has(table):
+            mine = (entries["table"] == table) & ids.isna()
+            if not mine.any() or not snapshot.has(table):
                 continue
             frame = snapshot.tables[table].dropna(subset=[name_column])
             lookup = dict(zip(frame[name_column].str.lower(), frame[key], strict=True))
-            mine = (entries["table"] == table) & ids.isna()
             ids[mine] = entries.loc[mine, "name"].str.lower().map(lookup)
     return entries.assign(record_id=ids)
 
@@ -324,8 +497,8 @@ def _doc_url(cause: str, table: str) -> str:
 def by_design_count(report: Report) -> int:
     """Emails not converted with a by-design cause (working as designed), when the summary has no count."""
     pending = report.emails.loc[report.emails["verdict"] == "not-converted", "activityid"]
-    causes = report.causes[report.causes["activityid"].isin(pending)]
-    return int(causes.loc[kinds(causes) == BY_DESIGN, "activityid"].nunique())
+    causes = report.causes[isin(report.causes["activityid"], pending)]
+    return int(causes.loc[is_by_design(causes), "activityid"].nunique())
 
 
 TABLE_WORDS = {"queues": "queue", "convertrules": "rule", "systemusers": "rule owner", "workflows": "flow",

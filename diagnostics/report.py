@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -66,20 +67,24 @@ class Report:
         ``by_design`` and ``unexplained`` are among ``not_converted``; ``outgoing``, ``not_for_a_queue``
         and ``direction_unknown`` are outside ``incoming``."""
         verdicts = self.emails["verdict"].value_counts()
-        pending = self.emails[self.emails["verdict"] == "not-converted"]
-        by_cause = pending["primary_cause"].value_counts()
+        pending = self._verdict_is("not-converted")  # masks on single columns: the frame is never copied
+        causes = self.emails["primary_cause"][pending]
+        by_cause = causes.value_counts()
         ordered = {cause.id: int(by_cause[cause.id]) for cause in CAUSES if cause.id in by_cause.index}
-        converted = self.emails[self.emails["verdict"] == "converted"]
+        threaded = self.emails["threaded"][self._verdict_is("converted")]
         return {"incoming": int(verdicts.get("converted", 0) + verdicts.get("not-converted", 0)),
                 "converted": int(verdicts.get("converted", 0)),
-                "threaded": int(converted["threaded"].fillna(False).astype(bool).sum()),
+                "threaded": int(threaded.fillna(False).astype(bool).sum()),
                 "not_converted": int(verdicts.get("not-converted", 0)),
-                "by_design": int((pending["primary_kind"] == "by-design").sum()),
+                "by_design": int((self.emails["primary_kind"][pending] == "by-design").sum()),
                 "outgoing": int(verdicts.get("outgoing", 0)),
                 "not_for_a_queue": int(verdicts.get("not-for-a-queue", 0)),
                 "direction_unknown": int(verdicts.get("unknown-direction", 0)),
-                "unexplained": int(pending["primary_cause"].isna().sum()),
+                "unexplained": int(causes.isna().sum()),
                 "by_primary_cause": ordered}
+
+    def _verdict_is(self, verdict: str) -> np.ndarray:
+        return self.emails["verdict"].eq(verdict).fillna(False).to_numpy(dtype=bool)
 
     def queue_names(self) -> dict[str, str]:
         return dict(zip(self.queues["queueid"], self.queues["name"].fillna(self.queues["queueid"]), strict=True))
@@ -96,8 +101,12 @@ class Report:
 
     def to_dict(self, *, emails_as_json: bool = False) -> dict:
         """The contract's JSON as a dict; with ``emails_as_json`` the emails array is one ``orjson.Fragment``
-        written column-wise (what ``to_json`` writes: no Python object per email)."""
+        written column-wise (no Python object per email)."""
         frames = (self.emails, self.causes, self.notes, self.unchecked)
+        emails = orjson.Fragment(b"".join(emails_json(*frames))) if emails_as_json else _email_dicts(*frames)
+        return self._document(emails)
+
+    def _document(self, emails: object) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
             "source": self.source,
@@ -105,7 +114,7 @@ class Report:
             "tables": dict(sorted(self.tables.items())),
             "missing_tables": list(self.missing_tables),
             "summary": self.summary(),
-            "emails": orjson.Fragment(emails_json(*frames)) if emails_as_json else _email_dicts(*frames),
+            "emails": emails,
             "findings": self.findings,
             "fix_plan": self.fix_plan(),
             "org_url": self.org_url,
@@ -116,7 +125,19 @@ class Report:
 
     def to_json(self) -> bytes:
         """The contract's JSON document, as ``orjson.dumps(self.to_dict())`` would write it."""
-        return orjson.dumps(self.to_dict(emails_as_json=True))
+        return b"".join(self.json_pieces())
+
+    def json_pieces(self) -> list:
+        """``to_json`` in pieces to write one after the other (the 100 MB of emails are not copied again):
+        the emails array, written column-wise, goes between the compact JSON of the keys before it and of
+        the keys after it."""
+        document = self._document(None)
+        keys = list(document)
+        at = keys.index("emails")
+        head = orjson.dumps({key: document[key] for key in keys[:at]})
+        tail = orjson.dumps({key: document[key] for key in keys[at + 1:]})
+        pieces = emails_json(self.emails, self.causes, self.notes, self.unchecked)
+        return [head[:-1], b',"emails":', *pieces, b",", tail[1:]]
 
     @classmethod
     def from_dict(cls, data: dict) -> Report:

@@ -115,6 +115,22 @@ def test_emails_unblocked_alone_counts_only_emails_with_one_thing_to_fix():
     assert plan.index(sales) < plan.index(owner)  # same severity, more emails
 
 
+def test_evidence_that_is_not_a_list_counts_as_pandas_explodes_it():
+    records = healthy()
+    _unknown_to_helpdesk(records, 3)
+    report = run(records)
+    expected = fix_plan.build(report)
+    faults = report.causes.index[report.causes["cause"] == "unknown-sender-not-allowed"]
+    first = report.causes.at[faults[0], "evidence"]
+    report.causes["evidence"] = report.causes["evidence"].astype(object)
+    report.causes.at[faults[0], "evidence"] = first[0]  # one sentence, not in a list
+    report.causes.at[faults[1], "evidence"] = None  # no evidence: its email is not blocked by anything
+    odd = fix_plan.build(report)
+    entry, odd_entry = _entry(expected, "unknown-sender-not-allowed"), _entry(odd, "unknown-sender-not-allowed")
+    assert odd_entry["emails_blocked"] == entry["emails_blocked"] - 1 == 2
+    assert first[0] in odd_entry["evidence"]
+
+
 def test_record_links_need_the_organisation_and_an_id():
     records = healthy()
     records["systemusers"][0]["isdisabled"] = True

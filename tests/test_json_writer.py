@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pandas as pd
 import pytest
 
 from diagnostics.demo import demo_files
 from diagnostics.evaluate import diagnose
+from diagnostics.json_columns import json_lists
 from diagnostics.report import EMAIL_COLUMNS, Report
 from diagnostics.snapshot import load_snapshot, load_uploaded
 
@@ -81,3 +83,20 @@ def test_report_read_back_writes_the_same() -> None:
     report = diagnose(load_snapshot(SAMPLE))
     again = Report.from_dict(orjson.loads(report.to_json()))
     assert again.to_json() == report.to_json()
+
+
+def test_times_at_the_edges_are_written_as_pandas_shows_them() -> None:
+    report = awkward_report(6)
+    times = ["0999-05-01T10:00:00", "10000-01-01T00:00:00", "NaT", "2026-01-01T00:00:00.5", "1969-12-31T23:59:59.5",
+             "1900-01-01T00:00:00"]
+    report.emails["received_on"] = pd.Series(np.array(times, dtype="datetime64[us]")).dt.tz_localize("UTC")
+    assert_same_document(report)
+    written = [email["received_on"] for email in orjson.loads(report.to_json())["emails"]]
+    assert written[0] == "0999-05-01T10:00:00Z" and written[1] == "10000-01-01T00:00:00Z" and written[2] is None
+    assert written[4] == "1969-12-31T23:59:59Z"  # whole seconds, rounded down as pandas does
+
+
+@pytest.mark.parametrize("lists", [[["a", "b"], [], ["c"]], [[]], [], [["a", 5, None, True, 1.5]], [[None], ["x"]],
+                                   [["b\\"], ["c"]], [['a"b']], [["é😀", ""], ["a,b],[c"]], [[3], ["x", "y"], []]])
+def test_lists_are_written_as_orjson_writes_them(lists: list) -> None:
+    assert json_lists(lists).to_pylist() == [orjson.dumps(items).decode() + "," for items in lists]
