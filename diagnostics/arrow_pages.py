@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 
 import numpy as np
 import pandas as pd
@@ -29,9 +30,12 @@ def _return_freed_memory() -> None:
     Arrow's mimalloc kept 150 MB more and loaded 30% slower than the system's malloc; and glibc, which raises
     its mmap threshold each time a big block is freed, then kept ~500 MB of freed columns in its heap (peak RSS
     1.15 GB instead of 0.76 GB). A fixed threshold sends every block over 128 kB straight back to the system,
-    for about 20% more CPU time in page faults (1 MB: 0.90 GB and +10%; 4 MB: 0.98 GB and +5%).
+    for about 20% more CPU time in page faults (1 MB: 0.90 GB and +10%; 4 MB: 0.98 GB and +5%). A threshold
+    given at start (``GLIBC_TUNABLES``, as ``python -m diagnostics`` gives it) is left as it is.
     """
     pa.set_memory_pool(pa.system_memory_pool())
+    if "glibc.malloc.mmap_threshold" in os.environ.get("GLIBC_TUNABLES", ""):
+        return
     with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
         ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
 
