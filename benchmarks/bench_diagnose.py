@@ -31,7 +31,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a plain script: import the package from the checkout
 
-from diagnostics import schema  # noqa: E402
+from diagnostics import malloc, schema  # noqa: E402
 from diagnostics.demo import write_demo  # noqa: E402
 from diagnostics.export_guide import select_columns  # noqa: E402
 
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         peer_figures = Figures(float("inf"), float("inf")) if args.no_peer else best(args.repeat, lambda: run(peer))
         ok = report(args.emails, size, built, base, diag, peer_figures)
         print("breakdown (one run, in process: benchmarks/stages.py)", flush=True)
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stages.py"), str(folder)], check=True)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stages.py"), str(folder)], check=True,
+                       env=malloc.environment(dict(os.environ)))  # as python -m diagnostics runs
     finally:
         if args.keep:
             print(f"kept                 {work}")
