@@ -180,9 +180,9 @@ def _one_per_queue(reached: pd.DataFrame) -> pd.DataFrame:
     queue_codes, queue_ids = pd.factorize(reached["queueid"])
     pairs = pd.factorize(reached["row"].to_numpy() * max(len(queue_ids), 1) + queue_codes)[0]
     first = np.unique(pairs, return_index=True)[1]  # codes number pairs in order of first appearance
-    ways = reached[REACHED_BY].groupby(pairs).max()
     combined = reached.iloc[first][["activityid", "queueid", "row"]].reset_index(drop=True)
-    combined[REACHED_BY] = ways.to_numpy()
+    for way in REACHED_BY:  # reached that way by any of the pair's rows
+        combined[way] = np.bincount(pairs, weights=reached[way].to_numpy(), minlength=len(first)) > 0
     return combined[["activityid", "queueid", *REACHED_BY, "row"]]
 
 
