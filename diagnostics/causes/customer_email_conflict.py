@@ -14,10 +14,11 @@ def detect(context: Context) -> pd.DataFrame:
         known = context.senders[context.senders["known"]]
         shared = known[known.duplicated("activityid", keep=False)]
         names = joined_by_key(shared["activityid"], shared["label"], " and ", distinct=False)
-        rows = context.pending[isin(context.pending["activityid"], names.index)]
+        rows = context.pending.loc[isin(context.pending["activityid"], names.index), ["activityid", "sender_address"]]
         parts.append(evidence(rows, rows["sender_address"] + " is used by " + rows["activityid"].map(names)
                               + ": the case's Customer may resolve to the account", queue=None))
-    flagged = context.pending[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool)]
+    flagged = context.pending.loc[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool),
+                                  ["activityid"]]
     parts.append(evidence(flagged, "Dataverse flagged the sender as unresolved between several records "
                           "(isduplicatesenderunresolved)", queue=None))
     return pd.concat(parts, ignore_index=True)

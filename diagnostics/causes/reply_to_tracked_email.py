@@ -29,7 +29,7 @@ def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     """Why each incoming email is a reply: (activityid, evidence), one row per link found."""
     parts = [_in_reply_to(snapshot, incoming), _correlation(incoming)]
     for column, what in (("parentactivityid", "parent activity"), ("correlatedactivityid", "correlated activity")):
-        linked = incoming[incoming[column].notna()]
+        linked = incoming.loc[incoming[column].notna(), ["activityid", column]]
         parts.append(evidence(linked, f"its {what} is set (" + linked[column] + "): server-side sync "
                               "correlated it with an earlier email", queue=None))
     return pd.concat(parts, ignore_index=True)[["activityid", "evidence"]]
@@ -154,7 +154,8 @@ def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
 
 
 def _correlation(incoming: pd.DataFrame) -> pd.DataFrame:
-    correlated = incoming[incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool)]
+    correlated = incoming.loc[incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool),
+                              ["activityid", "correlationmethod"]]
     method = correlated["correlationmethod"].map(CORRELATION)
     return evidence(correlated, "correlation method " + method + " (" + correlated["correlationmethod"].astype(
         "str") + "): server-side sync matched it to an earlier email", queue=None)

@@ -12,9 +12,8 @@ def unknown_sender_targets(context: Context, allow: bool) -> pd.DataFrame:
     """Target queues whose active rule has ``allowunknownsender == allow``, for unknown senders."""
     known = context.senders.loc[context.senders["known"], "activityid"]
     rules = context.active_rules[context.active_rules["allowunknownsender"].fillna(False).astype(bool) == allow]
-    pending = context.pending[~isin(context.pending["activityid"], known)]
-    found = context.targets[["activityid", "queueid"]].merge(pending[["activityid", "sender_address"]],
-                                                            on="activityid")
+    pending = context.pending.loc[~isin(context.pending["activityid"], known), ["activityid", "sender_address"]]
+    found = context.targets[["activityid", "queueid"]].merge(pending, on="activityid")
     return found.merge(rules[["queueid", "name"]], on="queueid")
 
 
