@@ -38,6 +38,8 @@ ENV_VAR = "DIAGNOSTICS_STORE"
 DEFAULT_PATH = Path("data") / "runs.sqlite"
 BUSY_TIMEOUT_SECONDS = 30
 TOKEN_BYTES = 32  # 256 bits; the contract asks for at least 128
+# zlib level 1: for 200,000 emails (119 MB of JSON) 0.47 s and 20 MB, where level 6 took 1.0 s for 15 MB.
+COMPRESSION = 1
 HIDDEN_SUBJECT = "(subject hidden)"
 HIDDEN_SENDER = "(sender hidden)"
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
@@ -103,15 +105,20 @@ class RunStore:
         self._ready = False
         self._ready_lock = threading.Lock()
 
-    def save(self, report: dict, created_by: str, ttl_days: int = 30, mask: bool = False, *,
+    def save(self, report: dict | bytes, created_by: str, ttl_days: int = 30, mask: bool = False, *,
              name: str = "", kind: str = "report") -> str:
-        """Store the report (or a comparison) and return its token; it can be loaded for ``ttl_days`` days."""
+        """Store the report (or a comparison) and return its token; it can be loaded for ``ttl_days`` days.
+
+        ``report`` is the contract JSON as a dict, or already written (``Report.to_json``: no object per
+        email, 0.4 s instead of 2 s for 200,000 emails)."""
         if ttl_days < 0:
             raise ValueError("ttl_days cannot be negative")
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
-        stored = mask_report(report) if mask else report
-        blob = zlib.compress(orjson.dumps(stored), 6)
+        if mask:
+            report = mask_report(orjson.loads(report) if isinstance(report, bytes) else report)
+        document = report if isinstance(report, bytes) else orjson.dumps(report)
+        blob = zlib.compress(document, COMPRESSION)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._clock()
         row = (_digest(token), blob, str(created_by), _iso(now), _iso(now + timedelta(days=ttl_days)), int(mask),

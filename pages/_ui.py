@@ -175,7 +175,7 @@ def _keep_private(report: Report) -> str | None:
     from diagnostics.store import RunStore
 
     try:
-        return RunStore().save(report.to_dict(), created_by=PRIVATE_OWNER, ttl_days=PRIVATE_DAYS)
+        return RunStore().save(report.to_json(), created_by=PRIVATE_OWNER, ttl_days=PRIVATE_DAYS)
     except (sqlite3.Error, OSError) as error:
         LOG.warning("could not keep the report for reloads: %s", error)
         return None
@@ -478,7 +478,7 @@ def share_panel(cur: Current) -> None:
     if create:
         try:
             with st.spinner("Saving the report…"):
-                token = RunStore().save(cur.report.to_dict(), created_by=name.strip() or "an admin",
+                token = RunStore().save(cur.report.to_json(), created_by=name.strip() or "an admin",
                                         ttl_days=int(days), mask=mask)
         except (sqlite3.Error, OSError) as error:
             LOG.error("could not save a shared report: %s", error)

@@ -31,7 +31,7 @@ if cur.kind != "shared":
     if keep:
         try:
             with st.spinner("Saving the run…"):
-                token = RunStore().save(cur.report.to_dict(), created_by="a run kept in the app",
+                token = RunStore().save(cur.report.to_json(), created_by="a run kept in the app",
                                         ttl_days=int(days), name=name.strip() or default_name)
         except (sqlite3.Error, OSError) as error:
             ui.LOG.error("could not keep a run: %s", error)

@@ -293,6 +293,16 @@ def test_save_masked(tmp_path: Path) -> None:
     assert b"Printer on fire" not in zlib.decompress(blob)  # never written unmasked
 
 
+@pytest.mark.parametrize("mask", [False, True])
+def test_a_report_already_written_as_json_is_kept_the_same(tmp_path: Path, mask: bool) -> None:
+    store = RunStore(tmp_path / "runs.sqlite")
+    written = diagnose(load_snapshot(BASIC)).to_json()
+    as_dict = orjson.loads(written)
+    run = store.load(store.save(written, created_by="dana", mask=mask))
+    assert run.report == (mask_report(as_dict) if mask else as_dict)
+    assert run.masked is mask
+
+
 # --- durability ---------------------------------------------------------------------------------------
 
 WRITER = """
