@@ -78,3 +78,5 @@ for finding in findings:
     body = (f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n"
             + "  \n".join(f"• {app_state.evidence_md(sentence)}" for sentence in finding.get("evidence", [])))
     box(body, icon=ui.SEVERITY_ICON.get(severity), title=severity.capitalize())
+
+ui.keep_upload_after_run()  # last: a new upload is kept for reloads once its overview is drawn
