@@ -22,7 +22,7 @@ from .causes.email_not_synced import queue_mailboxes
 from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links
 from .causes.reply_to_tracked_email import threaded as threaded_replies
 from .email_rows import EmailRows
-from .normalize import address_column, arrow_text, isin
+from .normalize import address_column, arrow_text, isin, run_starts
 from .report import Report
 from .snapshot import Snapshot
 
@@ -288,7 +288,7 @@ def _queue_lists(targets: pd.DataFrame, count: int) -> pd.Series:
     rows = targets["row"].to_numpy()
     order = np.lexsort((pd.factorize(targets["queueid"], sort=True)[0], rows))
     email_rows = rows[order]
-    starts = np.flatnonzero(np.r_[True, email_rows[1:] != email_rows[:-1]]) if len(order) else email_rows
+    starts = run_starts(email_rows)
     ids = arrow_text(targets["queueid"]).take(order)
     sets = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(order)], pa.int64()), ids.cast(pa.large_string()))
     keys = pc.binary_join(sets, pa.scalar("|", pa.large_string()))

@@ -164,6 +164,13 @@ def group_lists(keys: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series(lists, index=uniques.take(sorted_codes[starts]), dtype=object)
 
 
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
 def joined_by_key(keys: pd.Series, values: pd.Series, separator: str = ", ", distinct: bool = True) -> pd.Series:
     """The text values of each key, sorted (and without repeats when ``distinct``), joined into one string;
     indexed by key. Arrow joins every group in one call."""
@@ -173,8 +180,7 @@ def joined_by_key(keys: pd.Series, values: pd.Series, separator: str = ", ", dis
     if frame.empty:
         return pd.Series([], dtype="str", index=pd.Index([], dtype="str"))
     frame = frame.sort_values(["key", "value"], kind="stable")
-    sorted_keys = frame["key"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    starts = run_starts(frame["key"].to_numpy())
     offsets = pa.array(np.r_[starts, len(frame)].astype(np.int32))
     groups = pa.ListArray.from_arrays(offsets, arrow_text(frame["value"]))
     joined = pc.binary_join(groups, pa.scalar(separator, groups.type.value_type))
