@@ -16,7 +16,9 @@ from datetime import date
 import pandas as pd
 
 from . import fix_plan as plan_module
+from .cause_view import item_parts
 from .causes import BY_ID, CAUSES, COLORS, ORDER
+from .evidence import text_of
 from .report import Report
 
 UNEXPLAINED = "unexplained"  # pseudo cause id: not converted and nothing in the snapshot explains it
@@ -33,18 +35,6 @@ VERDICT_SHORT = {"converted": "Converted", "not-converted": "Not converted", "ou
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 PAGE_SIZE = 100
 
-# The stage an email has passed once the cause of that order is ruled out: the funnel's rows.
-STAGES = {
-    "email-not-synced": "Synced into Dataverse (in the snapshot)",
-    "queue-only-in-bcc": "Queue address in To or Cc",
-    "queue-item-missing": "Queue item created",
-    "reply-to-tracked-email": "Not a reply to a tracked email",
-    "no-active-rule-for-queue": "Queue has an active rule",
-    "rule-configuration-error": "Rule configured and ran",
-    "unknown-sender-not-allowed": "Sender known or allowed",
-    "contact-creation-failed": "Contact found or created",
-    "customer-email-conflict": "Customer resolved",
-}
 CONVERTED_STAGE = "Became a case"
 
 
@@ -179,7 +169,7 @@ class PlanEntry:
     fix: str
     doc_url: str
     record_url: str | None
-    evidence: tuple[str, ...]
+    evidence: tuple[dict, ...]  # evidence items
     record_id: str | None
     queue: str | None  # the queue id to list the emails of, when the entry is about a queue
 
@@ -208,33 +198,9 @@ def plan_counts_text(entry: PlanEntry) -> str:
     return f"{entry.blocked:,} email{'s' if entry.blocked != 1 else ''} blocked · {alone}"
 
 
-# Raw field names that evidence quotes, and the words an admin uses for them.
-_FIELD_WORDS = (
-    (re.compile(r"has allowunknownsender = false"), "does not create contacts for unknown senders",
-     "allowunknownsender = false"),
-    (re.compile(r"(msdyn_ArcCreateContactWithRuleOwner) = (\S+?):"), "the setting that says whose permissions "
-     "create contacts is {2}:", "{1} = {2}"),
-    (re.compile(r"\s*\(isduplicatesenderunresolved\)"), "", "isduplicatesenderunresolved = true"),
-    (re.compile(r"incoming status Failure"), "cannot receive email", "incomingemailstatus = 2 (Failure)"),
-    (re.compile(r"has no conditions \(rule items\)"), "has no conditions", "convertruleitems: none"),
-    (re.compile(r"correlation method (\w+) \((\d)\)"), "correlation ({1})", "correlationmethod = {2}"),
-)
-
-
-def evidence_parts(sentence: object) -> tuple[str, str | None]:
-    """A sentence in plain words and the raw field it rests on (None when it names none)."""
-    text = "" if sentence is None else str(sentence)
-    for pattern, words, raw in _FIELD_WORDS:
-        found = pattern.search(text)
-        if found:
-            groups = (found.group(0), *found.groups())
-            return (text[:found.start()] + words.format(*groups) + text[found.end():]).strip(), raw.format(*groups)
-    return text, None
-
-
-def evidence_md(sentence: object) -> str:
-    """Evidence as Markdown: plain words (escaped), then the raw field in a code span."""
-    words, raw = evidence_parts(sentence)
+def evidence_md(item: object, cause_id: object) -> str:
+    """Evidence as Markdown: its words (escaped), then the raw field it rests on in a code span."""
+    words, raw = item_parts(item, cause_id)
     return md_literal(words) + (f" {md_code(raw)}" if raw else "")
 
 
@@ -331,7 +297,7 @@ def funnel(report: Report) -> pd.DataFrame:
     for cause in CAUSES:
         dropped = by_cause.get(cause.id, 0)
         remaining -= dropped
-        rows.append({"stage": STAGES[cause.id], "cause": cause.id, "remaining": remaining, "dropped": dropped})
+        rows.append({"stage": cause.stage, "cause": cause.id, "remaining": remaining, "dropped": dropped})
     rows.append({"stage": CONVERTED_STAGE, "cause": None, "remaining": summary["converted"],
                  "dropped": summary["unexplained"]})
     return pd.DataFrame(rows)
@@ -502,8 +468,8 @@ def queue_health(report: Report) -> pd.DataFrame:
             "queue": queue_label(report, queue), "active_rules": ", ".join(rules) if rules else "",
             "emails": received, "converted": converted, "not_converted": received - converted,
             "rate": rate, "top_cause": cause_label(top[queue]) if queue in top.index else "",
-            "findings": " | ".join(f"{item.get('severity')}: {evidence_parts(sentence)[0]}"
-                                   for item in queue_findings for sentence in item.get("evidence", [])),
+            "findings": " | ".join(f"{finding.get('severity')}: {text_of(item)}"
+                                   for finding in queue_findings for item in finding.get("evidence", [])),
         })
     return pd.DataFrame(rows)
 

@@ -22,8 +22,9 @@ from .causes.email_not_synced import queue_mailboxes
 from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links
 from .causes.reply_to_tracked_email import threaded as threaded_replies
 from .email_rows import EmailRows
+from .evidence import ROW_COLUMNS, SEVERITY_RANK, empty_rows, finding_dicts
 from .normalize import address_column, arrow_text, isin, run_starts
-from .report import Report
+from .report import CAUSE_COLUMNS, EVIDENCE_COLUMNS, Report
 from .snapshot import Snapshot
 
 TO, CC, RELATED = 2, 3, 13
@@ -57,6 +58,7 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
     converted, threaded = _converted(snapshot, context, rows, in_scope)
     email_queues = _queue_lists(context.targets, rows.count)
+    context.reached_queues = context.targets["queueid"].unique()
     _restrict(context, in_scope & ~converted)
     found, unchecked = [], []
     for step, cause in enumerate(CAUSES, start=1):
@@ -68,13 +70,14 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
         if missing and cause.per_email:
             unchecked.append(pd.DataFrame({"activityid": context.pending["activityid"].values,
                                            "cause": cause.id, "missing": [missing] * len(context.pending)}))
-    causes = _gather(found, context)
+    causes, evidence = _gather(found, context)
     verdicts = _verdicts(emails, rows, direction, in_scope, converted, threaded, causes, email_queues)
     return Report(
         tables=snapshot.counts,
         missing_tables=snapshot.missing(schema.TABLES),
         emails=verdicts,
-        causes=causes.drop(columns="expected"),
+        causes=causes,
+        evidence=evidence,
         notes=_notes(context, emails, direction, verdicts),
         unchecked=_unchecked(unchecked, causes),
         findings=_findings(context),
@@ -197,8 +200,9 @@ def _monitor(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
     """Activity monitor rows of the emails; the table has no queue column on every version: the rule's queue."""
     rows = snapshot.table("activitymonitors").rename(columns={"monitoredactivityitemid": "activityid"})
     rows = rows[isin(rows["activityid"], pending["activityid"])]
-    rule_queue = snapshot.table("convertrules").set_index("convertruleid")["queueid"].dropna().to_dict()
-    return rows.assign(queueid=rows["ruleid"].map(rule_queue).astype("str"))
+    rules = snapshot.table("convertrules").set_index("convertruleid")
+    return rows.assign(queueid=rows["ruleid"].map(rules["queueid"].dropna().to_dict()).astype("str"),
+                       rule=rows["ruleid"].map(rules["name"].dropna().to_dict()).astype("str"))
 
 
 def _senders(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
@@ -305,22 +309,21 @@ def _queue_lists(targets: pd.DataFrame, count: int) -> pd.Series:
 def _tagged(rows: pd.DataFrame, cause: Cause) -> pd.DataFrame:
     """A cause's evidence rows with its id and order, and its default kind where a row gives none."""
     kind = rows["kind"].astype("str").fillna(cause.kind) if "kind" in rows else cause.kind
-    return rows.assign(cause=cause.id, kind=kind, order=cause.order)
+    return rows[ROW_COLUMNS].assign(cause=cause.id, kind=kind, order=cause.order)
 
 
-def _gather(found: list[pd.DataFrame], context: Context) -> pd.DataFrame:
-    """One row per (email, cause, queue) with its kind and evidence sentences, in pipeline order."""
-    rows = pd.concat([frame for frame in found if not frame.empty] or [pd.DataFrame(
-        columns=["activityid", "queue", "evidence", "cause", "kind", "order"])], ignore_index=True)
-    rows = rows.drop_duplicates(["activityid", "cause", "queue", "evidence"])
+def _gather(found: list[pd.DataFrame], context: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per (email, cause, queue) with its kind, in pipeline order; and its evidence rows (``row``: the
+    cause row they belong to)."""
+    rows = pd.concat([frame for frame in found if not frame.empty] or [
+        empty_rows().assign(cause=pd.Series(dtype="str"), kind=pd.Series(dtype="str"), order=pd.Series(dtype=int))],
+        ignore_index=True)
+    rows = rows.drop_duplicates(["activityid", "cause", "queue", "code", "values"])
     rows = rows.sort_values(["activityid", "order", "queue"], kind="stable").reset_index(drop=True)
     starts = _runs(rows, ["activityid", "order", "queue"])  # sorted: each (email, cause, queue) is one run
-    evidence = rows["evidence"].tolist()
     is_by_design = (rows["kind"] == BY_DESIGN).fillna(False).to_numpy(dtype=bool)
     by_design = np.logical_or.reduceat(is_by_design, starts) if starts else is_by_design  # one reason excuses it
-    causes = rows.iloc[starts].reset_index(drop=True)
-    ends = [*starts[1:], len(rows)] if starts else []
-    causes["evidence"] = [evidence[start:end] for start, end in zip(starts, ends, strict=True)]
+    causes = rows.iloc[starts][["activityid", "cause", "queue", "order"]].reset_index(drop=True)
     causes["kind"] = pd.array(np.where(by_design, BY_DESIGN, FAULT), dtype="str")
     remediation = {cause.order: cause.remediation_for(context) for cause in CAUSES}
     causes["remediation"] = pd.array([remediation[order] for order in causes["order"].tolist()], dtype="str")
@@ -328,7 +331,10 @@ def _gather(found: list[pd.DataFrame], context: Context) -> pd.DataFrame:
     on_expected = isin(causes["activityid"] + "|" + causes["queue"].fillna(""),
                        expected["activityid"] + "|" + expected["queueid"])
     causes["expected"] = (causes["queue"].isna() | on_expected).astype(bool)
-    return causes[["activityid", "cause", "kind", "queue", "evidence", "remediation", "expected"]]
+    run = np.zeros(len(rows), dtype=np.int64)
+    run[starts[1:]] = 1
+    evidence = rows[EVIDENCE_COLUMNS[1:]].assign(row=np.cumsum(run))[EVIDENCE_COLUMNS]
+    return causes[CAUSE_COLUMNS], evidence
 
 
 def _runs(rows: pd.DataFrame, columns: list[str]) -> list[int]:
@@ -411,12 +417,12 @@ def _direction_notes(emails: pd.DataFrame, direction: pd.Series) -> pd.DataFrame
 
 
 def _findings(context: Context) -> list[dict]:
+    """Environment findings: each cause's finding rows grouped by what they are about (scope and subject)."""
     found: list[dict] = []
     for cause in CAUSES:
         if cause.findings and not context.snapshot.missing(cause.requires):
-            found += cause.findings(context)
-    severity = {"error": 0, "warning": 1, "info": 2}
-    return sorted(found, key=lambda finding: (severity[finding["severity"]], ORDER[finding["id"]]))
+            found += finding_dicts(cause, cause.findings(context))
+    return sorted(found, key=lambda finding: (SEVERITY_RANK[finding["severity"]], ORDER[finding["id"]]))
 
 
 def _queue_summary(context: Context) -> pd.DataFrame:

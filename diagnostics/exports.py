@@ -24,7 +24,6 @@ from .app_state import (
     Kpis,
     cause_label,
     cause_title,
-    evidence_parts,
     findings_rows,
     kpis,
     plan_counts_text,
@@ -33,6 +32,7 @@ from .app_state import (
     queue_names,
     unchecked_lines,
 )
+from .cause_view import item_parts
 from .causes import BY_ID
 from .fix_plan import about_label
 from .report import Report
@@ -67,8 +67,7 @@ def emails_csv(report: Report, emails: pd.DataFrame | None = None) -> bytes:
         "; ".join)
     primary = emails[["activityid", "primary_cause"]].merge(causes, left_on=["activityid", "primary_cause"],
                                                             right_on=["activityid", "cause"])
-    evidence = primary.groupby("activityid", sort=False)["evidence"].agg(
-        lambda lists: " | ".join(evidence_parts(sentence)[0] for sentences in lists for sentence in sentences))
+    evidence = _primary_evidence(report, primary)
     fixes = primary.drop_duplicates("activityid").set_index("activityid")["remediation"]
     pending = emails["verdict"] == "not-converted"
     primary_id = emails["primary_cause"].astype("object").where(emails["primary_cause"].notna() | ~pending,
@@ -153,8 +152,16 @@ def _kpi_rows(numbers: Kpis) -> list[tuple[str, str]]:
             ("Working as designed", f"{numbers.by_design:,}")]
 
 
-def _sentences(evidence: list) -> list[dict]:
-    return [dict(zip(("words", "raw"), evidence_parts(sentence), strict=True)) for sentence in evidence]
+def _primary_evidence(report: Report, primary: pd.DataFrame) -> pd.Series:
+    """The evidence words of each email's primary cause, joined, by activityid."""
+    rows = report.causes.reset_index()[["index", "activityid", "cause"]].merge(
+        primary[["activityid", "cause"]].drop_duplicates(), on=["activityid", "cause"])
+    items = report.evidence.merge(rows.rename(columns={"index": "row"}), on="row")
+    return items.groupby("activityid", sort=False)["text"].agg(" | ".join)
+
+
+def _sentences(evidence: list, cause: object) -> list[dict]:
+    return [dict(zip(("words", "raw"), item_parts(item, cause), strict=True)) for item in evidence]
 
 
 def _plan_rows(report: Report) -> list[dict]:
@@ -162,12 +169,12 @@ def _plan_rows(report: Report) -> list[dict]:
              "cause_title": cause_title(entry.cause), "counts": plan_counts_text(entry), "fix": entry.fix,
              "doc_url": entry.doc_url if entry.doc_url.startswith("https://") else "",
              "record_url": entry.record_url, "record_id": entry.record_id,
-             "evidence": _sentences(list(entry.evidence[:6]))} for entry in plan_entries(report)]
+             "evidence": _sentences(list(entry.evidence[:6]), entry.cause)} for entry in plan_entries(report)]
 
 
 def _finding_rows(report: Report) -> list[dict]:
     return [{"severity": row.get("severity"), "label": row["label"], "subject": row["subject_label"],
-             "evidence": _sentences(row.get("evidence", []))} for row in findings_rows(report)]
+             "evidence": _sentences(row.get("evidence", []), row.get("id"))} for row in findings_rows(report)]
 
 
 def _email_rows(report: Report, pending: pd.DataFrame) -> list[dict]:
@@ -175,7 +182,7 @@ def _email_rows(report: Report, pending: pd.DataFrame) -> list[dict]:
     shown = pending.sort_values("received_on", ascending=False, kind="stable").head(HTML_EMAIL_LIMIT)
     names = queue_names(report)
     first = report.causes[report.causes["activityid"].isin(shown["activityid"])].drop_duplicates("activityid")
-    evidence = dict(zip(first["activityid"], first["evidence"], strict=True))
+    evidence = dict(zip(first["activityid"], report.evidence_of(first), strict=True))
     fixes = dict(zip(first["activityid"], first["remediation"], strict=True))
     rows = []
     for email in shown.itertuples(index=False):  # at most HTML_EMAIL_LIMIT rows of a page
@@ -187,7 +194,7 @@ def _email_rows(report: Report, pending: pd.DataFrame) -> list[dict]:
             "queues": ", ".join(names.get(queue, queue) for queue in email.queues)
             if isinstance(email.queues, list) else NO_QUEUE,
             "cause": cause_label(cause),
-            "evidence": "; ".join(evidence_parts(sentence)[0] for sentence in evidence.get(email.activityid, [])[:2]),
+            "evidence": "; ".join(item["text"] for item in evidence.get(email.activityid, [])[:2]),
             "fix": _text(fixes.get(email.activityid)) or (registry.remediation if registry else ""),
             "doc_url": registry.doc_url if registry else "", "activityid": email.activityid})
     return rows

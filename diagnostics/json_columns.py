@@ -301,13 +301,15 @@ def _writer_memory() -> Iterator[None]:
             pa.set_memory_pool(previous)
 
 
-def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame, unchecked: pd.DataFrame) -> list:
+def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, evidence: pd.DataFrame, notes: pd.DataFrame,
+                unchecked: pd.DataFrame) -> list:
     """The contract's ``emails`` array as JSON text, in pieces to join (the emails' objects are one buffer)."""
     with _writer_memory():
-        return _emails_json(emails, causes, notes, unchecked)
+        return _emails_json(emails, causes, evidence, notes, unchecked)
 
 
-def _emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame, unchecked: pd.DataFrame) -> list:
+def _emails_json(emails: pd.DataFrame, causes: pd.DataFrame, evidence: pd.DataFrame, notes: pd.DataFrame,
+                 unchecked: pd.DataFrame) -> list:
     ids = emails["activityid"].astype("str")
     rows = _Rows(_chunk(pa.array(ids.array)).cast(_TEXT), causes["activityid"], notes["activityid"],
                  unchecked["activityid"])
@@ -321,7 +323,7 @@ def _emails_json(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame
         json_combinations({"verdict": emails["verdict"], "primary_cause": emails["primary_cause"],
                            "primary_kind": emails["primary_kind"],
                            "threaded": emails["threaded"].fillna(False).astype(bool)}),
-        ',"causes":[', rows.insides(0, partial(_cause_items, causes)),
+        ',"causes":[', rows.insides(0, partial(_cause_items, causes, evidence_lists(evidence, len(causes)))),
         '],"notes":[', rows.insides(1, partial(json_distinct, notes["note"])),
         '],"unchecked":[', rows.insides(2, partial(_unchecked_items, unchecked)),
         "]},",
@@ -338,11 +340,36 @@ def _lists(values: pd.Series) -> list:
     return np.where(is_list, values, empty).tolist()
 
 
-def _cause_items(causes: pd.DataFrame, rows: np.ndarray, later: np.ndarray) -> pa.Array:
-    return _joined([json_combinations({"id": causes["cause"], "kind": causes["kind"], "queue": causes["queue"]},
-                                      "{", ',"evidence":', rows, later),
-                    json_lists(causes["evidence"].to_numpy(dtype=object)[rows].tolist()),  # each with its comma
-                    json_combinations({"remediation": causes["remediation"]}, after="}", rows=rows)])
+def _cause_items(causes: pd.DataFrame, evidence: pa.Array, rows: np.ndarray, later: np.ndarray) -> pa.Array:
+    return _joined([json_combinations({"id": causes["cause"], "kind": causes["kind"], "queue": causes["queue"],
+                                       "expected": causes["expected"].astype(bool)}, "{", ',"evidence":[', rows, later),
+                    evidence.take(pa.array(rows)),
+                    json_combinations({"remediation": causes["remediation"]}, before="],", after="}", rows=rows)])
+
+
+def evidence_lists(evidence: pd.DataFrame, count: int) -> pa.Array:
+    """The inside of each cause row's evidence array (``{"code":…,"about":…,"values":…,"text":…},…``): every
+    item written once, column-wise, each row's items a slice of one buffer. ``values`` is JSON already."""
+    order = np.argsort(evidence["row"].to_numpy(), kind="stable")
+    evidence = evidence.iloc[order]
+    owners = evidence["row"].to_numpy()
+    offsets = np.searchsorted(owners, np.arange(count + 1))
+    later = np.ones(len(evidence), np.int8)
+    later[offsets[:-1][np.diff(offsets) > 0]] = 0
+    about = _joined([*_strings(evidence["about_table"], '{"table":'), *_strings(evidence["about_id"], ',"id":'),
+                     *_strings(evidence["about_name"], ',"name":'), "}"])
+    about = pc.if_else(_texts_of(evidence["about_table"]).is_valid(), about, _literal("null"))
+    items = _joined([_LEADS.take(pa.array(later)), *_strings(evidence["code"], '{"code":'), ',"about":', about,
+                     ',"values":', _texts_of(evidence["values"]), *_strings(evidence["text"], ',"text":'), "}"])
+    return _insides(items, offsets)
+
+
+def _texts_of(values: pd.Series) -> pa.Array:
+    return _chunk(pa.array(values.astype("str").array, from_pandas=True)).cast(_TEXT)
+
+
+def _strings(values: pd.Series, prefix: str) -> list:
+    return [json_strings(_texts_of(values), prefix)]
 
 
 def _unchecked_items(unchecked: pd.DataFrame, rows: np.ndarray, later: np.ndarray) -> pa.Array:

@@ -14,16 +14,19 @@ import orjson
 import pandas as pd
 
 from .causes import BY_ID, CAUSES
+from .evidence import as_item, items_of, text_of
 from .json_columns import emails_json
 from .normalize import group_lists, isin
 
 if TYPE_CHECKING:
     from .snapshot import Snapshot
 
-SCHEMA_VERSION = 1
+# 2: evidence is a list of objects (code, about, values, text) instead of sentences; version 1 still opens.
+SCHEMA_VERSION = 2
 EMAIL_COLUMNS = ["activityid", "subject", "received_on", "sender", "queues", "verdict", "primary_cause",
                  "primary_kind", "threaded"]
-CAUSE_COLUMNS = ["activityid", "cause", "kind", "queue", "evidence", "remediation"]
+CAUSE_COLUMNS = ["activityid", "cause", "kind", "queue", "remediation", "expected"]
+EVIDENCE_COLUMNS = ["row", "code", "about_table", "about_id", "about_name", "values", "text"]
 
 
 @dataclass
@@ -32,8 +35,9 @@ class Report:
 
     ``emails``: one row per email (``EMAIL_COLUMNS``; ``primary_kind`` is the primary cause's kind,
     ``threaded`` marks a reply regarding an active case). ``causes``: one row per (email, cause, queue)
-    with ``kind`` (fault or by-design), ``evidence`` (a list of sentences) and ``remediation``, in
-    pipeline order. ``notes``:
+    with ``kind`` (fault or by-design), ``remediation`` and ``expected`` (on an expected queue, or
+    email-wide), in pipeline order. ``evidence``: one row per piece of evidence (``EVIDENCE_COLUMNS``;
+    ``row`` is its cause row, ``values`` the JSON of the values it cites). ``notes``:
     (activityid, note). ``unchecked``: (activityid, cause, missing tables). ``findings``: environment
     findings, most severe first. ``queues``: queueid, name, address, active_rules.
     """
@@ -42,6 +46,7 @@ class Report:
     missing_tables: list[str]
     emails: pd.DataFrame
     causes: pd.DataFrame
+    evidence: pd.DataFrame
     notes: pd.DataFrame
     unchecked: pd.DataFrame
     findings: list[dict]
@@ -95,18 +100,29 @@ class Report:
         if rows.empty:
             return None
         ids = rows["activityid"]
-        return _email_dicts(rows, self.causes[isin(self.causes["activityid"], ids)],
-                            self.notes[isin(self.notes["activityid"], ids)],
+        causes = self.causes[isin(self.causes["activityid"], ids)]
+        return _email_dicts(rows, causes, self.evidence_of(causes), self.notes[isin(self.notes["activityid"], ids)],
                             self.unchecked[isin(self.unchecked["activityid"], ids)])[0]
+
+    def evidence_of(self, causes: pd.DataFrame) -> pd.Series:
+        """The evidence items of these cause rows (a list per row, indexed like ``causes``)."""
+        chosen = self.evidence[isin(self.evidence["row"], pd.Series(causes.index))]
+        lists = group_lists(chosen["row"], pd.Series(items_of(chosen), index=chosen.index, dtype=object))
+        return pd.Series([lists.get(row, []) for row in causes.index], index=causes.index, dtype=object)
 
     def to_dict(self, *, emails_as_json: bool = False) -> dict:
         """The contract's JSON as a dict; with ``emails_as_json`` the emails array is one ``orjson.Fragment``
         written column-wise (no Python object per email)."""
-        frames = (self.emails, self.causes, self.notes, self.unchecked)
-        emails = orjson.Fragment(b"".join(emails_json(*frames))) if emails_as_json else _email_dicts(*frames)
-        return self._document(emails)
+        if emails_as_json:
+            return self._document(orjson.Fragment(b"".join(self._emails_json())))
+        return self._document(_email_dicts(self.emails, self.causes, self.evidence_of(self.causes), self.notes,
+                                           self.unchecked))
+
+    def _emails_json(self) -> list:
+        return emails_json(self.emails, self.causes, self.evidence, self.notes, self.unchecked)
 
     def _document(self, emails: object) -> dict:
+        plan = self.fix_plan()  # first: it sets the findings' severity
         return {
             "schema_version": SCHEMA_VERSION,
             "source": self.source,
@@ -116,7 +132,7 @@ class Report:
             "summary": self.summary(),
             "emails": emails,
             "findings": self.findings,
-            "fix_plan": self.fix_plan(),
+            "fix_plan": plan,
             "org_url": self.org_url,
             "queues": [{"queueid": row.queueid, "name": _text(row.name), "emailaddress": _text(row.address),
                         "active_rules": list(row.active_rules) if isinstance(row.active_rules, list) else []}
@@ -136,7 +152,7 @@ class Report:
         at = keys.index("emails")
         head = orjson.dumps({key: document[key] for key in keys[:at]})
         tail = orjson.dumps({key: document[key] for key in keys[at + 1:]})
-        pieces = emails_json(self.emails, self.causes, self.notes, self.unchecked)
+        pieces = self._emails_json()
         return [head[:-1], b',"emails":', *pieces, b",", tail[1:]]
 
     @classmethod
@@ -146,11 +162,12 @@ class Report:
         frame = pd.DataFrame(emails, columns=EMAIL_COLUMNS)
         frame["received_on"] = pd.to_datetime(frame["received_on"], utc=True, errors="coerce")
         frame["threaded"] = frame["threaded"].fillna(False).astype(bool)
-        causes = pd.DataFrame([{"activityid": email["activityid"], "cause": cause["id"],
+        listed = [(email["activityid"], cause) for email in emails for cause in email.get("causes", [])]
+        causes = pd.DataFrame([{"activityid": activityid, "cause": cause["id"],
                                 "kind": cause.get("kind") or BY_ID[cause["id"]].kind, "queue": cause["queue"],
-                                "evidence": cause["evidence"], "remediation": cause["remediation"]}
-                               for email in emails for cause in email.get("causes", [])],
-                              columns=CAUSE_COLUMNS)
+                                "remediation": cause["remediation"], "expected": cause.get("expected", True)}
+                               for activityid, cause in listed], columns=CAUSE_COLUMNS)
+        evidence = _evidence_frame([cause.get("evidence", []) for _, cause in listed])
         frame["primary_kind"] = frame["primary_kind"].fillna(_primary_kinds(frame, causes))
         notes = pd.DataFrame([{"activityid": email["activityid"], "note": note}
                               for email in emails for note in email.get("notes", [])],
@@ -163,20 +180,44 @@ class Report:
                                 "address": queue["emailaddress"], "active_rules": queue["active_rules"]}
                                for queue in data.get("queues", [])],
                               columns=["queueid", "name", "address", "active_rules"])
+        findings = [dict(finding, evidence=[as_item(value) for value in finding.get("evidence", [])])
+                    for finding in data["findings"]]
+        plan = data.get("fix_plan")
+        if plan is not None:
+            plan = [dict(entry, evidence=[as_item(value) for value in entry.get("evidence", [])]) for entry in plan]
         return cls(tables=data["tables"], missing_tables=data["missing_tables"], emails=frame, causes=causes,
-                   notes=notes, unchecked=unchecked, findings=data["findings"], queues=queues,
+                   evidence=evidence, notes=notes, unchecked=unchecked, findings=findings, queues=queues,
                    source=data.get("source", "snapshot"), created_at=data.get("created_at", ""),
-                   org_url=data.get("org_url"), plan=data.get("fix_plan"))
+                   org_url=data.get("org_url"), plan=plan)
 
 
-def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, notes: pd.DataFrame,
+def _evidence_frame(lists: list[list]) -> pd.DataFrame:
+    """The evidence rows of the causes' lists of items (a report of schema 1 has sentences: items of code
+    ``text``)."""
+    items = [(row, as_item(value)) for row, values in enumerate(lists) for value in values]
+    about = [found.get("about") or {} for _, found in items]
+    return pd.DataFrame({
+        "row": pd.array([row for row, _ in items], dtype="int64"),
+        "code": pd.array([found["code"] for _, found in items], dtype="str"),
+        "about_table": pd.array([entry.get("table") for entry in about], dtype="str"),
+        "about_id": pd.array([entry.get("id") for entry in about], dtype="str"),
+        "about_name": pd.array([entry.get("name") for entry in about], dtype="str"),
+        "values": pd.array([orjson.dumps(found["values"]).decode() for _, found in items], dtype="str"),
+        "text": pd.array([found["text"] for _, found in items], dtype="str"),
+    }, columns=EVIDENCE_COLUMNS)
+
+
+def _email_dicts(emails: pd.DataFrame, causes: pd.DataFrame, evidence: pd.Series, notes: pd.DataFrame,
                  unchecked: pd.DataFrame) -> list[dict]:
-    """The contract's per-email objects, built column-wise from the long frames."""
+    """The contract's per-email objects, built column-wise from the long frames (``evidence``: each cause row's
+    items)."""
     cause_dicts = pd.Series([
-        {"id": cause, "kind": kind, "queue": _text(queue), "evidence": list(evidence), "remediation": remediation}
-        for cause, kind, queue, evidence, remediation in zip(
+        {"id": cause, "kind": kind, "queue": _text(queue), "expected": bool(expected), "evidence": list(items),
+         "remediation": remediation}
+        for cause, kind, queue, expected, items, remediation in zip(
             causes["cause"].tolist(), causes["kind"].tolist(), causes["queue"].tolist(),
-            causes["evidence"].tolist(), causes["remediation"].tolist(), strict=True)],
+            causes["expected"].astype(bool).tolist(), evidence.tolist(), causes["remediation"].tolist(),
+            strict=True)],
         index=causes.index, dtype=object)
     unchecked_dicts = pd.Series([{"id": cause, "missing": list(missing)} for cause, missing in zip(
         unchecked["cause"].tolist(), unchecked["missing"].tolist(), strict=True)], index=unchecked.index,
@@ -269,7 +310,7 @@ def _findings_lines(report: Report) -> list[str]:
     lines = ["", "Environment findings:"]
     for finding in distinct_findings(report):
         lines.append(f"  [{finding['severity']}] {finding_subject(report, finding)}: {finding['id']}")
-        lines += [f"      - {sentence}" for sentence in finding["evidence"]]
+        lines += [f"      - {text_of(item)}" for item in finding["evidence"]]
     return lines
 
 
@@ -279,11 +320,12 @@ def _pending_lines(report: Report, limit: int) -> list[str]:
         return []
     names = report.queue_names()
     lines = ["", f"Emails not converted (first {len(pending)}):"]
-    for email in _email_dicts(pending, report.causes[isin(report.causes["activityid"], pending["activityid"])],
-                              report.notes.iloc[:0], report.unchecked.iloc[:0]):
+    causes = report.causes[isin(report.causes["activityid"], pending["activityid"])]
+    for email in _email_dicts(pending, causes, report.evidence_of(causes), report.notes.iloc[:0],
+                              report.unchecked.iloc[:0]):
         queues = ", ".join(names.get(queue, queue) for queue in email["queues"]) or "no queue"
         lines.append(f"  {email['received_on'] or '-'}  {email['subject']!r} from {email['sender'] or '-'} "
                      f"to {queues}  -> {email['primary_cause'] or 'unexplained'}")
         for cause in email["causes"][:3]:
-            lines += [f"      {cause['id']}: {sentence}" for sentence in cause["evidence"][:2]]
+            lines += [f"      {cause['id']}: {item['text']}" for item in cause["evidence"][:2]]
     return lines

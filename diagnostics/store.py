@@ -9,10 +9,7 @@ writer killed mid-save leaves the whole report or nothing.
 Tokens are never stored or logged: rows are keyed by the SHA-256 of the token, so a leaked database
 file opens no links, and looking a row up reveals nothing about the tokens near it.
 
-Masking (``mask_report``) hides customer data before a report is shared further than its team:
-every email address except the queues' own (the organisation's addresses, needed to act on the
-report) becomes ``a***@contoso.com``; senders lose their display names; subjects become
-``(subject hidden)``, also where evidence quotes them.
+Masking (``masking.mask_report``) hides customer data before a report is shared further than its team.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from .normalize import address_key
+from .masking import HIDDEN_SENDER, HIDDEN_SUBJECT, mask_address, mask_report  # noqa: F401 - the store's API
 
 ENV_VAR = "DIAGNOSTICS_STORE"
 DEFAULT_PATH = Path("data") / "runs.sqlite"
@@ -40,12 +37,8 @@ BUSY_TIMEOUT_SECONDS = 30
 TOKEN_BYTES = 32  # 256 bits; the contract asks for at least 128
 # zlib level 1: for 200,000 emails (119 MB of JSON) 0.47 s and 20 MB, where level 6 took 1.0 s for 15 MB.
 COMPRESSION = 1
-HIDDEN_SUBJECT = "(subject hidden)"
-HIDDEN_SENDER = "(sender hidden)"
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"  # fixed width, so text comparison is time comparison
-# Broad on purpose: masking too much is harmless, leaving an address is not.
-_ADDRESS = re.compile(r"[^\s@<>()\[\],;:]+@[^\s@<>()\[\],;:'\"]+")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -236,77 +229,6 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     for name, definition in _ADDED_COLUMNS:
         if name not in present:
             db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
-
-
-def mask_report(report: dict) -> dict:
-    """A copy of the report with customer addresses masked and subjects hidden; the input is untouched."""
-    keep = {key for queue in report.get("queues") or [] if (key := address_key(queue.get("emailaddress")))}
-    subjects = {email["subject"] for email in report.get("emails") or [] if email.get("subject")}
-    masked = _mask_strings(report, keep, subjects)  # builds new lists and dicts all the way down
-    for email in masked.get("emails") or []:
-        if email.get("subject"):
-            email["subject"] = HIDDEN_SUBJECT
-        if email.get("sender"):
-            email["sender"] = _mask_sender(email["sender"])
-    return masked
-
-
-def mask_address(address: str) -> str:
-    """``jo.smith@contoso.com`` -> ``j***@contoso.com``."""
-    local, _, domain = address.rpartition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def _mask_sender(sender: str) -> str:
-    """Only the masked address: a display name is personal data too."""
-    found = _ADDRESS.search(sender)
-    return mask_address(found.group().rstrip(".")) if found else HIDDEN_SENDER
-
-
-def _mask_strings(value: object, keep: set[str], subjects: set[str]) -> object:
-    if isinstance(value, str):
-        return _mask_text(value, keep, subjects)
-    if isinstance(value, list):
-        return [_mask_strings(item, keep, subjects) for item in value]
-    if isinstance(value, dict):
-        return {key: _mask_strings(item, keep, subjects) for key, item in value.items()}
-    return value
-
-
-def _mask_text(text: str, keep: set[str], subjects: set[str]) -> str:
-    if "@" in text:
-        text = _ADDRESS.sub(lambda found: _mask_match(found.group(), keep), text)
-    if subjects and ("'" in text or '"' in text):
-        text = _hide_quoted_subjects(text, subjects)
-    return text
-
-
-def _mask_match(found: str, keep: set[str]) -> str:
-    # quotes around an address and the full stop ending a sentence are not part of it
-    address = found.lstrip("'\"`").rstrip(".")
-    start = found.index(address)
-    before, after = found[:start], found[start + len(address):]
-    return found if address.lower() in keep else before + mask_address(address) + after
-
-
-def _hide_quoted_subjects(text: str, subjects: set[str]) -> str:
-    """Evidence quotes subjects ('…'); a subject may hold quotes itself, so pair each quote with later ones."""
-    for quote in ("'", '"'):
-        positions = [index for index, char in enumerate(text) if char == quote]
-        if len(positions) > 40:  # quadratic pairing would be slow: plain substring search instead
-            for subject in subjects:
-                text = text.replace(subject, HIDDEN_SUBJECT)
-            continue
-        parts, done = [], 0
-        for start in positions:
-            if parts and start <= done:  # inside, or closing, the last hidden subject
-                continue
-            end = next((end for end in positions if end > start and text[start + 1:end] in subjects), None)
-            if end is not None:
-                parts += [text[done:start + 1], HIDDEN_SUBJECT]
-                done = end
-        text = "".join(parts) + text[done:]
-    return text
 
 
 def _digest(token: str) -> bytes:

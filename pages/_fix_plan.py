@@ -63,7 +63,7 @@ def _entry(entry: app_state.PlanEntry, key: str) -> None:
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             with st.popover("Evidence", icon=":material/fact_check:"):
                 st.markdown(f"{ui.cause_md(entry.cause)}  \n" + "  \n".join(
-                    f"• {app_state.evidence_md(sentence)}" for sentence in entry.evidence[:20]))
+                    f"• {app_state.evidence_md(item, entry.cause)}" for item in entry.evidence[:20]))
                 if entry.record_id:
                     st.caption("Record id")
                     st.code(entry.record_id, language=None)

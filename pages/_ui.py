@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from diagnostics import app_state, budget, charts, exports
-from diagnostics.causes import BY_ID
+from diagnostics.cause_view import CauseView, cause_view
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
 
@@ -406,6 +406,19 @@ def go_to_emails(**params: str) -> None:
 
 # --------------------------------------------------------------------------- one email
 
+def cause_block(view: CauseView, fix: bool = True) -> None:
+    """One cause's evidence (words and the raw field), fix and documentation: every page shows a cause so."""
+    if view.lines:
+        where = f"**Evidence** (queue {md(view.queue_label)})" if view.queue_label else "**Evidence**"
+        st.markdown(where + "  \n" + "  \n".join(
+            f"• {app_state.md_literal(words)}" + (f" {app_state.md_code(raw)}" if raw else "")
+            for words, raw in view.lines))
+    if fix:
+        st.markdown("**Fix:** " + md(view.fix))
+        if view.doc_url:
+            st.markdown(f"[Microsoft documentation]({view.doc_url})")
+
+
 def email_detail(report: Report, activityid: str) -> None:
     detail = app_state.email_view(report, activityid)
     if detail is None:
@@ -431,17 +444,7 @@ def email_detail(report: Report, activityid: str) -> None:
             st.markdown(f"{number}. {cause_md(cause_id)}{primary}")
             seen: set[str] = set()
             for row in rows:
-                sentences = [sentence for sentence in row["evidence"] if sentence not in seen]
-                seen.update(sentences)
-                if not sentences:
-                    continue
-                where = f"**Evidence** (queue {md(row['queue_label'])})" if row.get("queue_label") else "**Evidence**"
-                st.markdown(where + "  \n" + "  \n".join(f"• {app_state.evidence_md(sentence)}"
-                                                          for sentence in sentences))
-            st.markdown("**Fix:** " + md(rows[0]["remediation"]))
-            registry = BY_ID.get(cause_id)
-            if registry:
-                st.markdown(f"[Microsoft documentation]({registry.doc_url})")
+                cause_block(cause_view(row, row.get("queue_label"), seen), fix=row is rows[-1])
     if detail["notes"]:
         st.markdown("##### Notes")
         st.markdown("  \n".join(f"• {md(note)}" for note in detail["notes"]))

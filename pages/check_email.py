@@ -5,6 +5,7 @@ import logging
 import streamlit as st
 
 from diagnostics import app_state, charts
+from diagnostics.cause_view import cause_view
 from diagnostics.errors import SnapshotError
 from diagnostics.headers import HEADER_VERDICT_LABELS, MAX_BYTES, analyse_headers, authentication_rows, spam_rows
 from pages import _ui as ui
@@ -84,10 +85,8 @@ if result:
     for number, cause in enumerate(result.get("causes") or [], start=1):
         with st.container(border=True):
             st.markdown(f"{number}. {ui.cause_md(cause['id'])}")
-            if cause.get("queue"):
-                st.markdown(ui.field_md("Queue", queue_labels.get(cause["queue"], cause["queue"])))
-            st.markdown("**Evidence**  \n" + "  \n".join(f"• {ui.md(sentence)}" for sentence in cause["evidence"]))
-            st.markdown("**Fix:** " + ui.md(cause.get("remediation")))
+            queue = queue_labels.get(cause["queue"], cause["queue"]) if cause.get("queue") else None
+            ui.cause_block(cause_view(cause, queue))
     if result.get("notes"):
         st.markdown("##### Notes")
         st.markdown("  \n".join(f"• {ui.md(note)}" for note in result["notes"]))

@@ -76,7 +76,7 @@ for finding in findings:
     severity = finding.get("severity", "info")
     box = {"error": st.error, "warning": st.warning}.get(severity, st.info)
     body = (f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n"
-            + "  \n".join(f"• {app_state.evidence_md(sentence)}" for sentence in finding.get("evidence", [])))
+            + "  \n".join(f"• {app_state.evidence_md(item, finding['id'])}" for item in finding.get("evidence", [])))
     box(body, icon=ui.SEVERITY_ICON.get(severity), title=severity.capitalize())
 
 ui.keep_upload_after_run()  # last: a new upload is kept for reloads once its overview is drawn

@@ -50,7 +50,7 @@ if picked:
     for finding in app_state.findings_rows(report):
         if finding.get("scope") == "queue" and finding.get("subject") == queue:
             body = ui.cause_md(finding["id"]) + "  \n" + "  \n".join(
-                f"• {app_state.evidence_md(sentence)}" for sentence in finding["evidence"])
+                f"• {app_state.evidence_md(item, finding['id'])}" for item in finding["evidence"])
             {"error": st.error, "warning": st.warning}.get(finding["severity"], st.info)(body)
     pairs = app_state.email_queue_pairs(report)
     pairs = pairs[(pairs["queue"] == queue) & (pairs["verdict"] == "not-converted")]
@@ -73,5 +73,5 @@ if not rules:
 for finding in rules:
     severity = finding.get("severity", "info")
     body = f"{ui.cause_md(finding['id'])}  \n{ui.scope_md(finding)}  \n" + "  \n".join(
-        f"• {app_state.evidence_md(sentence)}" for sentence in finding.get("evidence", []))
+        f"• {app_state.evidence_md(item, finding['id'])}" for item in finding.get("evidence", []))
     {"error": st.error, "warning": st.warning}.get(severity, st.info)(body, icon=ui.SEVERITY_ICON.get(severity))

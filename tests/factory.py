@@ -137,4 +137,4 @@ def cause_ids(report: Report, activityid: str = EMAIL) -> list[str]:
 
 def evidence_of(report: Report, cause_id: str, activityid: str = EMAIL) -> list[str]:
     return [sentence for cause in result(report, activityid)["causes"] if cause["id"] == cause_id
-            for sentence in cause["evidence"]]
+            for sentence in (item["text"] for item in cause["evidence"])]

@@ -9,6 +9,7 @@ from conftest import BASIC, zip_folder
 
 from diagnostics import app_state
 from diagnostics.app_state import NO_QUEUE, UNEXPLAINED, EmailFilter
+from diagnostics.cause_view import item_parts
 from diagnostics.causes import CAUSES
 from diagnostics.demo import demo_files
 from diagnostics.evaluate import diagnose
@@ -134,19 +135,24 @@ def test_health_never_ok_with_an_error_or_a_low_rate():
     assert app_state._health([], 0.9, True) == "ok"
 
 
-def test_evidence_in_plain_words_with_the_raw_field_after():
-    words, raw = app_state.evidence_parts("rule 'Billing' has allowunknownsender = false: no contact used a@b.c")
+def test_evidence_in_plain_words_with_the_raw_field_after(demo):
+    items = {(cause["id"], item["code"]): item for email in demo.to_dict()["emails"] for cause in email["causes"]
+             for item in cause["evidence"]}
+    refused = items[("unknown-sender-not-allowed", "unknown-sender-refused")]
+    words, raw = item_parts(refused, "unknown-sender-not-allowed")
     assert "allowunknownsender" not in words and "unknown senders" in words and raw == "allowunknownsender = false"
-    words, raw = app_state.evidence_parts("msdyn_ArcCreateContactWithRuleOwner = 0: contacts for unknown senders")
-    assert "msdyn_" not in words and raw == "msdyn_ArcCreateContactWithRuleOwner = 0"
-    assert app_state.evidence_md("x `has allowunknownsender = false`").endswith("`allowunknownsender = false`")
-    assert app_state.evidence_parts("nothing raw here") == ("nothing raw here", None)
+    setting = next(f for f in demo.findings if f["scope"] == "environment")["evidence"][0]
+    words, raw = item_parts(setting, "contact-creation-failed")
+    assert "msdyn_" not in words and raw == f"msdyn_ArcCreateContactWithRuleOwner = {setting['values']['value']}"
+    assert app_state.evidence_md(refused, "unknown-sender-not-allowed").endswith("`allowunknownsender = false`")
+    assert item_parts("a sentence of an old report", "x") == ("a sentence of an old report", None)
 
 
 def test_plan_entries_name_the_records(demo):
     entries = app_state.plan_entries(demo)
     titles = [entry.title for entry in entries]
-    assert titles[:2] == ["Rule 'Billing email to case'", "Queue 'Sales'"]
+    # the failing mailbox stops every email of its queue: first, though no email of it could be counted
+    assert titles[:3] == ["Mailbox 'wholesale@contoso-coffee.com'", "Rule 'Billing email to case'", "Queue 'Sales'"]
     assert "Rule owner 'Marco Rossi'" in titles and "Mailbox 'wholesale@contoso-coffee.com'" in titles
     assert all("-" not in entry.title.split("'")[0] for entry in entries)  # never an id as the name
     assert [entry.number for entry in entries] == list(range(1, len(entries) + 1))

@@ -107,7 +107,8 @@ def test_an_all_converted_report_gives_empty_but_titled_charts(demo):
 
     converted = demo.emails[demo.emails["verdict"] == "converted"]
     report = Report(tables=demo.tables, missing_tables=[], emails=converted, causes=demo.causes.iloc[:0],
-                    notes=demo.notes.iloc[:0], unchecked=demo.unchecked.iloc[:0], findings=[], queues=demo.queues)
+                    evidence=demo.evidence.iloc[:0], notes=demo.notes.iloc[:0], unchecked=demo.unchecked.iloc[:0],
+                    findings=[], queues=demo.queues)
     for figure in charts.overview_figures(report).values():
         assert figure.layout.title.text
 

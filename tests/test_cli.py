@@ -50,7 +50,7 @@ def test_sample_snapshot_gives_expected_md_through_the_command_line():
 
 def test_sample_output_has_the_contract_shape():
     report = diagnose_json(SAMPLE)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["tables"]["emails"] == 4
     assert {"mailboxes", "activitymonitors", "asyncoperations"} <= set(report["missing_tables"])
     summary = report["summary"]
@@ -62,13 +62,14 @@ def test_sample_output_has_the_contract_shape():
         assert set(email) >= {"activityid", "subject", "received_on", "sender", "queues", "verdict",
                               "primary_cause", "primary_kind", "threaded", "causes", "notes", "unchecked"}
         for cause in email["causes"]:
-            assert set(cause) == {"id", "kind", "queue", "evidence", "remediation"} and cause["evidence"]
+            assert set(cause) == {"id", "kind", "queue", "expected", "evidence", "remediation"} and cause["evidence"]
+            assert all(set(item) == {"code", "about", "values", "text"} for item in cause["evidence"])
             assert cause["kind"] in ("fault", "by-design")
     for key in ("not_for_a_queue", "threaded", "by_design", "direction_unknown"):
         assert summary[key] == (1 if key == "by_design" else 0), key  # the reply: its case state not exported
     reply = next(email for email in report["emails"] if email["subject"] == "Help needed (reply)")
     assert reply["primary_kind"] == "by-design"
-    assert any("state was not exported" in s for c in reply["causes"] for s in c["evidence"])
+    assert any("state was not exported" in item["text"] for c in reply["causes"] for item in c["evidence"])
     stranger = next(email for email in report["emails"] if email["subject"] == "Help needed (stranger)")
     unchecked = {item["id"]: item["missing"] for item in stranger["unchecked"]}
     assert "activitymonitors" in unchecked["contact-creation-failed"]

@@ -55,7 +55,7 @@ class Result:
         return next(cause for cause in self.email(activityid)["causes"] if cause["id"] == cause_id)
 
     def evidence(self, cause_id: str, activityid: str = EMAIL) -> str:
-        return " | ".join(self.cause(cause_id, activityid)["evidence"])
+        return " | ".join(item["text"] for item in self.cause(cause_id, activityid)["evidence"])
 
     def notes(self, activityid: str = EMAIL) -> str:
         return " | ".join(self.email(activityid)["notes"])
@@ -283,7 +283,8 @@ def queue_filtering() -> tuple[dict, Callable[[Result], None]]:
     def check(result: Result) -> None:
         synced = {f["subject"]: f for f in result.findings if f["id"] == "email-not-synced"}
         assert set(synced) == {SALES}
-        assert any("unknown senders is dropped" in s and "'Sales'" in s for s in synced[SALES]["evidence"])
+        assert any("unknown senders is dropped" in item["text"] and "'Sales'" in item["text"]
+                   for item in synced[SALES]["evidence"])
     return records, check
 
 
@@ -380,7 +381,8 @@ def environment_variable_value() -> tuple[dict, Callable[[Result], None]]:
         advice = result.cause("contact-creation-failed")["remediation"]
         assert "msdyn_ArcCreateContactWithRuleOwner is 1" in advice and "rule owner" in advice
         setting = next(f for f in result.findings if f["scope"] == "environment")
-        assert setting["evidence"][0].startswith("msdyn_ArcCreateContactWithRuleOwner = 1")
+        assert setting["evidence"][0]["code"] == "setting-value"
+        assert setting["evidence"][0]["values"]["value"] == "1"
     return records, check
 
 

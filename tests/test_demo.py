@@ -216,7 +216,7 @@ def test_the_demo_holds_every_new_fact_of_the_corrections(tmp_path: Path) -> Non
     assert summary["not_for_a_queue"] >= 2 and summary["threaded"] >= 2 and summary["by_design"] >= 2
     replies = report.causes[report.causes["cause"] == "reply-to-tracked-email"]
     assert set(replies["kind"]) == {"fault", "by-design"}
-    sentences = [sentence for evidence in replies["evidence"] for sentence in evidence]
+    sentences = report.evidence.loc[report.evidence["row"].isin(replies.index), "text"].tolist()
     for phrase in ("a new case was expected", "no new case yet, by design", "checkifresolved = false",
                    "ARC skips an email already connected to a record"):
         assert any(phrase in sentence for sentence in sentences), phrase
@@ -224,12 +224,14 @@ def test_the_demo_holds_every_new_fact_of_the_corrections(tmp_path: Path) -> Non
     assert any("correlation did not connect it" in note for note in notes)
     assert any("also sent to queue 'Marketing'" in note and "which has no rule" in note for note in notes)
     marketing = next(f for f in report.findings if f["id"] == "email-not-synced" and any(
-        "'Marketing'" in s for s in f["evidence"]))
-    assert any("unknown senders is dropped" in s for s in marketing["evidence"])
+        item["about"]["name"] == "Marketing" for item in f["evidence"]))
+    assert any("unknown senders is dropped" in item["text"] for item in marketing["evidence"])
     multiple = [row for row in report.emails.itertuples() if row.verdict == "converted" and len(row.queues) == 2]
     assert multiple
-    failed_rows = report.causes[report.causes["evidence"].map(lambda e: any("Internal failure" in s or "source data"
-                                                                            in s for s in e))]
+    monitor = report.evidence[report.evidence["code"] == "activity-monitor"]
+    failed = monitor[monitor["values"].str.contains('"label":"(?:Internal failure|Unable to find the source data)',
+                                                    regex=True)]
+    failed_rows = report.causes.loc[failed["row"].unique()]
     assert set(failed_rows["cause"]) == {"rule-configuration-error"}  # contactcreatedbyrule false proves nothing
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from diagnostics.errors import SnapshotError
 from diagnostics.evaluate import diagnose
+from diagnostics.evidence import text_of
 from diagnostics.headers import Authentication, analyse_headers, parse_headers, render_headers_text
 from diagnostics.snapshot import Snapshot, load_snapshot
 
@@ -411,7 +412,7 @@ def test_fixture_sample_reply_against_snapshot(basic: Snapshot) -> None:
     result = analyse_headers(sample("exchange-online-reply.txt"), snapshot=basic)
     assert (result["verdict"], result["primary_cause"]) == ("not-converted", "reply-to-tracked-email")
     assert result["snapshot_email"]["activityid"] == "a0037ae3-671a-51f8-9ffd-8aa436afd018"
-    evidence = " ".join(cause(result, "reply-to-tracked-email")["evidence"])
+    evidence = " ".join(map(text_of, cause(result, "reply-to-tracked-email")["evidence"]))
     assert "'Help needed (first)'" in evidence and "case 'Coffee machine leaks'" in evidence
     assert not any(item["id"] == "queue-only-in-bcc" for item in result["unchecked"])  # headers settle it
     text = render_headers_text(result)
@@ -547,11 +548,12 @@ def test_mailbox_findings_are_the_evidence(tmp_path: Path) -> None:
     raw = before_snapshot(sample("pasted-lost-indentation.txt"))
     result = analyse_headers(raw, snapshot=load_snapshot(folder), queue=HELP)
     assert (f"mailbox '{HELP}': incoming delivery Server-Side Synchronization, incoming status Success, "
-            "last successful sync 2026-11-05 07:00 UTC") in cause(result, "email-not-synced")["evidence"]
+            "last successful sync 2026-11-05 07:00 UTC") in map(text_of, cause(result, "email-not-synced")["evidence"])
 
     (folder / "mailboxes.json").write_text(json.dumps({"value": [dict(mailbox, incomingemailstatus=2)]}))
     result = analyse_headers(raw, snapshot=load_snapshot(folder), queue=HELP)
-    assert f"mailbox '{HELP}' incoming status Failure" in cause(result, "email-not-synced")["evidence"]
+    failure = [item for item in cause(result, "email-not-synced")["evidence"] if isinstance(item, dict)]
+    assert [(item["code"], item["about"]["name"]) for item in failure] == [("mailbox-failure", HELP)]
 
 
 def test_command_line_against_snapshot() -> None:

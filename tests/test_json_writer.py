@@ -58,15 +58,27 @@ def awkward_report(emails: int) -> Report:
                            dtype="str"),
         "kind": pd.Series(["fault", "fault", "fault", "by-design"], dtype="str"),
         "queue": pd.Series(["q1", None, AWKWARD[0], None], dtype="str"),
-        "evidence": [AWKWARD[:3], [], (AWKWARD[3],), AWKWARD[4:]],
         "remediation": pd.Series([AWKWARD[1], None, "do it", AWKWARD[2]], dtype="str"),
+        "expected": [True, False, True, True],
+    })
+    texts = [*((0, text) for text in AWKWARD[:3]), (2, AWKWARD[3]), *((3, text) for text in AWKWARD[4:])]
+    evidence = pd.DataFrame({  # cause row 1 has none; awkward texts, values and records everywhere
+        "row": [row for row, _ in texts],
+        "code": pd.Series(["text" if n % 2 else "no-queue-item" for n in range(len(texts))], dtype="str"),
+        "about_table": pd.Series([None if n % 3 == 0 else "queues" for n in range(len(texts))], dtype="str"),
+        "about_id": pd.Series([None if n % 2 else "q1" for n in range(len(texts))], dtype="str"),
+        "about_name": pd.Series([AWKWARD[(n + 1) % len(AWKWARD)] for n in range(len(texts))], dtype="str"),
+        "values": pd.Series([orjson.dumps({"queue": text, "n": n}).decode() for n, (_, text) in enumerate(texts)],
+                            dtype="str"),
+        "text": pd.Series([text for _, text in texts], dtype="str"),
     })
     notes = pd.DataFrame({"activityid": pd.Series(["id-0", "id-0", "id-2"], dtype="str"),
                           "note": pd.Series(AWKWARD[4:7], dtype="str")})
     unchecked = pd.DataFrame({"activityid": ["id-2", "id-2"], "cause": ["contact-creation-failed", "x"],
                               "missing": [["activitymonitors"], ("contacts", "accounts")]})
     queues = pd.DataFrame({"queueid": ["q1"], "name": [AWKWARD[0]], "address": [None], "active_rules": [["r"]]})
-    return Report(tables={"emails": emails}, missing_tables=[], emails=frame, causes=causes, notes=notes,
+    return Report(tables={"emails": emails}, missing_tables=[], emails=frame, causes=causes, evidence=evidence,
+                  notes=notes,
                   unchecked=unchecked, findings=[], queues=queues, source=AWKWARD[0])
 
 
@@ -76,7 +88,8 @@ def test_awkward_values(emails: int) -> None:
     assert_same_document(report)
     if emails > 2:
         first = orjson.loads(report.to_json())["emails"][0]
-        assert first["notes"] == AWKWARD[4:6] and first["causes"][0]["evidence"] == [AWKWARD[3]]
+        assert first["notes"] == AWKWARD[4:6]
+        assert [item["text"] for item in first["causes"][0]["evidence"]] == [AWKWARD[3]]
 
 
 def test_report_read_back_writes_the_same() -> None:

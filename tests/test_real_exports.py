@@ -100,7 +100,7 @@ def test_sender_from_the_from_party_reaches_the_sender_checks() -> None:
     report = diagnose(load_snapshot(EXPANDED)).to_dict()
     email = next(email for email in report["emails"] if email["activityid"] == NO_SENDER)
     assert email["sender"] == "jo@tailspin.com"
-    evidence = " ".join(line for cause in email["causes"] for line in cause["evidence"])
+    evidence = " ".join(item["text"] for cause in email["causes"] for item in cause["evidence"])
     assert "jo@tailspin.com" in evidence and "(no sender address)" not in evidence
 
 
@@ -319,7 +319,7 @@ def test_evidence_names_the_cmt_contact(tmp_path: Path) -> None:
     text = json.dumps(report)
     assert "(unnamed)" not in text
     email = next(email for email in report["emails"] if email["activityid"] == NO_SENDER)
-    evidence = " ".join(line for cause in email["causes"] for line in cause["evidence"])
+    evidence = " ".join(item["text"] for cause in email["causes"] for item in cause["evidence"])
     assert "contact 'Jo Brown'" in evidence
 
 

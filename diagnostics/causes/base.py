@@ -1,8 +1,10 @@
 """What every cause module provides, and the evaluation context the causes read from.
 
-A cause's ``detect`` receives the ``Context`` and returns one row per piece of evidence:
-``activityid``, ``queue`` (a queue id, or missing for an email-wide cause) and ``evidence`` (one
-sentence naming the records). It works on whole columns: merges and masks, no loop over emails.
+A cause's ``detect`` receives the ``Context`` and returns one row per piece of evidence (``evidence.rows``):
+``activityid``, ``queue`` (a queue id, or missing for an email-wide cause), the evidence ``code``, the record it
+is about and the values it cites; the text is rendered from the code's template. It works on whole columns:
+merges and masks, no loop over emails. Everything else about a cause (its funnel stage, its evidence codes with
+their fixes and severities, its documentation) is declared on its ``Cause``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,10 @@ from typing import Literal, get_args
 
 import pandas as pd
 
-from .. import schema
+from .. import docs, schema
+from ..evidence import Code, Severity, empty_rows, rows
 from ..snapshot import Snapshot
 
-LEARN_ARC = ("https://learn.microsoft.com/dynamics365/customer-service/administer/"
-             "automatically-create-update-records")
-SUPPORT_ARTICLE = ("https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/"
-                   "incoming-email-not-converted-case")
-EVIDENCE_COLUMNS = ["activityid", "queue", "evidence"]
 # What a cause means for the admin: a fault to fix, or the product working as designed.
 Kind = Literal["fault", "by-design"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -38,6 +36,7 @@ class Cause:
     seed_number: int  # the cause's number in the support article
     kind: Kind  # the default; an evidence row may say otherwise (a reply is a fault or by design)
     title: str
+    stage: str  # the funnel's row: what an email has passed once this cause is ruled out
     seed_text: str  # the support article's resolution, as written
     detection: str  # how this tool finds it, for the Causes page
     remediation: str
@@ -45,14 +44,17 @@ class Cause:
     color: str  # one colour per cause across every chart
     tables: tuple[str, ...]  # every table the detection reads: missing ones make it unchecked
     requires: tuple[str, ...]  # without these the detection cannot run at all (never guessed)
+    codes: tuple[Code, ...]  # every kind of evidence it emits
     detect: Callable[[Context], pd.DataFrame] = field(repr=False, compare=False)
-    findings: Callable[[Context], list[dict]] | None = field(default=None, repr=False, compare=False)
+    # Environment findings: evidence rows with no email, plus ``scope`` and ``subject`` (``finding_rows``).
+    findings: Callable[[Context], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
     # Per-email notes the cause adds (activityid, note), e.g. a match that explains nothing.
     notes: Callable[[Context], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
     # Remediation that depends on the snapshot (a setting's value); else ``remediation``.
     advice: Callable[[Context], str] | None = field(default=None, repr=False, compare=False)
     # False for a cause never given to an email of the snapshot (it has synced): never "unchecked" per email.
     per_email: bool = True
+    severity: Severity = "error"  # of its fix-plan entries when a code says nothing else
 
     def __post_init__(self) -> None:
         problems = [
@@ -61,8 +63,12 @@ class Cause:
             (not _COLOR.match(self.color), "color must be #RRGGBB"),
             (not set(self.requires) <= set(self.tables), "requires must be among tables"),
             (not set(self.tables) <= set(schema.TABLES), "tables must be entity sets of schema.TABLES"),
-            (not self.doc_url.startswith("https://learn.microsoft.com/"), "doc_url must be on learn.microsoft.com"),
-            (not (self.title and self.seed_text and self.detection and self.remediation), "texts must be filled"),
+            (self.doc_url not in docs.ADDRESSES, "doc_url must be in docs.ADDRESSES"),
+            (any(code.doc_url and code.doc_url not in docs.ADDRESSES for code in self.codes),
+             "a code's doc_url must be in docs.ADDRESSES"),
+            (len({code.code for code in self.codes}) != len(self.codes), "evidence codes repeated"),
+            (not (self.title and self.stage and self.seed_text and self.detection and self.remediation),
+             "texts must be filled"),
         ]
         wrong = [why for failed, why in problems if failed]
         if wrong:
@@ -70,6 +76,9 @@ class Cause:
 
     def remediation_for(self, context: Context) -> str:
         return self.advice(context) if self.advice else self.remediation
+
+    def code(self, code: str) -> Code | None:
+        return next((known for known in self.codes if known.code == code), None)
 
 
 @dataclass
@@ -100,9 +109,15 @@ class Context:
     # Looked up once the context is narrowed to the pending emails (evaluate._restrict).
     monitor: pd.DataFrame = field(default_factory=pd.DataFrame)
     senders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reached_queues: object = ()  # every queue incoming email of the period reached (before narrowing)
 
     def has(self, *tables: str) -> bool:
         return all(self.snapshot.has(table) for table in tables)
+
+    def queue_name(self, queue_ids: pd.Series) -> pd.Series:
+        """Each queue's name (its id when it has none): what a fix-plan entry about a queue is called."""
+        names = pd.Series(self.queues["name"].values, index=self.queues["queueid"]).dropna().to_dict()
+        return queue_ids.map(names).astype("str").fillna(queue_ids.astype("str"))
 
     def queue_label(self, queue_ids: pd.Series) -> pd.Series:
         """"'Helpdesk' (help@contoso.com)" for each queue id."""
@@ -110,20 +125,6 @@ class Context:
             "no address") + ")"
         return queue_ids.map(pd.Series(labels.values, index=self.queues["queueid"]).to_dict()).astype(
             "str").fillna("queue " + queue_ids.astype("str"))
-
-
-def evidence(frame: pd.DataFrame, text: pd.Series | str, queue: str | None = "queueid",
-             kind: pd.Series | str | None = None) -> pd.DataFrame:
-    """Evidence rows from the matching rows of ``frame`` and one sentence per row; ``kind`` overrides
-    the cause's default kind for these rows."""
-    if frame.empty:
-        return pd.DataFrame(columns=EVIDENCE_COLUMNS + ([] if kind is None else ["kind"]))
-    queues = frame[queue] if queue else pd.Series(pd.NA, index=frame.index, dtype="str")
-    rows = pd.DataFrame({"activityid": frame["activityid"].values, "queue": queues.values,
-                         "evidence": (text.values if isinstance(text, pd.Series) else text)})
-    if kind is not None:
-        rows["kind"] = kind.values if isinstance(kind, pd.Series) else kind
-    return rows
 
 
 def quoted(values: pd.Series, fallback: str = "(unnamed)") -> pd.Series:
@@ -158,10 +159,31 @@ MONITOR_REASONS = {
     16: "Contact creation failed for this sender",
     17: "Error matching conditions",
     18: "Internal failure",
+    19: "Incorrect workflow trigger type",
 }
+MONITOR_STATES = {0: "Succeeded", 1: "Skipped", 2: "Failed"}
 
 
-def monitor_evidence(rows: pd.DataFrame) -> pd.DataFrame:
-    reason = rows["reason"].map(MONITOR_REASONS).fillna("state " + rows["currentstate"].astype("str"))
-    when = rows["createdon"].dt.strftime("%Y-%m-%d %H:%M").fillna("unknown time")
-    return evidence(rows, "activity monitor (evaluated " + when + " UTC): " + reason)
+def monitor_code(code: str = "activity-monitor", severity: Severity = "error", fix: str | None = None,
+                 doc_url: str | None = None) -> Code:
+    """The evidence of an activity monitor row: about the rule that evaluated the email."""
+    return Code(code, "activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} '{label}'",
+                about="convertrules", severity=severity, fix=fix, doc_url=doc_url, raw="reason = {reason}")
+
+
+def monitor_evidence(frame: pd.DataFrame, code: Code) -> pd.DataFrame:
+    """Evidence rows of activity monitor rows: the reason's number and label, its state, when it ran."""
+    if frame.empty:
+        return empty_rows()
+    reason = frame["reason"].astype("Int64").astype("str")
+    label = frame["reason"].map(MONITOR_REASONS).astype("str").fillna("a reason this tool does not know")
+    state = frame["currentstate"].map(MONITOR_STATES).astype("str").fillna(
+        "state " + frame["currentstate"].astype("str"))
+    when = frame["createdon"].dt.strftime("%Y-%m-%d %H:%M").astype("str").fillna("unknown time")
+    return rows(frame, code, {"evaluated": when, "state": state, "reason": reason.fillna("(empty)"),
+                              "label": label}, about_id=frame["ruleid"], about_name=frame["rule"])
+
+
+def finding_rows(frame: pd.DataFrame, scope: str, subject: pd.Series) -> pd.DataFrame:
+    """Evidence rows of environment findings, with what each finding is about (its scope and subject)."""
+    return frame.assign(scope=scope, subject=subject.astype("str").values)

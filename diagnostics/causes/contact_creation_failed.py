@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import docs
+from ..evidence import SETTING_TABLE, Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
+from .base import Cause, Context, finding_rows, monitor_evidence, monitor_rows
 from .unknown_sender_not_allowed import unknown_sender_targets
 
 SETTING = "msdyn_ArcCreateContactWithRuleOwner"
+NO_CONTACT = Code("contact-not-created", "rule '{rule}' creates contacts for unknown senders, yet no contact with "
+                  "{sender} exists", about=SETTING_TABLE)
+SETTING_VALUE = Code("setting-value", "the setting that says whose permissions create contacts is {value}: contacts "
+                     "for unknown senders are created with {whose} permissions", about=SETTING_TABLE,
+                     severity="info", unproven="info", raw=SETTING + " = {value}")
+MONITOR = Code("activity-monitor", "activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} "
+               "'{label}'", about=SETTING_TABLE, raw="reason = {reason}")
 
 
 def detect(context: Context) -> pd.DataFrame:
     parts = []
     if context.has("convertrules", "contacts", "accounts"):
-        rows = unknown_sender_targets(context, allow=True)
+        found = unknown_sender_targets(context, allow=True)
         any_contact = context.senders.loc[context.senders["record_type"] == "contact", "activityid"]
-        rows = rows[~isin(rows["activityid"], any_contact)]
-        address = rows["sender_address"].fillna("(no sender address)")
-        parts.append(evidence(rows, "rule " + quoted(rows["name"]) + " creates contacts for unknown senders, "
-                              "yet no contact with " + address + " exists"))
+        found = found[~isin(found["activityid"], any_contact)]
+        parts.append(rows(found, NO_CONTACT, {"rule": found["name"].astype("str").fillna("(unnamed)"),
+                                              "sender": found["sender_address"].astype("str").fillna("(none)")},
+                          about_name=SETTING))
     if context.has("activitymonitors"):  # contactcreatedbyrule is false by default: it proves nothing alone
-        parts.append(monitor_evidence(monitor_rows(context, reasons={9, 16})))
-    return pd.concat(parts or [evidence(context.pending.iloc[:0], "")], ignore_index=True)
+        monitor = monitor_evidence(monitor_rows(context, reasons={9, 16}), MONITOR)
+        parts.append(monitor.assign(about_id=pd.NA, about_name=SETTING))  # the fix is the setting's, not the rule's
+    return pd.concat(parts or [empty_rows()], ignore_index=True)
 
 
 def remediation_for(context: Context) -> str:
@@ -40,14 +50,15 @@ def remediation_for(context: Context) -> str:
             f"{SETTING} to 1 so the rule owner's permissions are used.")
 
 
-def findings(context: Context) -> list[dict]:
+def findings(context: Context) -> pd.DataFrame:
     if not context.has("environmentvariabledefinitions"):
-        return []
+        return empty_rows()
     value = context.settings.get(SETTING)
     whose = "the rule owner's" if str(value).strip() == "1" else "the email owner's"
-    return [{"id": CAUSE.id, "scope": "environment", "subject": SETTING, "severity": "info",
-             "evidence": [f"{SETTING} = {value if value is not None else '(not set)'}: contacts for unknown "
-                          f"senders are created with {whose} permissions"]}]
+    setting = pd.DataFrame(index=[0])
+    found = rows(setting, SETTING_VALUE, {"value": value if value is not None else "(not set)", "whose": whose},
+                 about_name=SETTING)
+    return finding_rows(found, "environment", pd.Series([SETTING]))
 
 
 CAUSE = Cause(
@@ -56,6 +67,7 @@ CAUSE = Cause(
     seed_number=8,
     kind="fault",
     title="Contact creation failed when the incoming email is from an unknown sender",
+    stage="Contact found or created",
     seed_text=("By default, a contact for an unknown email sender is created with the email owner context. A "
                "case might not get created if the email owner doesn't have the required permissions. "
                "Alternatively, you may choose to use the rule owner permissions to create the new contact by "
@@ -65,10 +77,11 @@ CAUSE = Cause(
                "is false by default on every row, so it proves nothing alone)."),
     remediation=(f"Grant Create on Contact to the email owner, or set {SETTING} to 1 and grant it to the "
                  "rule owner."),
-    doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records#create-contacts-for-unknown-senders-using-rule-owner-context",
+    doc_url=docs.RULE_OWNER_CONTACTS,
     color="#F0E442",
     tables=("convertrules", "contacts", "accounts", "activitymonitors"),
     requires=(),
+    codes=(NO_CONTACT, SETTING_VALUE, MONITOR),
     detect=detect,
     findings=findings,
     advice=remediation_for,

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import docs
+from ..evidence import SENDERS, Code, rows
 from ..normalize import isin, joined_by_key
-from .base import Cause, Context, evidence
+from .base import Cause, Context
+
+GROUP = "senders whose address is on several customer records"
+SHARED = Code("address-shared", "{sender} is used by {customers}: the case's Customer may resolve to the account",
+              about=SENDERS, group=GROUP, severity="warning")
+UNRESOLVED = Code("sender-unresolved", "Dataverse flagged the sender as unresolved between several records",
+                  about=SENDERS, group=GROUP, severity="warning", raw="isduplicatesenderunresolved = true")
 
 
 def detect(context: Context) -> pd.DataFrame:
@@ -14,13 +22,12 @@ def detect(context: Context) -> pd.DataFrame:
         known = context.senders[context.senders["known"]]
         shared = known[known.duplicated("activityid", keep=False)]
         names = joined_by_key(shared["activityid"], shared["label"], " and ", distinct=False)
-        rows = context.pending.loc[isin(context.pending["activityid"], names.index), ["activityid", "sender_address"]]
-        parts.append(evidence(rows, rows["sender_address"] + " is used by " + rows["activityid"].map(names)
-                              + ": the case's Customer may resolve to the account", queue=None))
+        found = context.pending.loc[isin(context.pending["activityid"], names.index), ["activityid", "sender_address"]]
+        parts.append(rows(found, SHARED, {"sender": found["sender_address"],
+                                          "customers": found["activityid"].map(names).astype("str")}, queue=None))
     flagged = context.pending.loc[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool),
                                   ["activityid"]]
-    parts.append(evidence(flagged, "Dataverse flagged the sender as unresolved between several records "
-                          "(isduplicatesenderunresolved)", queue=None))
+    parts.append(rows(flagged, UNRESOLVED, {}, queue=None))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -30,6 +37,7 @@ CAUSE = Cause(
     seed_number=5,
     kind="fault",
     title="The contact and account have different email addresses",
+    stage="Customer resolved",
     seed_text=("You need to check whether the contact and account have the same incoming email address. A "
                "case that's created from an incoming email will resolve the Customer field on the case as "
                "Account."),
@@ -39,9 +47,11 @@ CAUSE = Cause(
                  "account, or map the rule's Customer to {Sender (Email)} so the contact is used. Errors "
                  "such as 'The specified contact doesn't belong to the contact that was specified in the "
                  "customer field' come from mapping both Customer and Contact to {Sender (Email)}."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/incoming-email-not-converted-case#cause-5-the-contact-and-account-have-different-email-addresses",
+    doc_url=docs.CAUSE_5,
     color="#8C564B",
     tables=("emails", "contacts", "accounts"),
     requires=("emails",),
+    codes=(SHARED, UNRESOLVED),
+    severity="warning",
     detect=detect,
 )

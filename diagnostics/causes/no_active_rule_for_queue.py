@@ -4,25 +4,39 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import docs
+from ..evidence import Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, evidence, quoted
+from .base import Cause, Context, finding_rows
 
 INFERENCE = ("which rule wins when several queues' rules could apply is not documented: we take the queues "
              "with an active rule as the ones expected to convert the email (our inference)")
 
 
+FIX = ("The queue {name} has no active rule, so its email never becomes a case: activate its Draft rule, or "
+       "create a rule for it with at least one condition and activate it.")
+NO_RULE = Code("queue-without-rule", "queue {queue} has no active Automatic Record Creation and Update rule",
+               about="queues", fix=FIX)
+DRAFT_RULE = Code("draft-rule", "rule '{rule}' exists for it but is in Draft: activate it", about="queues", fix=FIX)
+NOT_PRIMARY = Code("not-primary", "not the primary cause: another queue of the email has an active rule; {why}",
+                   about="queues", fix=FIX)
+
+
 def detect(context: Context) -> pd.DataFrame:
     targets = context.targets
     without = targets[~isin(targets["queueid"], context.active_rules["queueid"])]
-    found = evidence(without, "queue " + context.queue_label(without["queueid"])
-                     + " has no active Automatic Record Creation and Update rule")
     drafts = _draft_rules(context)
     hinted = without.merge(drafts, on="queueid")
-    hints = evidence(hinted, "rule " + quoted(hinted["name"]) + " exists for it but is in Draft: activate it")
     aside = without[~without["expected"]]
-    never_primary = evidence(aside, "not the primary cause: another queue of the email has an active rule; "
-                             + INFERENCE)
-    return pd.concat([found, hints, never_primary], ignore_index=True)
+    return pd.concat([
+        _about_queue(context, without, NO_RULE, {"queue": context.queue_label(without["queueid"])}),
+        _about_queue(context, hinted, DRAFT_RULE, {"rule": hinted["name"].fillna("(unnamed)")}),
+        _about_queue(context, aside, NOT_PRIMARY, {"why": INFERENCE}),
+    ], ignore_index=True)
+
+
+def _about_queue(context: Context, frame: pd.DataFrame, code: Code, values: dict) -> pd.DataFrame:
+    return rows(frame, code, values, about_id=frame["queueid"], about_name=context.queue_name(frame["queueid"]))
 
 
 def notes(context: Context) -> pd.DataFrame:
@@ -42,15 +56,20 @@ def _draft_rules(context: Context) -> pd.DataFrame:
     return rules.loc[rules["statecode"] == 0, ["queueid", "name"]]
 
 
-def findings(context: Context) -> list[dict]:
+def findings(context: Context) -> pd.DataFrame:
+    """Queues without an active rule that incoming email reached in the period (the others harm nothing)."""
     queues = context.queues
     incoming = queues[queues["address"].notna() & (queues["statecode"].fillna(0) == 0)]
-    without = incoming[~isin(incoming["queueid"], context.active_rules["queueid"])]
-    drafts = _draft_rules(context).groupby("queueid")["name"].agg(list).to_dict()
-    return [{"id": CAUSE.id, "scope": "queue", "subject": row.queueid, "severity": "warning",
-             "evidence": [f"queue '{row.name}' ({row.address}) has no active rule"]
-             + [f"rule '{name}' for it is in Draft" for name in drafts.get(row.queueid, [])]}
-            for row in without.itertuples()]
+    without = incoming[~isin(incoming["queueid"], context.active_rules["queueid"])
+                       & isin(incoming["queueid"], pd.Series(context.reached_queues, dtype="str"))]
+    if without.empty:
+        return empty_rows()
+    drafts = without[["queueid"]].merge(_draft_rules(context), on="queueid")
+    found = pd.concat([
+        _about_queue(context, without, NO_RULE, {"queue": context.queue_label(without["queueid"])}),
+        _about_queue(context, drafts, DRAFT_RULE, {"rule": drafts["name"].fillna("(unnamed)")}),
+    ], ignore_index=True)
+    return finding_rows(found, "queue", found["about_id"])
 
 
 CAUSE = Cause(
@@ -59,6 +78,7 @@ CAUSE = Cause(
     seed_number=9,
     kind="fault",
     title="No active \"Automatic record creation and Update\" rule exists for the queue",
+    stage="Queue has an active rule",
     seed_text=("Navigate to the \"Automatic record creation and Update\" rules and ensure that an active "
                "\"Automatic record creation and Update\" rule exists for the queue to which the email was "
                "sent. If no rule exists for the queue to which the email was sent, a case won't be created "
@@ -70,10 +90,11 @@ CAUSE = Cause(
     remediation=("In Customer Service admin center > Case settings > Automatic record creation and update "
                  "rules, create a rule for this queue (or open its Draft rule), add at least one condition "
                  "and activate it."),
-    doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records",
+    doc_url=docs.LEARN_ARC,
     color="#D55E00",
     tables=("queues", "convertrules"),
     requires=("queues", "convertrules"),
+    codes=(NO_RULE, DRAFT_RULE, NOT_PRIMARY),
     detect=detect,
     findings=findings,
     notes=notes,

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .base import Cause, Context, evidence
+from .. import docs
+from ..evidence import Code, rows
+from .base import Cause, Context
+
+NO_ITEM = Code("no-queue-item", "the email was sent to queue {queue} but no queue item for it exists there",
+               about="queues", fix="The queue {name} received email without a queue item: make sure its address "
+               "is a visible recipient and its mailbox synchronises; look at the inactive queue items view first.")
 
 
 def detect(context: Context) -> pd.DataFrame:
     """A target queue without a queue item for the email (an email with no target queue is out of scope)."""
     without_item = context.targets[~context.targets["has_item"]]
-    return evidence(without_item, "the email was sent to queue " + context.queue_label(without_item["queueid"])
-                    + " but no queue item for it exists there")
+    return rows(without_item, NO_ITEM, {"queue": context.queue_label(without_item["queueid"])},
+                about_id=without_item["queueid"], about_name=context.queue_name(without_item["queueid"]))
 
 
 CAUSE = Cause(
@@ -20,6 +26,7 @@ CAUSE = Cause(
     seed_number=2,
     kind="fault",
     title="Email activity is created but related QueueItem isn't found",
+    stage="Queue item created",
     seed_text=("You need to check whether the email activity is created but a related QueueItem isn't "
                "found. If an active Automatic Record Creation and Update Rule exists for a specific queue, "
                "the QueueItem is marked as inactive and disappears from the QueueItem view."),
@@ -29,9 +36,10 @@ CAUSE = Cause(
     remediation=("Make sure the queue's email address is a recipient and the queue is email-enabled with "
                  "its mailbox synchronising. Look at the inactive queue items view before concluding the "
                  "item is missing: an active rule deactivates the item when it processes the email."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/incoming-email-not-converted-case#cause-2-email-activity-is-created-but-related-queueitem-isnt-found",
+    doc_url=docs.CAUSE_2,
     color="#56B4E9",
     tables=("queues", "queueitems", "mailboxes", "activityparties"),
     requires=("queues", "queueitems"),
+    codes=(NO_ITEM,),
     detect=detect,
 )

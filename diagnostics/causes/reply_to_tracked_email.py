@@ -15,14 +15,37 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import docs
+from ..evidence import SENDERS, Code, empty_rows, rows
 from ..normalize import isin
 from ..snapshot import Snapshot
-from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
+from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
 CONNECTED_REASONS = {2, 3, 4, 5}  # activity monitor: a record is already connected, ARC skipped the email
 BY_DESIGN, FAULT = "by-design", "fault"
+REPLIES = "replies to resolved cases that got no new case"  # the fix-plan entry of the faults (a group)
+FIX = ("These replies reached a resolved case after the rule's wait had passed, so a new case was expected: open "
+       "the rule's activity monitor and flow run history for these emails to see why none was created.")
+
+
+def _reply_code(code: str, template: str, raw: str | None = None) -> Code:
+    return Code(code, template, about=SENDERS, group=REPLIES, fix=FIX, raw=raw)
+
+
+IN_REPLY_TO = _reply_code("in-reply-to-tracked", "In-Reply-To {message_id} is the Message-ID of tracked email "
+                          "'{subject}' ({tracked}{regarding})")
+CORRELATED = _reply_code("correlation-method", "correlation method {method} ({number}): server-side sync matched it "
+                         "to an earlier email", raw="correlationmethod = {number}")
+LINKED = _reply_code("linked-activity", "its {what} is set ({linked}): server-side sync correlated it with an "
+                     "earlier email")
+CLOSED_CASE = _reply_code("closed-case", "{case}; {rule}")
+OTHER_RECORD = _reply_code("regarding-other-record", "it is regarding {what} ({record}): ARC skips an email already "
+                           "connected to a record (activity monitor reason 2, 'An existing entity is already "
+                           "connected')")
+MONITOR = monitor_code(fix=FIX)
+CODES = (IN_REPLY_TO, CORRELATED, LINKED, CLOSED_CASE, OTHER_RECORD, MONITOR)
 
 
 def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
@@ -30,9 +53,8 @@ def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     parts = [_in_reply_to(snapshot, incoming), _correlation(incoming)]
     for column, what in (("parentactivityid", "parent activity"), ("correlatedactivityid", "correlated activity")):
         linked = incoming.loc[incoming[column].notna(), ["activityid", column]]
-        parts.append(evidence(linked, f"its {what} is set (" + linked[column] + "): server-side sync "
-                              "correlated it with an earlier email", queue=None))
-    return pd.concat(parts, ignore_index=True)[["activityid", "evidence"]]
+        parts.append(rows(linked, LINKED, {"what": what, "linked": linked[column]}, queue=None))
+    return pd.concat(parts, ignore_index=True)
 
 
 def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
@@ -67,18 +89,16 @@ def detect(context: Context) -> pd.DataFrame:
     other = regarding[~is_case]
     kinds = pd.concat([kinds, pd.Series(BY_DESIGN, index=other["activityid"].values, dtype="str")])
     links = context.replies[isin(context.replies["activityid"], kinds.index)]
-    parts = [evidence(links, links["evidence"], queue=None, kind=links["activityid"].map(kinds.to_dict())),
-             case_rows, evidence(other, _other_record(other), queue=None, kind=BY_DESIGN)]
+    what = ("a " + other["record_type"] + " record").astype("str").fillna("a record that is no case of the snapshot")
+    parts = [links.assign(kind=links["activityid"].map(kinds.to_dict())), case_rows,
+             rows(other, OTHER_RECORD, {"what": what, "record": other["record_id"]}, queue=None).assign(kind=BY_DESIGN)]
     if context.has("activitymonitors"):
-        connected = monitor_evidence(monitor_rows(context, reasons=CONNECTED_REASONS))
+        connected = monitor_evidence(monitor_rows(context, reasons=CONNECTED_REASONS), MONITOR)
         parts.append(connected.assign(queue=pd.NA, kind=BY_DESIGN))  # email-wide, like the links
-    return pd.concat([part for part in parts if not part.empty] or [parts[0]], ignore_index=True)
+    return pd.concat([part for part in parts if not part.empty] or [empty_rows()], ignore_index=True)
 
 
-def _other_record(rows: pd.DataFrame) -> pd.Series:
-    what = ("a " + rows["record_type"] + " record").fillna("a record that is no case of the snapshot")
-    return ("it is regarding " + what + " (" + rows["record_id"] + "): ARC skips an email already connected "
-            "to a record (activity monitor reason 2, 'An existing entity is already connected')")
+evidence_rows = rows  # the module's frames are called ``rows`` below
 
 
 def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -94,8 +114,11 @@ def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, p
     known = rows["case_state"].notna()
     fault = known & waits & passed
     kinds = fault.groupby(rows["activityid"].values).any().map({True: FAULT, False: BY_DESIGN}).astype("str")
-    text = _case_sentence(rows) + "; " + _rule_sentence(rows, waits, passed, wait, elapsed)
-    return evidence(rows, text, queue=None, kind=rows["activityid"].map(kinds.to_dict())), kinds
+    values = {"case": _case_sentence(rows), "rule": _rule_sentence(rows, waits, passed, wait, elapsed),
+              "case_id": rows["record_id"], "wait_minutes": wait.astype("Int64").astype("str"),
+              "elapsed_minutes": elapsed.astype("Int64").astype("str")}
+    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(
+        kind=rows["activityid"].map(kinds.to_dict()).values), kinds
 
 
 def _case_sentence(rows: pd.DataFrame) -> pd.Series:
@@ -135,7 +158,7 @@ def uncorrelated(context: Context) -> pd.DataFrame:
     links = context.replies[~isin(context.replies["activityid"], context.regarding["activityid"])]
     links = links.drop_duplicates("activityid")
     return pd.DataFrame({"activityid": links["activityid"].values, "note": (
-        links["evidence"] + ", but the email has no Regarding: correlation did not connect it, so the match "
+        links["text"] + ", but the email has no Regarding: correlation did not connect it, so the match "
         "explains nothing and the email is diagnosed by the other causes").values})
 
 
@@ -148,17 +171,16 @@ def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     matched = matched[matched["activityid"] != matched["activityid_tracked"]]
     case = ("case " + matched["regardingobjectid"]).where(matched["regardingobjectid_type"] == "incident")
     regarding = (", regarding " + case).fillna("")
-    text = ("In-Reply-To " + matched["inreplyto"].str.strip() + " is the Message-ID of tracked email "
-            + quoted(matched["subject"], "(no subject)") + " (" + matched["activityid_tracked"] + regarding + ")")
-    return evidence(matched, text, queue=None)
+    return rows(matched, IN_REPLY_TO, {"message_id": matched["inreplyto"].str.strip(),
+                                       "subject": matched["subject"].astype("str").fillna("(no subject)"),
+                                       "tracked": matched["activityid_tracked"], "regarding": regarding}, queue=None)
 
 
 def _correlation(incoming: pd.DataFrame) -> pd.DataFrame:
     correlated = incoming.loc[incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool),
                               ["activityid", "correlationmethod"]]
-    method = correlated["correlationmethod"].map(CORRELATION)
-    return evidence(correlated, "correlation method " + method + " (" + correlated["correlationmethod"].astype(
-        "str") + "): server-side sync matched it to an earlier email", queue=None)
+    return rows(correlated, CORRELATED, {"method": correlated["correlationmethod"].map(CORRELATION).astype("str"),
+                                         "number": correlated["correlationmethod"].astype("str")}, queue=None)
 
 
 CAUSE = Cause(
@@ -167,6 +189,7 @@ CAUSE = Cause(
     seed_number=7,
     kind="by-design",
     title="The email is a reply to the tracked email",
+    stage="Not a reply to a tracked email",
     seed_text=("If the incoming email is in response to an already tracked email associated with a case, no "
                "new case will be created. If the InReplyTo value matches the MessageId of an email that's "
                "already in Dynamics 365, server-side synchronization correlates the new email with the "
@@ -186,10 +209,11 @@ CAUSE = Cause(
                  "(the wait had passed), look at the activity monitor and the rule's flow run history for this "
                  "email; correlation itself is set in System Settings > Email (tracking token, conversation, "
                  "smart matching)."),
-    doc_url="https://learn.microsoft.com/dynamics365/customer-service/administer/automatically-create-update-records",
+    doc_url=docs.LEARN_ARC,
     color="#999999",
     tables=("emails", "incidents", "convertrules", "activitymonitors"),
     requires=("emails",),
+    codes=CODES,
     detect=detect,
     notes=uncorrelated,
 )

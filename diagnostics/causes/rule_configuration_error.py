@@ -4,18 +4,75 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import docs
+from ..evidence import ROW_COLUMNS, Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
+from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence, monitor_rows
 
 FAILED_JOB = 31
 WORKFLOW_STATE = {0: "Draft", 1: "Activated", 2: "Suspended"}
 # Monitor reasons this cause claims outright; a Failed row with a reason no other cause claims, too.
 OWN_REASONS = {13, 14, 15, 17, 18}
 OTHER_CAUSES_REASONS = {2, 3, 4, 5, 6, 7, 9, 16}
+REACTIVATE = ("Deactivate and reactivate the rule {name} in Customer Service admin center so it activates its "
+              "flows again (don't turn 'ARC' flows on by hand in Power Automate).")
+
+RULE_WITHOUT_ITEMS = Code("rule-without-items", "rule '{rule}' has no conditions", about="convertrules",
+                          unproven="error", raw="convertruleitems: none", doc_url=docs.ARC_FAQ,
+                          fix="The rule {name} has no conditions, so it has no flow: deactivate it, add a "
+                              "condition, and reactivate it.")
+ITEM_WITHOUT_FLOW = Code("item-without-flow", "condition '{item}' of rule '{rule}' has no workflow or flow",
+                         about="convertrules", unproven="error", fix=REACTIVATE, doc_url=docs.ARC_FAQ)
+ITEM_FLOW_MISSING = Code("item-flow-missing",
+                         "condition '{item}' of rule '{rule}' points at no existing workflow or flow",
+                         about="convertrules", unproven="error", fix=REACTIVATE, doc_url=docs.ARC_FAQ)
+FLOW_NOT_ACTIVATED = Code(
+    "flow-not-activated", "the flow '{flow}' of condition '{item}' of rule '{rule}' is {state}, not activated",
+    about="workflows", unproven="error", doc_url=docs.ARC_FAQ, raw="statecode = {state}",
+    fix="The flow {name} is not activated: deactivate and reactivate its rule in Customer Service admin center so "
+        "the rule activates its flows again (don't turn 'ARC' flows on by hand in Power Automate).")
+OWNER_DISABLED = Code(
+    "owner-disabled", "the owner of rule '{rule}', '{owner}', is disabled", about="systemusers", unproven="error",
+    doc_url=docs.SYMPTOM_2, raw="isdisabled = true",
+    fix="The rule's owner {name} is disabled, so its flow is disconnected ('Error matching conditions'): enable the "
+        "user or assign the rule to an active user, then deactivate and reactivate the rule.")
+# Failed system jobs: about the message (one entry per message), the fix by what the message says.
+JOB_FIX = ("Open Settings > System Jobs, filter the failed jobs on this message, and fix the rule's case mapping or "
+           "the record the message names.")
+JOB_KNOWN = {  # words of a known message (common email error messages) -> one known cause of it, as a possibility
+    "missing customer": "One known cause of this message is the rule's Customer mapped to {Senders Account "
+                        "(Email)} for a sender with no account: map Customer to {Sender (Email)} or leave it blank.",
+    "an error has occurred. try this action again": "One known cause of this message is Customer mapped to "
+                        "{Senders Account (Email)} and Contact to {Sender (Email)}: map Customer to {Sender (Email)}.",
+    "doesn't belong to the contact": "One known cause of this message is Customer and Contact both mapped to "
+                                     "{Sender (Email)}: leave Contact blank.",
+    "matching": "One known cause of this message is a disabled or deleted rule owner: make the owner active (or "
+                "assign the rule to an active user), then deactivate and reactivate the rule.",
+}
+
+
+def _job_code(code: str, template: str, fix: str) -> Code:
+    return Code(code, template, about="asyncoperations", severity="error", unproven="warning", fix=fix,
+                doc_url=docs.COMMON_ERRORS)
+
+
+def _job_codes(prefix: str, template: str) -> dict[str | None, Code]:
+    """One code per known message family (and one for the others), each with its fix."""
+    codes = {None: _job_code(prefix, template, JOB_FIX)}
+    for number, (words, fix) in enumerate(JOB_KNOWN.items(), start=1):
+        codes[words] = _job_code(f"{prefix}-known-{number}", template, fix)
+    return codes
+
+
+EMAIL_JOB = _job_codes("email-job-failed", "system job '{job}' failed for this email: {message}")
+RULE_JOB = _job_codes("rule-job-failed", "system job '{job}' for rule '{rule}' failed: {message}")
+JOBS_COUNT = _job_codes("failed-jobs", "{count} failed system job(s): {message}")
+MONITOR = monitor_code(fix="Open the rule {name} in Customer Service admin center and its activity monitor: fix what "
+                           "the failed rows say, then deactivate and reactivate the rule.")
 
 
 def rule_problems(context: Context) -> pd.DataFrame:
-    """Rule-wide faults of active rules: one row per (queueid, convertruleid, evidence)."""
+    """Rule-wide faults of active rules: evidence rows (no email) with the rule's ``queueid`` and ``convertruleid``."""
     parts = []
     if context.has("convertruleitems"):
         parts += [_rules_without_items(context), _items_without_flow(context)]
@@ -23,15 +80,27 @@ def rule_problems(context: Context) -> pd.DataFrame:
         parts.append(_disabled_owners(context))
     if context.has("asyncoperations"):
         parts.append(_failed_jobs_regarding_rule(context))
-    return pd.concat(parts or [pd.DataFrame(columns=["queueid", "convertruleid", "evidence"])],
-                     ignore_index=True)
+    return pd.concat(parts or [empty_rows().assign(queueid=pd.NA, convertruleid=pd.NA)], ignore_index=True)
+
+
+def _rule_rows(frame: pd.DataFrame, code: Code, values: dict, about_id: pd.Series | None = None,
+               about_name: pd.Series | None = None) -> pd.DataFrame:
+    """Evidence about a rule (or, given, another record) for these rules' rows."""
+    if about_id is None:
+        about_id, about_name = frame["convertruleid"], _name(frame["name"])
+    found = rows(frame, code, values, about_id=about_id, about_name=about_name)
+    return found.assign(queueid=frame["queueid"].values, convertruleid=frame["convertruleid"].values)
+
+
+def _name(values: pd.Series) -> pd.Series:
+    return values.astype("str").fillna("(unnamed)")
 
 
 def _rules_without_items(context: Context) -> pd.DataFrame:
     rules = context.active_rules
     items = context.snapshot.table("convertruleitems")
     empty = rules[~isin(rules["convertruleid"], items["convertruleid"])]
-    return _rule_rows(empty, "rule " + quoted(empty["name"]) + " has no conditions (rule items)")
+    return _rule_rows(empty, RULE_WITHOUT_ITEMS, {"rule": _name(empty["name"])})
 
 
 def _items_without_flow(context: Context) -> pd.DataFrame:
@@ -40,19 +109,18 @@ def _items_without_flow(context: Context) -> pd.DataFrame:
                                        suffixes=("", "_item"))
     if not context.has("workflows"):
         missing = items[items["workflowid_item"].isna()]
-        return _rule_rows(missing, "condition " + quoted(missing["item"]) + " of rule " + quoted(
-            missing["name"]) + " has no workflow or flow")
+        return _rule_rows(missing, ITEM_WITHOUT_FLOW, {"item": _name(missing["item"]), "rule": _name(missing["name"])})
     flows = context.snapshot.table("workflows")[["workflowid", "name", "statecode"]]
     items = items.merge(flows.rename(columns={"workflowid": "workflowid_item", "name": "flow",
                                               "statecode": "flow_state"}), on="workflowid_item", how="left")
     absent = items[items["flow"].isna() & items["flow_state"].isna()]
     inactive = items[items["flow_state"].notna() & (items["flow_state"] != 1).fillna(False).astype(bool)]
-    state = inactive["flow_state"].map(WORKFLOW_STATE).fillna("not activated")
+    state = inactive["flow_state"].map(WORKFLOW_STATE).astype("str").fillna("not activated")
     return pd.concat([
-        _rule_rows(absent, "condition " + quoted(absent["item"]) + " of rule " + quoted(absent["name"])
-                   + " points at no existing workflow or flow"),
-        _rule_rows(inactive, "the flow " + quoted(inactive["flow"]) + " of condition " + quoted(inactive["item"])
-                   + " of rule " + quoted(inactive["name"]) + " is " + state + ", not activated"),
+        _rule_rows(absent, ITEM_FLOW_MISSING, {"item": _name(absent["item"]), "rule": _name(absent["name"])}),
+        _rule_rows(inactive, FLOW_NOT_ACTIVATED, {"flow": _name(inactive["flow"]), "item": _name(inactive["item"]),
+                                                  "rule": _name(inactive["name"]), "state": state},
+                   about_id=inactive["workflowid_item"], about_name=_name(inactive["flow"])),
     ], ignore_index=True)
 
 
@@ -60,15 +128,15 @@ def _disabled_owners(context: Context) -> pd.DataFrame:
     users = context.snapshot.table("systemusers")[["systemuserid", "fullname", "isdisabled"]]
     owned = context.active_rules.merge(users, left_on="ownerid", right_on="systemuserid")
     disabled = owned[owned["isdisabled"].fillna(False).astype(bool)]
-    return _rule_rows(disabled, "the owner of rule " + quoted(disabled["name"]) + ", " + quoted(
-        disabled["fullname"]) + ", is disabled")
+    return _rule_rows(disabled, OWNER_DISABLED, {"rule": _name(disabled["name"]), "owner": _name(disabled["fullname"])},
+                      about_id=disabled["systemuserid"], about_name=_name(disabled["fullname"]))
 
 
 def _failed_jobs_regarding_rule(context: Context) -> pd.DataFrame:
-    jobs = _failed_jobs(context)
-    failed = context.active_rules.merge(jobs, left_on="convertruleid", right_on="regardingobjectid")
-    return _rule_rows(failed, "system job " + quoted(failed["job"]) + " for rule " + quoted(failed["name"])
-                      + " failed: " + failed["text"])
+    failed = context.active_rules.merge(_failed_jobs(context), left_on="convertruleid", right_on="regardingobjectid")
+    found = _job_rows(failed, RULE_JOB, {"job": _name(failed["job"]), "rule": _name(failed["name"]),
+                                         "message": failed["text"]}, keep=["queueid", "convertruleid"])
+    return found
 
 
 def _failed_jobs(context: Context) -> pd.DataFrame:
@@ -79,39 +147,57 @@ def _failed_jobs(context: Context) -> pd.DataFrame:
                          "text": text.fillna("(no message)").str.strip().str.slice(0, 300)})
 
 
-def _rule_rows(frame: pd.DataFrame, text: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"queueid": frame["queueid"].values, "convertruleid": frame["convertruleid"].values,
-                         "evidence": text.values})
+def _job_rows(frame: pd.DataFrame, codes: dict[str | None, Code], values: dict,
+             keep: list[str] | None = None) -> pd.DataFrame:
+    """Evidence about each job's message, under the code of the known message family it belongs to."""
+    lowered = frame["text"].str.lower()
+    family = pd.Series(None, index=frame.index, dtype="object")
+    for words in JOB_KNOWN:  # the first family whose words the message holds: a value of the data, not our text
+        family = family.where(family.notna() | ~lowered.str.contains(words, regex=False), words)
+    keep = keep or []
+    parts = [rows(frame[mine], code, {name: value[mine] for name, value in values.items()},
+                  about_name=frame.loc[mine, "text"], queue=None).assign(**{
+                      column: frame.loc[mine, column].values for column in keep})
+             for words, code in codes.items()
+             if (mine := (family.isna() if words is None else family == words).to_numpy()).any()]
+    return pd.concat(parts, ignore_index=True) if parts else empty_rows().assign(**{column: pd.NA for column in keep})
+
+
+def _sync_errors(context: Context) -> pd.Series:
+    """The last sync errors of the mailboxes: a failed job with the same message is that mailbox's problem."""
+    if not context.has("mailboxes"):
+        return pd.Series([], dtype="str")
+    return context.snapshot.tables["mailboxes"]["lastsyncerror"].dropna().str.strip().str.slice(0, 300)
 
 
 def detect(context: Context) -> pd.DataFrame:
     targets = context.targets.merge(context.active_rules[["queueid"]].drop_duplicates(), on="queueid")
-    rule_wide = targets.merge(rule_problems(context)[["queueid", "evidence"]], on="queueid")
-    parts = [evidence(rule_wide, rule_wide["evidence"])]
+    problems = rule_problems(context).drop(columns=["activityid", "queue", "convertruleid"])
+    rule_wide = targets[["activityid", "queueid"]].merge(problems, on="queueid")
+    parts = [rule_wide.rename(columns={"queueid": "queue"})[ROW_COLUMNS]]
     if context.has("asyncoperations"):
         jobs = context.pending[["activityid"]].merge(_failed_jobs(context), left_on="activityid",
                                                      right_on="regardingobjectid")
-        parts.append(evidence(jobs, "system job " + quoted(jobs["job"]) + " failed for this email: "
-                              + jobs["text"], queue=None))
+        parts.append(_job_rows(jobs, EMAIL_JOB, {"job": _name(jobs["job"]), "message": jobs["text"]}))
     if context.has("activitymonitors"):
         unclaimed = monitor_rows(context, state=2)
         unclaimed = unclaimed[~unclaimed["reason"].isin(list(OTHER_CAUSES_REASONS)).fillna(False).astype(bool)]
         claimed = monitor_rows(context, reasons=OWN_REASONS)
-        parts.append(monitor_evidence(pd.concat([claimed, unclaimed]).drop_duplicates()))
+        parts.append(monitor_evidence(pd.concat([claimed, unclaimed]).drop_duplicates(), MONITOR))
     return pd.concat(parts, ignore_index=True)
 
 
-def findings(context: Context) -> list[dict]:
+def findings(context: Context) -> pd.DataFrame:
     problems = rule_problems(context)
-    found = [{"id": CAUSE.id, "scope": "rule", "subject": rule, "severity": "error",
-              "evidence": group["evidence"].tolist()}
-             for rule, group in problems.groupby("convertruleid", sort=True)]
+    found = [finding_rows(problems.drop(columns=["queueid", "convertruleid"]), "rule", problems["convertruleid"])]
     if context.has("asyncoperations"):
         jobs = _failed_jobs(context)
+        jobs = jobs[~isin(jobs["text"], _sync_errors(context))]  # a mailbox's own error: its finding says it
         counts = jobs.groupby("text").size().sort_values(ascending=False).head(10)
-        found += [{"id": CAUSE.id, "scope": "system jobs", "subject": text, "severity": "warning",
-                   "evidence": [f"{count} failed system job(s): {text}"]} for text, count in counts.items()]
-    return found
+        jobs = pd.DataFrame({"text": counts.index.astype("str"), "count": counts.astype("str").values})
+        counted = _job_rows(jobs, JOBS_COUNT, {"count": jobs["count"], "message": jobs["text"]})
+        found.append(finding_rows(counted, "system jobs", counted["about_name"]))
+    return pd.concat(found, ignore_index=True)
 
 
 CAUSE = Cause(
@@ -120,6 +206,7 @@ CAUSE = Cause(
     seed_number=4,
     kind="fault",
     title="Automatic Record Creation and Update Rule configuration issues",
+    stage="Rule configured and ran",
     seed_text=("You need to check whether the Automatic Record Creation and Update Rule feature is "
                "configured properly by going to system jobs and checking for a failure message."),
     detection=("The queue's active rule has no conditions; a condition's workflow or flow is missing or not "
@@ -133,11 +220,13 @@ CAUSE = Cause(
                  "without conditions has no flow: deactivate it, add a condition (rule item), reactivate it. "
                  "For 'The case is missing customer.', map Customer to {Sender (Email)} or leave it blank "
                  "instead of {Senders Account (Email)}."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/common-email-error-messages",
+    doc_url=docs.COMMON_ERRORS,
     color="#CC79A7",
     tables=("convertrules", "convertruleitems", "workflows", "systemusers", "asyncoperations",
             "activitymonitors"),
     requires=("convertrules",),
+    codes=(RULE_WITHOUT_ITEMS, ITEM_WITHOUT_FLOW, ITEM_FLOW_MISSING, FLOW_NOT_ACTIVATED, OWNER_DISABLED, MONITOR,
+           *EMAIL_JOB.values(), *RULE_JOB.values(), *JOBS_COUNT.values()),
     detect=detect,
     findings=findings,
 )

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import docs
+from ..evidence import Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, evidence, monitor_evidence, monitor_rows, quoted
+from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows
+
+FIX = ("The rule {name} ignores unknown senders: on its Advanced tab (Customer Service admin center), turn on 'Allow "
+       "emails from unknown senders' (legacy name: 'Create contact for unknown sender'), or add these senders as "
+       "contacts before they write again.")
+NOT_ALLOWED = Code("unknown-sender-refused", "rule '{rule}' does not create contacts for unknown senders: no active "
+                   "contact or account used {sender} when the email arrived{detail}",
+                   about="convertrules", fix=FIX, raw="allowunknownsender = false")
+MONITOR = monitor_code(fix=FIX)
 
 
 def unknown_sender_targets(context: Context, allow: bool) -> pd.DataFrame:
@@ -14,27 +24,27 @@ def unknown_sender_targets(context: Context, allow: bool) -> pd.DataFrame:
     rules = context.active_rules[context.active_rules["allowunknownsender"].fillna(False).astype(bool) == allow]
     pending = context.pending.loc[~isin(context.pending["activityid"], known), ["activityid", "sender_address"]]
     found = context.targets[["activityid", "queueid"]].merge(pending, on="activityid")
-    return found.merge(rules[["queueid", "name"]], on="queueid")
+    return found.merge(rules[["queueid", "name", "convertruleid"]], on="queueid")
 
 
-def why_unknown(context: Context, rows: pd.DataFrame) -> pd.Series:
-    """Why the sender counts as unknown, naming a record that uses the address but does not count."""
+def why_unknown(context: Context, found: pd.DataFrame) -> pd.Series:
+    """Why the sender counts as unknown (empty, or naming a record that uses the address but does not count)."""
     near = context.senders[~context.senders["known"]].drop_duplicates("activityid").set_index("activityid")
-    detail = rows["activityid"].map(near["why"].to_dict()).astype("str")
-    address = rows["sender_address"].fillna("(no sender address)")
-    return ("no active contact or account used " + address + " when the email arrived"
-            + ("; " + detail).fillna(""))
+    detail = found["activityid"].map(near["why"].to_dict()).astype("str")
+    return ("; " + detail).fillna("")
 
 
 def detect(context: Context) -> pd.DataFrame:
     parts = []
     if context.has("convertrules", "contacts", "accounts"):
-        rows = unknown_sender_targets(context, allow=False)
-        parts.append(evidence(rows, "rule " + quoted(rows["name"]) + " has allowunknownsender = false: "
-                              + why_unknown(context, rows)))
+        found = unknown_sender_targets(context, allow=False)
+        parts.append(rows(found, NOT_ALLOWED, {"rule": found["name"].astype("str").fillna("(unnamed)"),
+                                               "detail": why_unknown(context, found),
+                                               "sender": found["sender_address"].astype("str").fillna("(none)")},
+                          about_id=found["convertruleid"], about_name=found["name"].astype("str").fillna("(unnamed)")))
     if context.has("activitymonitors"):
-        parts.append(monitor_evidence(monitor_rows(context, reasons={6, 7})))
-    return pd.concat(parts or [evidence(context.pending.iloc[:0], "")], ignore_index=True)
+        parts.append(monitor_evidence(monitor_rows(context, reasons={6, 7}), MONITOR))
+    return pd.concat(parts or [empty_rows()], ignore_index=True)
 
 
 CAUSE = Cause(
@@ -43,6 +53,7 @@ CAUSE = Cause(
     seed_number=3,
     kind="fault",
     title="The email is coming from an unknown sender",
+    stage="Sender known or allowed",
     seed_text=("If the email is coming from an unknown sender, check for the Create contact for unknown "
                "sender option. Go to the Automatic Record Creation and Update Rule configuration and check "
                "whether the Create contact for unknown sender box is selected. If the Create contact for "
@@ -55,9 +66,10 @@ CAUSE = Cause(
     remediation=("Select 'Create contact for unknown sender' on the rule (Customer Service admin center > "
                  "Automatic record creation and update rules > the rule > Conditions), or create a contact "
                  "or account with this email address before the customer writes again."),
-    doc_url="https://learn.microsoft.com/troubleshoot/dynamics-365/customer-service/email/incoming-email-not-converted-case#cause-3-the-email-is-coming-from-an-unknown-sender",
+    doc_url=docs.CAUSE_3,
     color="#009E73",
     tables=("convertrules", "contacts", "accounts", "activitymonitors"),
     requires=(),
+    codes=(NOT_ALLOWED, MONITOR),
     detect=detect,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
+from ..cause_view import words_of
 from ..causes import BY_ID
 from .model import Mailbox, ParsedHeaders
 from .received import host
@@ -105,7 +106,7 @@ def _verdict_text(result: dict) -> list[str]:
     for number, cause in enumerate(result.get("causes", []), 1):
         where = f" [queue {cause['queue']}]" if cause.get("queue") else ""
         lines.append(f"{number}. {cause['id']}: {BY_ID[cause['id']].title}{where}")
-        lines += [f"     - {line}" for line in cause["evidence"]]
+        lines += [f"     - {words_of(item, cause['id'])}" for item in cause["evidence"]]
         lines.append(f"     Fix: {cause['remediation']}")
     return lines
 

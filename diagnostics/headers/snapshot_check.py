@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..evidence import as_item
 from ..normalize import message_id_key
 from .diagnosis import BCC, NOT_SYNCED, REPLY, Diagnosis, TargetQueue, check_bcc, reply_hint
 from .model import ParsedHeaders
@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from ..report import Report
     from ..snapshot import Snapshot
 
-_ANGLE_ID = re.compile(r"<[^<>]+>")
 _DELIVERY = {0: "None", 1: "Outlook", 2: "Server-Side Synchronization", 3: "Forward Mailbox"}
 _STATUS = {0: "Not Run", 1: "Success", 2: "Failure"}
 _FILTERING = {0: "All email messages", 1: "Email messages in response to Dynamics 365 email",
@@ -126,7 +125,7 @@ class SnapshotCheck:
         findings = [finding for finding in self.report.findings
                     if finding.get("id") == NOT_SYNCED and finding.get("subject") == queue.id]
         if findings:
-            return [line for finding in findings for line in finding.get("evidence", [])]
+            return [item for finding in findings for item in finding.get("evidence", [])]
         return self._mailbox_facts(queue)
 
     def _mailbox_facts(self, queue: TargetQueue) -> list[str]:
@@ -157,29 +156,28 @@ class SnapshotCheck:
             if self.parsed.in_reply_to:
                 self.diagnosis.note(f"In-Reply-To {self.parsed.in_reply_to} matches no email in the snapshot")
             return
-        evidence = []
+        evidence: list[tuple[str, str | None]] = []  # (sentence, the Message-ID it names)
         for row in rows.itertuples():
             header, value = keys[row.messageid_key]
             subject = f"'{_str(row.subject)}'"
-            evidence += [f"{header} names {value}, the Message-ID of tracked email {subject} ({row.activityid})",
-                         f"{subject} {self._regarding(row)}"]
+            evidence += [(f"{header} names {value}, the Message-ID of tracked email {subject} ({row.activityid})",
+                          row.messageid_key), (f"{subject} {self._regarding(row)}", None)]
         if all(keys[key][0] == "References" for key in rows["messageid_key"]):
-            evidence.append("only References names it: correlation matches In-Reply-To first, so check the "
-                            "email's Regarding and correlation method")
+            evidence.append(("only References names it: correlation matches In-Reply-To first, so check the "
+                             "email's Regarding and correlation method", None))
         self._add_reply(evidence)
 
-    def _add_reply(self, evidence: list[str]) -> None:
+    def _add_reply(self, evidence: list[tuple[str, str | None]]) -> None:
         existing = next((cause for cause in self.diagnosis.causes if cause["id"] == REPLY), None)
         if existing is not None:  # the snapshot diagnosis found it already: add only what it lacks
-            said = " ".join(existing["evidence"]).lower()
-            for line in evidence:
-                named = _ANGLE_ID.search(line)
-                if not (named and named[0].lower() in said) and line not in existing["evidence"]:
+            said = {message_id_key(as_item(item)["values"].get("message_id") or "") for item in existing["evidence"]}
+            for line, named in evidence:
+                if not (named and named in said) and line not in existing["evidence"]:
                     existing["evidence"].append(line)
         elif self.diagnosis.settled:  # the snapshot's diagnosis of this email already weighed the reply
-            self.diagnosis.note(" ".join(evidence[:1]))
+            self.diagnosis.note(evidence[0][0])
         else:
-            self.diagnosis.add(REPLY, None, evidence)
+            self.diagnosis.add(REPLY, None, [line for line, _ in evidence])
 
     def _regarding(self, row: Any) -> str:
         target, kind = _str(row.regardingobjectid), _str(getattr(row, "regardingobjectid_type", None))
