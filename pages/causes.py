@@ -26,7 +26,9 @@ if cur is not None:
 for cause in CAUSES:
     with st.container(border=True):
         st.markdown(f"#### {cause.order}. {ui.md(cause.title)}")
-        st.markdown(f"`{cause.id}` · {ui.md(cause.kind)} · cause {cause.seed_number} of the support article")
+        source = (f"cause {cause.seed_number} of the support article" if cause.seed_number is not None
+                  else "beyond the support article (met in real tenants)")
+        st.markdown(f"`{cause.id}` · {ui.md(cause.kind)} · {source}")
         if cause.kind.replace(" ", "-") == "by-design":
             st.caption(":material/check_circle: By design: these emails are counted as *working as designed* on the "
                        "Overview, never as a problem to fix.")

@@ -26,7 +26,7 @@ from .base import KINDS, Cause, Context, Kind
 def _registry(causes: tuple[Cause, ...]) -> tuple[Cause, ...]:
     """The causes in pipeline order; a repeated id, order, seed number or colour is refused at import."""
     for attribute in ("id", "order", "seed_number", "color"):
-        values = [getattr(cause, attribute) for cause in causes]
+        values = [getattr(cause, attribute) for cause in causes if getattr(cause, attribute) is not None]
         repeated = sorted({str(value) for value in values if values.count(value) > 1})
         if repeated:
             raise ValueError(f"cause registry: {attribute} repeated: {', '.join(repeated)}")

@@ -33,7 +33,7 @@ class Cause:
 
     id: str
     order: int  # pipeline order of the contract: 1 is met first
-    seed_number: int  # the cause's number in the support article
+    seed_number: int | None  # the cause's number in the support article; None for a cause admins meet beyond it
     kind: Kind  # the default; an evidence row may say otherwise (a reply is a fault or by design)
     title: str
     stage: str  # the funnel's row: what an email has passed once this cause is ruled out
