@@ -12,10 +12,11 @@ $(INSTALLED): pyproject.toml constraints.txt
 	touch $(INSTALLED)
 
 # The server starts with the app's allocator settings (diagnostics/malloc.py, APP_ENVIRONMENT: memory that
-# sessions free goes back to the system; benchmarks/bench_load.py measures it).
+# sessions free goes back to the system; benchmarks/bench_load.py measures it; APP_ENV= starts it without).
+APP_ENV := $(PY) -m diagnostics.malloc
 STREAMLIT_ARGS :=
 run: $(INSTALLED)
-	$(PY) -m diagnostics.malloc $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
+	$(APP_ENV) $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 chromium:
