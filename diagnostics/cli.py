@@ -1,6 +1,7 @@
 """The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare``, ``causes``, ``runs``, ``pull``.
 
-Input that cannot be read exits 2 with one line on stderr, never a traceback.
+Input that cannot be read exits 2 with one line on stderr, never a traceback; an error of ours exits 1, its
+line after the traceback (``pipeline``).
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def _connect(org: str, period: object) -> None:
     except DiagnosisError as error:  # one line: the server is busy, or the pulled snapshot could not be diagnosed
         status.update(label="Nothing was diagnosed", state="error", expanded=False)
         if error.reason == "busy":
-            st.warning(error, icon=":material/hourglass_top:")
+            st.warning(str(error), icon=":material/hourglass_top:")
         else:
             st.error(ui.md(error), icon=":material/error:", title="The pulled snapshot could not be read")
         return

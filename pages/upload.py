@@ -48,7 +48,7 @@ def _diagnose(uploaded: list) -> None:
         line = st.empty()
     try:
         diagnosed = pipeline.load_and_diagnose([(file.name, file.getvalue()) for file in uploaded],
-                                      progress=ui.stage_progress(bar, line), loaded=_show_loaded(status))
+                                               progress=ui.stage_progress(bar, line), loaded=_show_loaded(status))
     except DiagnosisError as error:
         status.update(label="The snapshot could not be read", state="error", expanded=False)
         if error.reason == "busy":  # a new diagnosis waits, open sessions go on; the refused files are dropped
