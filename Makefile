@@ -11,13 +11,12 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(INSTALLED)
 
-# Memory that sessions free goes back to the system (benchmarks/bench_load.py measures it): Arrow allocates
-# through glibc instead of its own mimalloc pool, which kept ~200 MiB after four 20,000-email sessions
-# closed, and glibc keeps two arenas instead of one per thread; a background thread calls malloc_trim.
-RUN_ENV := ARROW_DEFAULT_MEMORY_POOL=system MALLOC_ARENA_MAX=2
+# The server starts with the app's allocator settings (diagnostics/malloc.py, APP_ENVIRONMENT: memory that
+# sessions free goes back to the system; benchmarks/bench_load.py measures it; APP_ENV= starts it without).
+APP_ENV := $(PY) -m diagnostics.malloc
 STREAMLIT_ARGS :=
 run: $(INSTALLED)
-	$(RUN_ENV) $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
+	$(APP_ENV) $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 chromium:

@@ -6,7 +6,7 @@ shared report read-only.
 
 import streamlit as st
 
-from diagnostics import budget
+from diagnostics import malloc
 from pages import _ui as ui
 
 st.set_page_config(page_title="Email-to-Case Diagnostics", page_icon=":material/forward_to_inbox:",
@@ -15,7 +15,8 @@ st.set_page_config(page_title="Email-to-Case Diagnostics", page_icon=":material/
                                         "Dynamics 365 Customer Service."})
 
 st.session_state[ui.ROUTED] = True
-budget.keep_releasing_freed_memory()  # once per process: glibc would keep what closed sessions freed
+malloc.configure()  # the app's allocators (diagnostics/malloc.py); once per process
+malloc.keep_releasing_freed_memory()  # once per process: glibc would keep what closed sessions freed
 ui.handle_run_param()
 
 navigation = st.navigation([

@@ -237,7 +237,7 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--settle", type=float, default=90, help="seconds to wait after the sessions close")
     parser.add_argument("--make-var", action="append", default=[], metavar="NAME=VALUE",
-                        help="passed to make run, e.g. RUN_ENV= to try the server without the allocator settings")
+                        help="passed to make run, e.g. APP_ENV= to try the server without the allocator environment")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
     make = None

@@ -30,6 +30,8 @@ class Clock:
 
 def main(folder: str) -> None:
     clock = Clock()
+    from diagnostics import malloc
+    malloc.configure()  # the allocators of the command line
     from diagnostics.evaluate import diagnose
     from diagnostics.snapshot import load_snapshot
     clock.step("imports")

@@ -2,9 +2,10 @@
 
 import sys
 
-from .malloc import restart_with_tunables
+from . import malloc
 
-restart_with_tunables("diagnostics")
+malloc.restart_with_tunables("diagnostics")
+malloc.configure()  # the command line's allocators (diagnostics/malloc.py), before any work
 
 from .cli import main  # noqa: E402 - only after the restart: pandas imported before it would be wasted
 

@@ -13,52 +13,12 @@ So ``page_frame`` returns ``None`` whenever it is not sure, and never raises.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pj
 
-from . import schema
-
-
-def _return_freed_memory() -> None:
-    """Allocators that give freed memory back: measured on 200,000 emails (benchmarks/bench_diagnose.py),
-    Arrow's mimalloc kept 150 MB more and loaded 30% slower than the system's malloc; and glibc, which raises
-    its mmap threshold each time a big block is freed, then kept ~500 MB of freed columns in its heap (peak RSS
-    1.15 GB instead of 0.76 GB). A fixed threshold sends every block over 128 kB straight back to the system,
-    for about 20% more CPU time in page faults (1 MB: 0.90 GB and +10%; 4 MB: 0.98 GB and +5%). A threshold
-    given at start (``GLIBC_TUNABLES``, as ``python -m diagnostics`` gives it) is left as it is.
-    """
-    pa.set_memory_pool(pa.system_memory_pool())
-    if "glibc.malloc.mmap_threshold" in os.environ.get("GLIBC_TUNABLES", ""):
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
-        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-
-
-_return_freed_memory()
-
-
-def _parse_pool() -> pa.MemoryPool:
-    """Where pages are parsed: jemalloc keeps the memory of freed pages for the next ones, where malloc's
-    fixed threshold maps and unmaps each block, page fault by page fault (measured: 12% less CPU for the
-    whole load, same peak RSS). Each table's pages are copied into one chunk per column in the system's pool,
-    and ``release_parse_memory`` hands what is left over back once a snapshot is loaded."""
-    try:
-        return pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a pyarrow built without jemalloc (Windows)
-        return pa.default_memory_pool()
-
-
-_PARSE_POOL = _parse_pool()
-
-
-def release_parse_memory() -> None:
-    _PARSE_POOL.release_unused()
+from . import malloc, schema
 
 # Everything else, dates included, is text: large_string, which pandas' "str" dtype holds without a copy.
 _ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}
@@ -114,13 +74,14 @@ def _rows(table: str, data: bytes | memoryview) -> pa.StructArray | None:
     """The page's records as one struct array, or None when Arrow refuses the page or its shape is odd."""
     try:
         parsed = pj.read_json(pa.BufferReader(data), read_options=pj.ReadOptions(block_size=len(data) + 1),
-                              parse_options=_PARSE[table], memory_pool=_PARSE_POOL)
+                              parse_options=_PARSE[table], memory_pool=malloc.parse_pool())
     except Exception:  # noqa: BLE001 - whatever Arrow refuses (even a UnicodeDecodeError), pydantic explains
         return None
     if parsed.num_rows != 1:  # two documents in one file, which pydantic calls trailing characters
         return None
-    # A copy in the system's pool: the parse pool's memory is reused by the next page instead of being held by
-    # this one until its table is combined (measured: 90 MB less peak RSS on 200,000 emails, same CPU time)
+    # A copy in the process's pool (the system's: malloc.configure): the parse pool's memory is reused by the next
+    # page instead of being held by this one until its table is combined (measured: 90 MB less peak RSS on 200,000
+    # emails, same CPU time)
     pages = parsed.column("value").combine_chunks()
     if pages.null_count:  # no "value", or "value": null
         return None

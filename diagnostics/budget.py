@@ -3,21 +3,14 @@
 The budget is ``DIAGNOSTICS_MEMORY_BUDGET_MB`` (MiB of resident memory of the whole server process); by default
 three quarters of the memory this process may use (the machine's, or its container's limit when lower). ``0``
 turns the check off. Only new uploads are refused: sessions that already hold a report keep working.
-
-``release_freed_memory`` hands memory that Python and Arrow have freed back to the system (glibc keeps it
-otherwise), so a finished diagnosis does not leave the process at its peak.
+Handing freed memory back to the system is the allocator policy's (``malloc.release_freed_memory``).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
-import threading
-import time
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 
 import psutil
@@ -27,7 +20,6 @@ DEFAULT_SHARE = 0.75  # of the memory the process may use
 BUSY = "The server is busy, try again in a minute."
 MIB = 2**20
 LOG = logging.getLogger("diagnostics.budget")
-TRIM_SECONDS = 20.0  # how often the background thread hands freed memory back
 _CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")  # cgroup v2: "max" or a number of bytes
 
 
@@ -64,47 +56,3 @@ def refusal(environ: Mapping[str, str] = os.environ) -> str | None:
     """``BUSY`` when the process is above its budget (a new upload must wait), else None."""
     budget = budget_bytes(environ)
     return BUSY if budget is not None and resident_bytes() > budget else None
-
-
-def release_freed_memory() -> bool:
-    """Ask glibc to return freed heap memory to the system; False where there is no glibc."""
-    trim = _malloc_trim()
-    return bool(trim(0)) if trim is not None else False
-
-
-_trimmer_lock = threading.Lock()
-_trimmers: list[threading.Thread] = []
-
-
-def keep_releasing_freed_memory(interval: float = TRIM_SECONDS) -> bool:
-    """Start, once per process, a daemon thread that calls ``release_freed_memory`` every ``interval`` seconds.
-
-    Memory freed when a closed session is dropped, or after a page's run, is otherwise kept by glibc until
-    the process ends. Returns whether the thread runs (False without glibc).
-    """
-    if _malloc_trim() is None:
-        return False
-    with _trimmer_lock:
-        if not _trimmers:
-            thread = threading.Thread(target=_release_every, args=(interval,), name="release-freed-memory",
-                                      daemon=True)
-            thread.start()
-            _trimmers.append(thread)
-    return True
-
-
-def _release_every(interval: float) -> None:
-    while True:
-        time.sleep(interval)
-        release_freed_memory()
-
-
-@cache
-def _malloc_trim():  # a ctypes function, or None without glibc
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        return ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return None

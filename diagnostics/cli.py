@@ -1,6 +1,7 @@
-"""The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare``, ``runs`` and ``pull``.
+"""The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare``, ``causes``, ``runs``, ``pull``.
 
-Input that cannot be read exits 2 with one line on stderr, never a traceback.
+Input that cannot be read exits 2 with one line on stderr, never a traceback; an error of ours exits 1, its
+line after the traceback (``pipeline``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from .errors import SnapshotError
+from .errors import DiagnosisError, SnapshotError
 
 if TYPE_CHECKING:  # the pull's modules load only when a pull runs
     from .dataverse import PullProgress, PullSummary
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except SnapshotError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except DiagnosisError as error:  # the pipeline's one line; something unexpected is our fault, not the input's
+        print(f"error: {error}", file=sys.stderr)
+        return 1 if error.reason == "unexpected" else 2
     except OSError as error:
         print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
@@ -72,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--output", help="write to this file instead of standard output")
     compare.set_defaults(run=_compare)
 
+    causes = commands.add_parser("causes", help="list the causes the diagnosis looks for (the registry)")
+    causes.add_argument("--format", choices=["json", "text"], default="json")
+    causes.set_defaults(run=_causes)
+
     runs = commands.add_parser("runs", help="list or delete the runs kept in the store ($DIAGNOSTICS_STORE)")
     runs.add_argument("action", choices=["list", "delete"], nargs="?", default="list")
     runs.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="with delete: ids as the list shows them")
@@ -93,20 +101,18 @@ def _range_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from .evaluate import diagnose
+    from .pipeline import load_and_diagnose
     from .report import render_text
-    from .snapshot import load_snapshot
 
     if (args.snapshot is None) == (args.pull is None):
         raise SnapshotError("give either a SNAPSHOT or --pull ORG_URL")
     if args.pull:
         return _pull_then_diagnose(args)
-    snapshot = load_snapshot(args.snapshot)
-    for note in snapshot.notes:  # e.g. deleted-record markers skipped: worth knowing, not an error
+    # No table is kept: their memory is given back before the report is written
+    diagnosed = load_and_diagnose(args.snapshot, check_budget=False, keep=())
+    for note in diagnosed.snapshot.notes:  # e.g. deleted-record markers skipped: worth knowing, not an error
         print(f"note: {note}", file=sys.stderr)
-    report = diagnose(snapshot)
-    report.fix_plan(snapshot)  # record ids and links from the snapshot
-    del snapshot  # its tables are not needed to write the report: give their memory back first
+    report = diagnosed.report
     pieces = report.json_pieces() if args.format == "json" else [render_text(report).encode()]
     _write_pieces(pieces, args.output)
     return 0
@@ -154,6 +160,14 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(load_report(args.before), load_report(args.after))
     data = orjson.dumps(result) if args.format == "json" else render_compare_text(result).encode()
     _write(data, args.output)
+    return 0
+
+
+def _causes(args: argparse.Namespace) -> int:
+    from .cause_list import listing, render_text
+
+    causes = listing()
+    _write(orjson.dumps(causes) if args.format == "json" else render_text(causes).encode(), None)
     return 0
 
 

@@ -32,13 +32,10 @@ def load_report(path: str | Path) -> dict:
         data = _read_json(path)
         if _is_report(data):
             return data
-    from .evaluate import diagnose
-    from .snapshot import load_snapshot
+    from .pipeline import load_and_diagnose
 
-    snapshot = load_snapshot(path)
-    report = diagnose(snapshot)
-    report.fix_plan(snapshot)  # record ids, so fix-plan entries match by record
-    return report.to_dict()
+    # the fix plan carries record ids, so its entries match the other run's by record
+    return load_and_diagnose(path, check_budget=False, keep=()).report.to_dict()
 
 
 def _read_json(path: Path) -> object:

@@ -41,3 +41,10 @@ def record_url(org_url: str | None, table: str, record_id: str | None) -> str | 
     if not org_url or not name or not record_id or not _GUID.fullmatch(str(record_id)):
         return None
     return f"{org_url}/main.aspx?pagetype=entityrecord&etn={name}&id={quote(str(record_id))}"
+
+
+def with_record_links(plan: list[dict], org_url: str | None) -> list[dict]:
+    """The fix plan's entries linked to ``org_url`` (an organisation typed after the diagnosis): each record
+    id the plan found stays, only the links change."""
+    return [{**entry, "record_url": record_url(org_url, entry["about"]["table"], entry["about"]["id"])}
+            for entry in plan]

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from . import arrow_pages, schema
+from . import arrow_pages, malloc, schema
 from .archive import Member, open_input, read_reusing, shown, uploaded_members
 from .arrow_pages import PANDAS_TYPES, TEXT
 from .errors import SnapshotError
@@ -108,7 +108,7 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
         snapshot = _build(tables, ignored, progress, notes)
     finally:
         pool.shutdown(cancel_futures=True)
-        arrow_pages.release_parse_memory()
+        malloc.release_parse_memory()
     if pages:
         snapshot.org_url = org_url_in(min((page for found in pages.values() for page in found), key=_size).read())
     return snapshot

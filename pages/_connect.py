@@ -17,11 +17,9 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from diagnostics import app_state, dataverse
-from diagnostics.errors import SnapshotError
-from diagnostics.evaluate import diagnose
-from diagnostics.report import Report
-from diagnostics.snapshot import Snapshot, load_uploaded
+from diagnostics import app_state, dataverse, malloc, pipeline
+from diagnostics.errors import DiagnosisError, SnapshotError
+from diagnostics.pipeline import Diagnosed
 from pages import _ui as ui
 
 LOG = logging.getLogger("diagnostics.app")
@@ -54,6 +52,7 @@ def _connect(org: str, period: object) -> None:
         prompt_box, bar, line = st.empty(), st.progress(0.0, text="Waiting for the sign-in"), st.empty()
     started = time.monotonic()
     try:
+        pipeline.refuse_when_busy()  # before a pull of minutes, and again before the diagnosis
         with tempfile.TemporaryDirectory(prefix="pull-") as folder:
             summary = dataverse.pull_snapshot(
                 org, Path(folder) / "snapshot.zip", period[0], period[1], clouds_only=True,
@@ -61,9 +60,15 @@ def _connect(org: str, period: object) -> None:
             data = summary.path.read_bytes()
         prompt_box.empty()
         status.update(label=f"Pulled {summary.rows:,} rows; evaluating…")
-        snapshot = load_uploaded([("snapshot.zip", data)])
-        report = diagnose(snapshot)
-    except SnapshotError as error:  # PullError included: one line naming the table and Dataverse's message
+        diagnosed = pipeline.load_and_diagnose([("snapshot.zip", data)], progress=ui.stage_progress(bar, line))
+    except DiagnosisError as error:  # one line: the server is busy, or the pulled snapshot could not be diagnosed
+        status.update(label="Nothing was diagnosed", state="error", expanded=False)
+        if error.reason == "busy":
+            st.warning(str(error), icon=":material/hourglass_top:")
+        else:
+            st.error(ui.md(error), icon=":material/error:", title="The pulled snapshot could not be read")
+        return
+    except SnapshotError as error:  # PullError: one line naming the table and Dataverse's message
         status.update(label="The pull did not complete", state="error", expanded=False)
         st.error(ui.md(error), icon=":material/error:", title="Nothing was pulled")
         return
@@ -72,15 +77,16 @@ def _connect(org: str, period: object) -> None:
         status.update(label="The pull did not complete", state="error", expanded=False)
         st.error(f"Unexpected {type(error).__name__} during the pull.", icon=":material/error:")
         return
-    _show(report, snapshot, data, org, period, time.monotonic() - started)
+    malloc.release_freed_memory()  # the whole snapshot is freed: hand it back (the zip is kept to download)
+    _show(diagnosed, data, org, period, time.monotonic() - started)
 
 
-def _show(report: Report, snapshot: Snapshot, data: bytes, org: str, period: tuple, seconds: float) -> None:
+def _show(diagnosed: Diagnosed, data: bytes, org: str, period: tuple, seconds: float) -> None:
     host = urlsplit(dataverse.org_root(org)).netloc
     name = f"{host.replace(':', '-')}-{period[0]}-{period[1]}.zip"
-    ui.set_upload(report, snapshot, f"{host}, {period[0]} to {period[1]} (pulled)")
+    ui.set_upload(diagnosed, f"{host}, {period[0]} to {period[1]} (pulled)")
     st.session_state[PULLED] = (name, data, st.session_state[ui.CURRENT].key)
-    summary = report.summary()
+    summary = diagnosed.report.summary()
     st.session_state[ui.FLASH] = (
         f"Pulled and diagnosed {host} ({seconds:.1f} s): {summary['incoming']:,} incoming emails, "
         f"{summary['converted']:,} converted, {summary['not_converted']:,} not converted. "

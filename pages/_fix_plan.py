@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics import app_state
-from diagnostics.links import clean_org_url
+from diagnostics.links import clean_org_url, with_record_links
 from diagnostics.report import Report
 from pages import _ui as ui
 
@@ -51,8 +51,7 @@ def organisation_url(cur: ui.Current) -> None:
                 st.error("Type the https address of your organisation, e.g. https://contoso.crm.dynamics.com.")
             else:
                 cur.report.org_url = org
-                cur.report.plan = None
-                cur.report.fix_plan(cur.snapshot)
+                cur.report.plan = with_record_links(cur.report.fix_plan(), org)
                 st.rerun()
 
 

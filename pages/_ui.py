@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from diagnostics import app_state, budget, charts, exports
+from diagnostics import app_state, charts, exports, malloc
 from diagnostics.cause_view import CauseView, cause_view
+from diagnostics.pipeline import Diagnosed, diagnose_snapshot
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
 
@@ -54,10 +55,8 @@ PRIVATE_PARAM = "report"  # ?report=TOKEN: this browser's own upload, kept so a 
 PRIVATE_OWNER = "(kept for reloads)"
 PRIVATE_DAYS = 1
 KEEP_AFTER_RUN = "keep_after_run"  # a new upload still to keep for reloads (see keep_upload_after_run)
-UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empty file uploader
-# What "Check one email" reads of an uploaded snapshot (diagnostics/headers.py, _SnapshotCheck); the other
-# tables are dropped once the snapshot is diagnosed.
-CHECK_EMAIL_TABLES = ("emails", "queues", "mailboxes", "incidents")
+UPLOADER = "uploader_generation"  # bumped to give a page a fresh, empty file uploader (one count per uploader)
+SNAPSHOT_FILES = "snapshot_files"  # the upload page's uploader
 SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once
 SHARED_CACHE_TTL = 600  # seconds; sessions that opened a report keep it, later opens parse it again
 FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
@@ -134,11 +133,8 @@ def demo_snapshot() -> Snapshot:
 
 @st.cache_data(show_spinner="Diagnosing the demo snapshot…", max_entries=1)
 def demo_report() -> Report:
-    from diagnostics.evaluate import diagnose
-
-    report = diagnose(demo_snapshot())
+    report = diagnose_snapshot(demo_snapshot())  # with its fix plan: record ids and links
     report.source = "demo snapshot (Contoso Coffee, fictional)"
-    report.fix_plan(demo_snapshot())  # record ids and links
     return report
 
 
@@ -158,13 +154,9 @@ def current_snapshot(cur: Current | None) -> Snapshot | None:
     return cur.snapshot if cur.kind == "upload" else demo_snapshot()
 
 
-def set_upload(report: Report, snapshot: Snapshot, label: str) -> None:
-    """Make the diagnosed upload current, keeping only the tables "Check one email" reads."""
-    report.fix_plan(snapshot)  # record ids and links from the snapshot, before the report is kept
-    kept = {name: snapshot.tables[name] for name in CHECK_EMAIL_TABLES if name in snapshot.tables}
-    slim = Snapshot(kept, source=snapshot.source, ignored_files=snapshot.ignored_files, notes=snapshot.notes,
-                    org_url=snapshot.org_url)
-    st.session_state[CURRENT] = Current("upload", report, label, snapshot=slim)
+def set_upload(diagnosed: Diagnosed, label: str) -> None:
+    """Make the diagnosed upload current (``pipeline.load_and_diagnose`` kept the tables "Check one email" reads)."""
+    st.session_state[CURRENT] = Current("upload", diagnosed.report, label, snapshot=diagnosed.snapshot)
     st.session_state[KEEP_AFTER_RUN] = True  # kept for reloads once the overview is drawn
     st.session_state.pop(SHARE_ERROR, None)
     st.query_params.pop("run", None)
@@ -210,14 +202,14 @@ def reopen_private(token: str) -> bool:
     return True
 
 
-def uploader_key() -> str:
-    """The upload page's file uploader key; ``release_upload`` changes it."""
-    generation = st.session_state.get(UPLOADER, 0)
-    return f"snapshot_files_{generation}" if generation else "snapshot_files"
+def uploader_key(name: str = SNAPSHOT_FILES) -> str:
+    """The key of the file uploader ``name`` in its current generation; ``release_upload`` changes it."""
+    generation = st.session_state.get(f"{UPLOADER}:{name}", 0)
+    return f"{name}_{generation}" if generation else name
 
 
-def release_upload(files: list) -> None:
-    """Drop the uploaded bytes once diagnosed (or refused) and give the page a fresh, empty uploader.
+def release_upload(files: list, name: str = SNAPSHOT_FILES) -> None:
+    """Drop the uploaded bytes once diagnosed (or refused) and give uploader ``name`` a fresh, empty generation.
 
     Streamlit keeps uploaded files in memory for the whole session (and, for a closed session, until it is
     shut down); Streamlit's own chat and audio inputs remove theirs the same way once read.
@@ -229,8 +221,31 @@ def release_upload(files: list) -> None:
     if context is not None and isinstance(context.uploaded_file_mgr, MemoryUploadedFileManager):
         for file in files:
             context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=file.file_id)
-    st.session_state[UPLOADER] = st.session_state.get(UPLOADER, 0) + 1
-    budget.release_freed_memory()
+    generation = f"{UPLOADER}:{name}"
+    st.session_state[generation] = st.session_state.get(generation, 0) + 1
+    malloc.release_freed_memory()
+
+
+STAGES = {"reading": "Reading files", "validating": "Validating tables", "evaluating": "Evaluating causes"}
+
+
+def stage_progress(bar, line):  # noqa: ANN001, ANN201 - Streamlit elements; a pipeline progress callback
+    """A ``load_and_diagnose`` progress callback showing stage, counts and item, at most four updates a second."""
+    last = [0.0]
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.25 and done < total:
+            return
+        last[0] = now
+        verb, _, item = stage.partition(" ")
+        name = STAGES.get(verb, verb.capitalize())
+        if verb == "evaluating":
+            item = app_state.cause_label(item)
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{name}: {done:,} of {total:,}")
+        line.text(item)
+
+    return report
 
 
 def leave_shared() -> None:
@@ -271,7 +286,7 @@ def shared_report(token: str, created_at: str) -> Report | None:
     run = RunStore().load(token)
     report = Report.from_dict(run.report) if run is not None else None
     del run  # the parsed JSON is larger than the report: free it before handing memory back
-    budget.release_freed_memory()
+    malloc.release_freed_memory()
     return report
 
 

@@ -5,17 +5,17 @@ import sqlite3
 import pandas as pd
 import streamlit as st
 
-from diagnostics import app_state, charts
+from diagnostics import app_state, charts, pipeline
 from diagnostics.compare import compare, without_subjects
-from diagnostics.errors import SnapshotError
-from diagnostics.evaluate import diagnose
-from diagnostics.snapshot import load_uploaded
+from diagnostics.errors import DiagnosisError, SnapshotError
 from diagnostics.store import RunStore
 from pages import _ui as ui
 
 ui.routed("compare")
 
 COMPARISON = "comparison"  # session key: the comparison shown on this page
+COMPARED_UPLOAD = "compared_upload"  # session key: the file names of an upload compared as the after run
+UPLOADER = "compare_upload"  # the after-run uploader (a fresh, empty one once its files are diagnosed)
 CURRENT_OPTION = "current"
 
 st.title("Compare two runs")
@@ -57,28 +57,41 @@ def _pick(cur: ui.Current | None) -> None:
     before = left.selectbox("Before", range(len(keys)), format_func=lambda i: labels[i], key="compare_before")
     after = right.selectbox("After", range(len(keys)), index=len(keys) - 1 if keys else None,
                             format_func=lambda i: labels[i], key="compare_after",
-                            disabled=bool(st.session_state.get("compare_upload")),
+                            disabled=bool(st.session_state.get(ui.uploader_key(UPLOADER))),
                             help="Not used while a snapshot is uploaded below: the upload is the after run.")
     upload = right.file_uploader("…or upload a newer snapshot as the after run", type=["zip", "json", "xml"],
-                                 accept_multiple_files=True, key="compare_upload")
+                                 accept_multiple_files=True, key=ui.uploader_key(UPLOADER))
     if not st.button("Compare", type="primary", icon=":material/compare_arrows:", disabled=not keys):
         return
     try:
         with st.spinner("Comparing…"):
             old = _report_of(keys[before], cur)
-            if upload:
-                snapshot = load_uploaded([(file.name, file.getvalue()) for file in upload])
-                report = diagnose(snapshot)
-                report.fix_plan(snapshot)  # record ids, so its entries match the kept run's by record
-                new = report.to_dict()
-            else:
-                new = _report_of(keys[after], cur)
+            new = _uploaded_report(upload) if upload else _report_of(keys[after], cur)
             if old is None or new is None:
                 st.error("A kept run has expired or was deleted; pick another.")
                 return
             st.session_state[COMPARISON] = compare(old, new)
+            st.session_state[COMPARED_UPLOAD] = ", ".join(file.name for file in upload) if upload else None
+    except DiagnosisError as error:
+        if error.reason == "busy":
+            st.warning(str(error), icon=":material/hourglass_top:")
+        else:
+            st.error(f"The snapshot could not be read: {error}")
     except SnapshotError as error:
         st.error(f"The snapshot could not be read: {error}")
+
+
+def _uploaded_report(upload: list) -> dict:
+    """The after run from an upload, its fix plan with record ids (entries match the kept run's by record);
+    the uploaded files are released once diagnosed, or when the server is busy."""
+    try:
+        report = pipeline.load_and_diagnose([(file.name, file.getvalue()) for file in upload], keep=()).report
+    except DiagnosisError as error:
+        if error.reason == "busy":
+            ui.release_upload(upload, UPLOADER)
+        raise
+    ui.release_upload(upload, UPLOADER)
+    return report.to_dict()
 
 
 def _kpis(result: dict) -> None:
@@ -174,4 +187,6 @@ else:
         ui.banner(cur)
     _pick(cur)
     if COMPARISON in st.session_state:
+        if st.session_state.get(COMPARED_UPLOAD):
+            st.caption("After: the uploaded snapshot " + ui.md(st.session_state[COMPARED_UPLOAD]))
         _show(st.session_state[COMPARISON], read_only=False)

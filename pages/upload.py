@@ -1,21 +1,16 @@
 """Upload snapshot: a .zip, several .json files, or a Configuration Migration data.zip/data.xml, diagnosed in stages."""
 
-import logging
 import time
 
 import streamlit as st
 
-from diagnostics import app_state, budget
-from diagnostics.errors import SnapshotError
-from diagnostics.evaluate import diagnose
-from diagnostics.snapshot import load_uploaded
+from diagnostics import pipeline
+from diagnostics.errors import DiagnosisError
+from diagnostics.snapshot import Snapshot
 from pages import _ui as ui
 from pages._connect import connect_panel
 
 ui.routed("upload")
-
-LOG = logging.getLogger("diagnostics.app")
-STAGES = {"reading": "Reading files", "validating": "Validating tables", "evaluating": "Evaluating causes"}
 
 st.title("Upload snapshot")
 st.markdown("Upload the Web API JSON files you exported (zipped, or several `.json` files at once), or a "
@@ -29,36 +24,9 @@ files = st.file_uploader("Snapshot files", type=["zip", "json", "xml"], accept_m
                          help="emails.json, queues.json, … (paged parts as emails.2.json), or one .zip of them.")
 
 
-def _progress(bar, line):  # noqa: ANN001, ANN202 - Streamlit elements
-    """A progress callback that shows stage, counts and item, at most four updates a second."""
-    last = [0.0]
-
-    def report(stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.25 and done < total:
-            return
-        last[0] = now
-        verb, _, item = stage.partition(" ")
-        name = STAGES.get(verb, verb.capitalize())
-        if verb == "evaluating":
-            item = app_state.cause_label(item)
-        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{name}: {done:,} of {total:,}")
-        line.text(item)
-
-    return report
-
-
-def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its error exits
-    state = st.session_state
-    started = time.monotonic()
-    status = st.status("Reading the snapshot…", expanded=True)
-    with status:
-        bar = st.progress(0.0, text="Starting")
-        line = st.empty()
-    progress = _progress(bar, line)
-    names = ", ".join(file.name for file in uploaded)
-    try:
-        snapshot = load_uploaded([(file.name, file.getvalue()) for file in uploaded], progress=progress)
+def _show_loaded(status):  # noqa: ANN001, ANN202 - a Streamlit status element
+    """What was read, shown while the snapshot is evaluated."""
+    def show(snapshot: Snapshot) -> None:
         counts = snapshot.counts
         status.update(label=f"Read {sum(counts.values()):,} records in {len(counts)} tables; evaluating…")
         with status:
@@ -67,26 +35,34 @@ def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its
                 st.text("Ignored (not a table the diagnosis reads): " + ", ".join(snapshot.ignored_files[:20]))
             for note in snapshot.notes[:20]:
                 st.text(note)
-        report = diagnose(snapshot, progress=progress)
-    except SnapshotError as error:
+
+    return show
+
+
+def _diagnose(uploaded: list) -> None:
+    state = st.session_state
+    started = time.monotonic()
+    status = st.status("Reading the snapshot…", expanded=True)
+    with status:
+        bar = st.progress(0.0, text="Starting")
+        line = st.empty()
+    try:
+        diagnosed = pipeline.load_and_diagnose([(file.name, file.getvalue()) for file in uploaded],
+                                               progress=ui.stage_progress(bar, line), loaded=_show_loaded(status))
+    except DiagnosisError as error:
         status.update(label="The snapshot could not be read", state="error", expanded=False)
+        if error.reason == "busy":  # a new diagnosis waits, open sessions go on; the refused files are dropped
+            state["upload_busy"] = str(error)
+            ui.release_upload(uploaded)
+            st.rerun()
         state["upload_error"] = str(error)
         return
-    except MemoryError:
-        status.update(label="The snapshot could not be read", state="error", expanded=False)
-        state["upload_error"] = f"{names}: too large for this server's memory"
-        return
-    except Exception as error:  # noqa: BLE001 - the app must carry on whatever the input does
-        LOG.exception("unexpected error while diagnosing an upload")
-        status.update(label="The snapshot could not be read", state="error", expanded=False)
-        state["upload_error"] = f"{names}: unexpected {type(error).__name__} while reading it"
-        return
-    summary = report.summary()
+    names = ", ".join(file.name for file in uploaded)
     label = uploaded[0].name if len(uploaded) == 1 else f"{len(uploaded)} files ({names[:80]})"
-    ui.set_upload(report, snapshot, label)
-    del snapshot  # set_upload kept the tables "Check one email" reads
+    ui.set_upload(diagnosed, label)
     ui.release_upload(uploaded)
     status.update(label="Done", state="complete", expanded=False)
+    summary = diagnosed.report.summary()
     state[ui.FLASH] = (f"Diagnosed {label}: {summary['incoming']:,} incoming emails, {summary['converted']:,} "
                        f"converted, {summary['not_converted']:,} not converted "
                        f"({time.monotonic() - started:.1f} s).")
@@ -102,12 +78,6 @@ if files:
     if st.session_state.get("upload_signature") != signature:
         st.session_state["upload_signature"] = signature
         st.session_state.pop("upload_error", None)
-        refused = budget.refusal()
-        if refused:  # the server is near its memory budget: a new diagnosis waits, open sessions go on
-            LOG.warning("upload refused: the server holds %d MiB, over its budget", budget.resident_bytes() >> 20)
-            st.session_state["upload_busy"] = refused
-            ui.release_upload(files)
-            st.rerun()
         _diagnose(files)
     error = st.session_state.get("upload_error")
     if error:

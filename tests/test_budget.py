@@ -1,10 +1,8 @@
-"""The memory budget (diagnostics/budget.py): the configured size, the refusal above it, giving memory back."""
+"""The memory budget (diagnostics/budget.py): the configured size, the refusal above it."""
 
 from __future__ import annotations
 
 import logging
-import platform
-import threading
 
 import psutil
 import pytest
@@ -52,18 +50,3 @@ def test_below_the_budget_nothing_is_refused():
 def test_resident_bytes_is_this_process_rss():
     measured = psutil.Process().memory_info().rss
     assert abs(budget.resident_bytes() - measured) < 64 * MIB
-
-
-def test_freed_memory_is_handed_back_where_glibc_runs():
-    released = budget.release_freed_memory()
-    assert isinstance(released, bool)
-    assert (budget._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")
-
-
-def test_one_background_thread_keeps_handing_freed_memory_back():
-    glibc = platform.libc_ver()[0] == "glibc"
-    assert budget.keep_releasing_freed_memory(interval=0.01) == glibc
-    assert budget.keep_releasing_freed_memory(interval=0.01) == glibc  # a second call starts no second thread
-    threads = [thread for thread in threading.enumerate() if thread.name == "release-freed-memory"]
-    assert len(threads) == (1 if glibc else 0)
-    assert all(thread.daemon and thread.is_alive() for thread in threads)

@@ -11,7 +11,7 @@ from conftest import APP, BASIC
 from streamlit.testing.v1 import AppTest
 from test_app import EXPECTED, metric, new_app, no_exception, snapshot_uploader, texts, upload
 
-from diagnostics import budget
+from diagnostics import budget, pipeline
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import load_snapshot
 from diagnostics.store import RunStore
@@ -78,7 +78,7 @@ def test_a_diagnosed_upload_keeps_only_what_check_email_reads_and_a_fresh_upload
     assert metric(at, "Incoming") == "4"
     sample = {path.name.removesuffix(".json") for path in BASIC.glob("*.json")}
     assert {"activityparties", "queueitems", "convertrules"} <= sample  # tables the diagnosis read
-    assert set(at.session_state["current"].snapshot.tables) == sample & set(ui.CHECK_EMAIL_TABLES)
+    assert set(at.session_state["current"].snapshot.tables) == sample & set(pipeline.CHECK_EMAIL_TABLES)
     at.switch_page("pages/upload.py").run()
     uploader = snapshot_uploader(at)
     assert uploader.key != "snapshot_files" and not uploader.value  # a new, empty uploader
