@@ -408,8 +408,10 @@ def test_overview_opens_with_the_fix_plan_and_never_calls_by_design_a_top_cause(
     headings = [element.value for element in demo.subheader]
     assert headings[0].startswith("Fix first: ") and headings.index("In numbers") > 0
     entries = [plain(item.value) for item in demo.markdown if re.match(r"\*\*\d+\. ", plain(item.value))]
-    assert entries[0].startswith("**1. Rule 'Billing email to case'**") and "17 emails blocked" in entries[0]
-    assert entries[1].startswith("**2. Queue 'Sales'**") and "12 emails blocked" in entries[1]
+    # a mailbox that cannot receive stops all of its queue's mail: first, though none of that mail was counted
+    assert entries[0].startswith("**1. Mailbox '`wholesale@contoso-coffee.com`'**") and "never reached" in entries[0]
+    assert entries[1].startswith("**2. Rule 'Billing email to case'**") and "17 emails blocked" in entries[1]
+    assert entries[2].startswith("**3. Queue 'Sales'**") and "12 emails blocked" in entries[2]
     assert all("**Fix:**" in entry for entry in entries)
     links = [item.value for item in demo.markdown
              if "[Microsoft documentation](https://learn.microsoft.com/" in item.value]
