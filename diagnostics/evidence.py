@@ -20,6 +20,8 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from .json_columns import json_strings  # the report's JSON writer: strings are escaped one way everywhere
+
 Severity = Literal["error", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 # What an entry can be about: a table of the snapshot, or a group of senders (no single record to open).
@@ -109,8 +111,6 @@ def values_json(values: dict[str, pd.Series | str], index: pd.Index) -> pd.Serie
     """The JSON object of the cited values per row, from columns (Arrow writes each string's JSON)."""
     if not values:
         return pd.Series("{}", index=index, dtype="str")
-    from .json_columns import json_strings  # the report's JSON writer escapes strings once, for both
-
     pieces = []
     for number, (name, value) in enumerate(values.items()):
         column = pd.Series(value, index=index) if isinstance(value, str) else value.set_axis(index)
