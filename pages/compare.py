@@ -15,7 +15,7 @@ from pages import _ui as ui
 
 ui.routed("compare")
 
-COMPARISON = "comparison"  # session key: the comparison shown on this page
+COMPARISON = ui.COMPARISON  # session key: the comparison shown on this page
 CURRENT_OPTION = "current"
 
 st.title("Compare two runs")

@@ -86,6 +86,33 @@ def env(store_path, receiver, monkeypatch):
     return store_path
 
 
+class Clock:
+    """The store's clock, moved on by hand: rounds 30 minutes apart (ending now, so nothing has expired)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def three_watch_rounds(files: dict[str, bytes], store_path: Path) -> str:
+    """Three kept watch runs of one stand-in organisation, 30 minutes apart, the second after the Helpdesk rule
+    was deactivated (one alert); returns the organisation."""
+    clock = Clock(datetime.now(UTC) - timedelta(minutes=90))
+    store = RunStore(store_path, clock=clock)
+    with StandIn(files) as server:
+        settings = watch.settings_from(server.url, days=3650, notify=None, drop=10, share_days=None,
+                                       mask_share=False, keep_days=14, environ={})
+        for number in range(3):
+            if number == 1:
+                _deactivate(server, HELPDESK_RULE)
+            outcome = watch.run_round(settings, store=store, environ={"DATAVERSE_TOKEN": TOKEN}, now=clock.now)
+            assert outcome.exit_code == 0, outcome.line
+            clock.now += timedelta(minutes=30)
+        return server.url
+
+
 def _round(server: StandIn, *args: str, token: str | None = None, monkeypatch=None) -> int:
     if token is not None:
         monkeypatch.setenv("DATAVERSE_TOKEN", token)
