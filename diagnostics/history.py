@@ -65,8 +65,8 @@ def history_figure(frame: pd.DataFrame, alerts: list) -> go.Figure:
     figure.update_yaxes(range=[0, 105], row=1, col=1)
     figure.update_yaxes(rangemode="tozero", row=2, col=1)
     figure.update_layout(height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10}, font={"family": FONT},
-                         legend={"orientation": "h", "y": -0.12}, hovermode="closest", clickmode="event+select",
-                         dragmode="select", hoverlabel={"align": "left"})
+                         legend={"orientation": "h", "y": -0.12}, hovermode="closest", dragmode=False,
+                         hoverlabel={"align": "left"})
     return figure
 
 

@@ -56,6 +56,7 @@ PRIVATE_OWNER = "(kept for reloads)"
 PRIVATE_DAYS = 1
 KEEP_AFTER_RUN = "keep_after_run"  # a new upload still to keep for reloads (see keep_upload_after_run)
 COMPARISON = "comparison"  # the comparison the Compare page shows (History opens one there)
+COMPARISON_OF = "comparison_of"  # what History compared, said above it
 UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empty file uploader
 # What "Check one email" reads of an uploaded snapshot (diagnostics/headers.py, _SnapshotCheck); the other
 # tables are dropped once the snapshot is diagnosed.

@@ -77,6 +77,7 @@ def _pick(cur: ui.Current | None) -> None:
                 st.error("A kept run has expired or was deleted; pick another.")
                 return
             st.session_state[COMPARISON] = compare(old, new)
+            st.session_state.pop(ui.COMPARISON_OF, None)  # picked here, not opened from History
     except SnapshotError as error:
         st.error(f"The snapshot could not be read: {error}")
 
@@ -174,4 +175,6 @@ else:
         ui.banner(cur)
     _pick(cur)
     if COMPARISON in st.session_state:
+        if st.session_state.get(ui.COMPARISON_OF):
+            st.info(ui.md(st.session_state[ui.COMPARISON_OF]), icon=":material/monitoring:")
         _show(st.session_state[COMPARISON], read_only=False)

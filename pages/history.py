@@ -22,7 +22,7 @@ st.markdown("Each point is a round of `python -m diagnostics watch` (see the REA
 
 
 def _picks_from_chart(points: list[dict], run_ids: list[str]) -> None:
-    """A new chart selection adds its runs to the picks (a box selection: its first and last run)."""
+    """A new chart selection adds its runs to the picks (a several at once: the first and the last)."""
     selected = list(dict.fromkeys(str(point["customdata"]) for point in points
                                   if isinstance(point.get("customdata"), str) and point["customdata"] in run_ids))
     if not selected or tuple(selected) == st.session_state.get(LAST_SELECTION):
@@ -50,13 +50,15 @@ def _open(store: RunStore, run_id: str, label: str, organisation: str) -> None:
     st.switch_page(ui.OVERVIEW)
 
 
-def _compare(store: RunStore, picked: list[str], run_ids: list[str]) -> None:
+def _compare(store: RunStore, picked: list[str], run_ids: list[str], labels: dict[str, str], host: str) -> None:
     before, after = sorted(picked, key=run_ids.index)
     reports = _load(store, before), _load(store, after)
     if None in reports:
         st.error("One of the runs has expired; pick another.")
         return
     st.session_state[ui.COMPARISON] = compare(*reports)
+    st.session_state[ui.COMPARISON_OF] = (f"Two watch runs of {host}: before, {labels[before]}; after, "
+                                          f"{labels[after]}.")
     st.switch_page(ui.COMPARE)
 
 
@@ -102,5 +104,5 @@ else:
             _open(store, picked[-1], labels[picked[-1]], organisation)
         if st.button("Compare the two runs", icon=":material/compare_arrows:", type="primary",
                      disabled=len(picked) != 2, key="history_compare"):
-            _compare(store, picked, run_ids)
+            _compare(store, picked, run_ids, labels, urlsplit(organisation).netloc or organisation)
 _alerts(alerts)

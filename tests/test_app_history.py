@@ -48,6 +48,9 @@ def test_history_shows_three_runs_and_the_alert_and_compares_two(store_path, fil
     page = "\n".join(item.value for item in at.markdown)
     assert "New (" in page and "Fixed (" in page, page
     assert len(at.get("plotly_chart")) == 2  # the Compare page's two charts
+    said = at.info[-1].value.replace("\\", "")
+    assert said.startswith("Two watch runs of " + organisation.removeprefix("http://"))
+    assert said.count("became cases") == 2
 
 
 def test_history_opens_one_run(store_path, files):
