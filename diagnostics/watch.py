@@ -354,7 +354,7 @@ def render_alert(organisation: str, period: tuple[date, date], changes: _Changes
     lines = [f"{host} · emails of {period[0]} to {period[1]} · round of {_when(_iso(now))}"]
     if changes.recovered:
         lines += ["", f"Recovered: the watch works again (failing since {_when(changes.recovered['since'])}: "
-                      f"{changes.recovered['message']})."]
+                      f"{_clip(changes.recovered['message'], EVIDENCE_CHARS)})."]
     if worse:
         lines += ["", "Got worse:"]
         lines += [line for entry in changes.new[:TOP_ENTRIES] for line in _entry_lines(entry)]
@@ -366,7 +366,7 @@ def render_alert(organisation: str, period: tuple[date, date], changes: _Changes
                          f"{changes.drop_from['share']:.0%} on {_when(changes.drop_from['at'])} "
                          f"(down {points:.0f} points)")
     if changes.fixed:
-        lines += ["", "Got better:"] + [f"- No longer found: {label}" for label in changes.fixed[:TOP_ENTRIES]]
+        lines += ["", "Got better:"] + [f"- Gone from the fix plan: {label}" for label in changes.fixed[:TOP_ENTRIES]]
         if len(changes.fixed) > TOP_ENTRIES:
             lines.append(f"- and {len(changes.fixed) - TOP_ENTRIES} more")
     if not changes.drop_from and changes.share is not None:

@@ -176,7 +176,7 @@ def test_better_alone_sends_nothing_and_the_next_alert_says_it(server, receiver,
     _deactivate(server, "Billing email to case")
     assert _round(server) == 0
     message = receiver.posts[0]["message"]
-    assert "Got better:\n- No longer found: rule owner 'Marco Rossi'" in message
+    assert "Got better:\n- Gone from the fix plan: rule owner 'Marco Rossi'" in message
     assert "New: queue 'Billing'" in message and "Billing email to case" in message
 
 
