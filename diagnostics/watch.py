@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -193,7 +194,14 @@ class _Round:
             return self.failed(state, str(error))
         except (OSError, MemoryError) as error:
             return self.failed(state, f"{type(error).__name__}: {error}")
-        return self.diagnosed(state or {}, report, period)
+        except Exception as error:  # a bug must not make the watch silent: it is a failed round like the others
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            return self.failed(state, f"unexpected {type(error).__name__} at {Path(where.filename).name}:"
+                                      f"{where.lineno}: {error}")
+        try:
+            return self.diagnosed(state or {}, report, period)
+        except sqlite3.Error as error:
+            return self.failed(state, f"the run store {self.store.path} cannot be written ({error})")
 
     def pull_and_diagnose(self, environ: Mapping[str, str], until: date, policy: Any) -> tuple[Any, tuple[date, date]]:
         from .dataverse import pull_snapshot, sign_in_unattended

@@ -317,3 +317,30 @@ def test_the_period_is_the_last_days_today_included(server, receiver, env):
     assert run.summary["incoming"] > 50
     emails = next(request for request in server.requests if request["table"] == "emails")
     assert "2026-10-22" in emails["query"]["$filter"]
+
+
+def test_a_bug_in_a_round_is_a_failure_alert_not_silence(server, receiver, env, monkeypatch):
+    import diagnostics.evaluate
+
+    def broken(snapshot):
+        raise KeyError("queueid")
+
+    monkeypatch.setattr(diagnostics.evaluate, "diagnose", broken)
+    assert _round(server) == 1
+    assert "could not finish: unexpected KeyError at test_watch.py:" in receiver.posts[0]["message"]
+
+
+def test_unattended_sign_in_is_a_token_or_client_credentials_never_a_person():
+    from diagnostics.dataverse import PullError, sign_in_unattended
+
+    secret = {"AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_TENANT_ID": "contoso.com",
+              "AZURE_CLIENT_SECRET": "s"}
+    assert [way for way, _ in sign_in_unattended(secret).ways] == ["client credentials (AZURE_CLIENT_ID)"]
+    assert [way for way, _ in sign_in_unattended({**secret, "DATAVERSE_TOKEN": "t"}).ways] == ["DATAVERSE_TOKEN"]
+    with pytest.raises(PullError, match="cannot sign in: set DATAVERSE_TOKEN, or AZURE_CLIENT_ID"):
+        sign_in_unattended({"AZURE_CLIENT_ID": "x", "AZURE_TENANT_ID": "t"})  # no secret, no certificate
+
+
+def test_notify_urls_from_the_environment_keep_commas_inside_a_url():
+    assert watch.split_urls("json://a/x, jsons://b/y\nmailtos://u:p@smtp.c.com?to=a@c.com,b@c.com slack://T/B/C") == [
+        "json://a/x", "jsons://b/y", "mailtos://u:p@smtp.c.com?to=a@c.com,b@c.com", "slack://T/B/C"]
