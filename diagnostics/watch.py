@@ -306,7 +306,6 @@ def converted_share(summary: dict) -> tuple[float | None, int]:
 
 def _changes(state: dict, plan: list[dict], summary: dict, drop: float) -> _Changes:
     from .compare import match_fix_plans
-    from .fix_plan import about_label
 
     share, expected = converted_share(summary)
     changes = _Changes(share=share, previous_share=state.get("last_share"), fixed=list(state.get("fixed") or []),
@@ -316,8 +315,9 @@ def _changes(state: dict, plan: list[dict], summary: dict, drop: float) -> _Chan
         return changes
     pairs = match_fix_plans(known, plan)
     changes.new = [entry for index, entry in enumerate(plan) if index not in pairs.values()]
-    gone = [entry.get("label") or about_label(entry) for index, entry in enumerate(known) if index not in pairs]
-    changes.fixed += [label for label in gone if label not in changes.fixed]
+    back = {_compact(entry)["label"] for entry in changes.new}  # gone since the last alert, and now back
+    gone = [entry["label"] for index, entry in enumerate(known) if index not in pairs]
+    changes.fixed = [label for label in dict.fromkeys(changes.fixed + gone) if label not in back]
     baseline = state.get("baseline")
     if (share is not None and baseline and baseline.get("share") is not None and expected >= MIN_EMAILS_FOR_SHARE
             and (baseline["share"] - share) * 100 >= drop - 1e-9):
