@@ -344,3 +344,15 @@ def test_unattended_sign_in_is_a_token_or_client_credentials_never_a_person():
 def test_notify_urls_from_the_environment_keep_commas_inside_a_url():
     assert watch.split_urls("json://a/x, jsons://b/y\nmailtos://u:p@smtp.c.com?to=a@c.com,b@c.com slack://T/B/C") == [
         "json://a/x", "jsons://b/y", "mailtos://u:p@smtp.c.com?to=a@c.com,b@c.com", "slack://T/B/C"]
+
+
+def test_the_four_kinds_of_target_are_understood_and_never_shown_with_their_secrets():
+    notifier = watch.Notifier((
+        "https://prod-00.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01"
+        "&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s3cr3tsig",
+        "mailtos://watch:s3cr3tpw@smtp.contoso.com?to=oncall@contoso.com",
+        "slack://T1JJ3T3L2/A1BRTD4JD/s3cr3tTIiajkdnlazkcOXrIdevi7FQ/#support",
+        "jsons://hooks.contoso.com/email-to-case"))
+    kinds = [target.split("://")[0] for target in notifier.targets]
+    assert kinds == ["workflow", "mailtos", "slack", "jsons"]
+    assert not any("s3cr3t" in target for target in notifier.targets)
