@@ -6,6 +6,10 @@ directory) and is created on first use. It runs in WAL mode with a busy timeout 
 connection per call, so threads and processes can share it; saving is a single transaction, so a
 writer killed mid-save leaves the whole report or nothing.
 
+Watch runs (``diagnostics/watch.py``) are kept here too, with their organisation, period and summary;
+nobody holds their token, so they open by their listed id (``load_watch_run``, watch runs only). Beside
+them, ``watch_state`` (what each organisation's admins were told) and ``watch_alerts`` (what was sent).
+
 Tokens are never stored or logged: rows are keyed by the SHA-256 of the token, so a leaked database
 file opens no links, and looking a row up reveals nothing about the tokens near it.
 

@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from .errors import SnapshotError
 
 NOTIFY_ENV = "DIAGNOSTICS_NOTIFY"
@@ -221,8 +219,7 @@ class _Round:
 
     def diagnosed(self, state: dict, report: Any, period: tuple[date, date]) -> Outcome:
         document = report.to_json()
-        parsed = orjson.loads(document)
-        plan, summary = parsed.get("fix_plan") or [], parsed["summary"]
+        plan, summary = report.fix_plan(), report.summary()  # not parsed back from the document: its emails
         changes = _changes(state, plan, summary, self.settings.drop)
         alert = None
         if changes.new or changes.drop_from or changes.recovered:
