@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from .errors import SnapshotError
+from .watch import DEFAULT_DAYS, DEFAULT_DROP, DEFAULT_KEEP_DAYS  # light: the round's modules load when it runs
 
 if TYPE_CHECKING:  # the pull's modules load only when a pull runs
     from .dataverse import PullProgress, PullSummary
@@ -90,16 +91,19 @@ def _parser() -> argparse.ArgumentParser:
                                             "alert), 1 when it failed or its alert could not be sent, 2 for "
                                             "a wrong command.")
     watch.add_argument("org_url", help="your organisation, e.g. https://contoso.crm.dynamics.com")
-    watch.add_argument("--days", type=int, default=7, help="the last N days of emails, today included (default 7)")
+    watch.add_argument("--days", type=int, default=DEFAULT_DAYS,
+                       help=f"the last N days of emails, today included (default {DEFAULT_DAYS})")
     watch.add_argument("--notify", action="append", metavar="URL",
                        help="an Apprise URL to alert (repeat for more; default: DIAGNOSTICS_NOTIFY)")
-    watch.add_argument("--drop", type=float, default=10.0,
-                       help="alert when the share of emails that became cases falls by this many points (10)")
+    watch.add_argument("--drop", type=float, default=DEFAULT_DROP,
+                       help=f"alert when the share of emails that became cases falls by this many points "
+                            f"({DEFAULT_DROP:g})")
     watch.add_argument("--share-days", type=int, metavar="N",
                        help="put a link to the report in alerts, valid N days (needs DIAGNOSTICS_APP_URL)")
     watch.add_argument("--mask-share", action="store_true",
                        help="mask customer addresses and subjects in the shared report")
-    watch.add_argument("--keep-days", type=int, default=14, help="keep each round's run this many days (14)")
+    watch.add_argument("--keep-days", type=int, default=DEFAULT_KEEP_DAYS,
+                       help=f"keep each round's run this many days ({DEFAULT_KEEP_DAYS})")
     watch.set_defaults(run=_watch)
     return parser
 
