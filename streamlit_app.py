@@ -28,11 +28,13 @@ navigation = st.navigation([
     st.Page(ui.CAUSES, title="Causes", icon=":material/checklist:", url_path="causes"),
     st.Page(ui.RUNS, title="Runs", icon=":material/bookmarks:", url_path="runs"),
     st.Page(ui.COMPARE, title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page(ui.HISTORY, title="History", icon=":material/monitoring:", url_path="history"),
     st.Page(ui.GUIDE, title="How to export a snapshot", icon=":material/help:", url_path="export-guide"),
 ])
 ui.follow_page_param(navigation.url_path, {"": ui.OVERVIEW, "upload": ui.UPLOAD, "check-email": ui.CHECK,
                                             "emails": ui.EMAILS, "queues": ui.QUEUES, "causes": ui.CAUSES,
-                                            "runs": ui.RUNS, "compare": ui.COMPARE, "export-guide": ui.GUIDE})
+                                            "runs": ui.RUNS, "compare": ui.COMPARE, "history": ui.HISTORY,
+                                            "export-guide": ui.GUIDE})
 with st.sidebar:
     st.markdown("**Email-to-Case Diagnostics**")
 ui.sidebar(ui.current())

@@ -1,4 +1,5 @@
-"""The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare``, ``causes``, ``runs``, ``pull``.
+"""The command line of the contract: ``diagnose``, ``headers``, ``demo``, ``compare``, ``causes``, ``runs``,
+``pull`` and ``watch``.
 
 Input that cannot be read exits 2 with one line on stderr, never a traceback; an error of ours exits 1, its
 line after the traceback (``pipeline``).
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from .errors import DiagnosisError, SnapshotError
+from .watch import DEFAULT_DAYS, DEFAULT_DROP, DEFAULT_KEEP_DAYS  # light: the round's modules load when it runs
 
 if TYPE_CHECKING:  # the pull's modules load only when a pull runs
     from .dataverse import PullProgress, PullSummary
@@ -90,6 +92,27 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--out", required=True, help="the snapshot .zip to write")
     _range_arguments(pull)
     pull.set_defaults(run=_pull)
+
+    watch = commands.add_parser("watch", help="one unattended round: pull, diagnose, keep, alert when worse",
+                                description="One watch round, for a scheduler (cron, a systemd timer, Task "
+                                            "Scheduler). Exits 0 when the round worked (with or without an "
+                                            "alert), 1 when it failed or its alert could not be sent, 2 for "
+                                            "a wrong command.")
+    watch.add_argument("org_url", help="your organisation, e.g. https://contoso.crm.dynamics.com")
+    watch.add_argument("--days", type=int, default=DEFAULT_DAYS,
+                       help=f"the last N days of emails, today included (default {DEFAULT_DAYS})")
+    watch.add_argument("--notify", action="append", metavar="URL",
+                       help="an Apprise URL to alert (repeat for more; default: DIAGNOSTICS_NOTIFY)")
+    watch.add_argument("--drop", type=float, default=DEFAULT_DROP,
+                       help=f"alert when the share of emails that became cases falls by this many points "
+                            f"({DEFAULT_DROP:g})")
+    watch.add_argument("--share-days", type=int, metavar="N",
+                       help="put a link to the report in alerts, valid N days (needs DIAGNOSTICS_APP_URL)")
+    watch.add_argument("--mask-share", action="store_true",
+                       help="mask customer addresses and subjects in the shared report")
+    watch.add_argument("--keep-days", type=int, default=DEFAULT_KEEP_DAYS,
+                       help=f"keep each round's run this many days ({DEFAULT_KEEP_DAYS})")
+    watch.set_defaults(run=_watch)
     return parser
 
 
@@ -194,6 +217,31 @@ def _runs(args: argparse.Namespace) -> int:
         print(f"{run.run_id}  {run.kind:<10}  {run.created_at}  expires {run.expires_at[:10]}  "
               f"{run.name or '(unnamed)'}  by {run.created_by}{masked}")
     return 0
+
+def _watch(args: argparse.Namespace) -> int:
+    import signal
+
+    from .watch import run_round, settings_from
+
+    settings = settings_from(args.org_url, days=args.days, notify=args.notify, drop=args.drop,
+                             share_days=args.share_days, mask_share=args.mask_share, keep_days=args.keep_days)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the round's clean-ups run: no half-pulled zip, no half-kept run
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        outcome = run_round(settings)
+    except KeyboardInterrupt:
+        print("error: the watch round was interrupted; nothing of it was kept", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(outcome.line, file=sys.stdout if outcome.exit_code == 0 else sys.stderr)
+    if outcome.alert is not None:
+        print(f"\n{outcome.alert.title}\n{outcome.alert.body}")
+    return outcome.exit_code
+
 
 def _pull_then_diagnose(args: argparse.Namespace) -> int:
     """``diagnose --pull``: the pulled zip lives in a temporary folder for the diagnosis only."""

@@ -195,6 +195,11 @@ def _labelled(report: dict, use_plan: bool, names: dict[str, str]) -> list[dict]
             or []]
 
 
+def match_fix_plans(before: list[dict], after: list[dict]) -> dict[int, int]:
+    """before index -> after index of the fix-plan entries about the same thing (the watch tells new ones)."""
+    return _matched(before, after, _identities)
+
+
 def _matched(old: list[dict], new: list[dict], identities: Callable[[dict], tuple]) -> dict[int, int]:
     """before index -> after index: the same record by id first, then by name (a report built without the
     snapshot knows a rule by its name only)."""

@@ -174,6 +174,30 @@ def sign_in(prompt: Prompt | None = None, *, client_id: str | None = None, perso
     return SignIn(ways)
 
 
+UNATTENDED_VARIABLES = ("DATAVERSE_TOKEN, or AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET "
+                        "(or AZURE_CLIENT_CERTIFICATE_PATH) of an application user")
+
+
+def sign_in_unattended(environ: Mapping[str, str] = os.environ) -> SignIn:
+    """A scheduled round's sign-in: ``DATAVERSE_TOKEN`` or an application user's client credentials; never a
+    person's device code (nobody is there to enter it) nor the Azure CLI's login (it expires unseen)."""
+    token = environ.get("DATAVERSE_TOKEN", "").strip()
+    if token:
+        return SignIn([("DATAVERSE_TOKEN", StaticToken(token))])
+    if not _has_client_credentials(environ):
+        raise PullError(f"an unattended round cannot sign in: set {UNATTENDED_VARIABLES}")
+    from azure.identity import CertificateCredential, ClientSecretCredential
+
+    tenant, client = environ["AZURE_TENANT_ID"], environ["AZURE_CLIENT_ID"]
+    try:
+        credential = (ClientSecretCredential(tenant, client, environ["AZURE_CLIENT_SECRET"])
+                      if environ.get("AZURE_CLIENT_SECRET")
+                      else CertificateCredential(tenant, client, environ["AZURE_CLIENT_CERTIFICATE_PATH"]))
+    except (OSError, ValueError) as error:  # a certificate that cannot be read, a malformed tenant
+        raise PullError(f"sign-in with client credentials failed: {_one_line(str(error))}") from None
+    return SignIn([("client credentials (AZURE_CLIENT_ID)", credential)])
+
+
 def _has_client_credentials(environ: Mapping[str, str]) -> bool:
     return bool(environ.get("AZURE_CLIENT_ID") and environ.get("AZURE_TENANT_ID")
                 and (environ.get("AZURE_CLIENT_SECRET") or environ.get("AZURE_CLIENT_CERTIFICATE_PATH")))

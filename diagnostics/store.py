@@ -6,6 +6,10 @@ directory) and is created on first use. It runs in WAL mode with a busy timeout 
 connection per call, so threads and processes can share it; saving is a single transaction, so a
 writer killed mid-save leaves the whole report or nothing.
 
+Watch runs (``diagnostics/watch.py``) are kept here too, with their organisation, period and summary;
+nobody holds their token, so they open by their listed id (``load_watch_run``, watch runs only). Beside
+them, ``watch_state`` (what each organisation's admins were told) and ``watch_alerts`` (what was sent).
+
 Tokens are never stored or logged: rows are keyed by the SHA-256 of the token, so a leaked database
 file opens no links, and looking a row up reveals nothing about the tokens near it.
 
@@ -54,8 +58,32 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_expiry ON runs (expires_at);
 """
 # Columns added after the first release: (name, definition) added to an older file on first use.
-_ADDED_COLUMNS = (("name", "TEXT NOT NULL DEFAULT ''"), ("kind", "TEXT NOT NULL DEFAULT 'report'"))
-KINDS = ("report", "comparison")
+_ADDED_COLUMNS = (("name", "TEXT NOT NULL DEFAULT ''"), ("kind", "TEXT NOT NULL DEFAULT 'report'"),
+                  # watch runs (diagnostics/watch.py): the organisation, the days pulled, report["summary"]
+                  ("organisation", "TEXT NOT NULL DEFAULT ''"), ("period_start", "TEXT NOT NULL DEFAULT ''"),
+                  ("period_end", "TEXT NOT NULL DEFAULT ''"), ("summary", "TEXT NOT NULL DEFAULT ''"))
+# The watch's own tables, created after the columns above exist: what each organisation's admins were told
+# (one state row per organisation, replaced each round) and every alert the watch sent or tried to send.
+_WATCH_SCHEMA = """
+CREATE INDEX IF NOT EXISTS runs_organisation ON runs (organisation, created_at);
+CREATE TABLE IF NOT EXISTS watch_state (
+    organisation TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watch_alerts (
+    alert_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    organisation TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    delivered INTEGER NOT NULL,
+    run_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS watch_alerts_organisation ON watch_alerts (organisation, sent_at);
+"""
+KINDS = ("report", "comparison", "watch")
 RUN_ID_LENGTH = 12  # hex digits of the token's hash that name a run in listings (never the token)
 
 Clock = Callable[[], datetime]
@@ -87,6 +115,30 @@ class RunInfo:
     expires_at: str
     masked: bool
     size: int
+
+
+@dataclass(frozen=True)
+class WatchRun:
+    """A watch round's kept run as the History page lists it (no report, no token)."""
+
+    run_id: str
+    created_at: str
+    period_start: str
+    period_end: str
+    summary: dict
+
+
+@dataclass(frozen=True)
+class WatchAlert:
+    """An alert the watch sent (``delivered``) or failed to send."""
+
+    organisation: str
+    sent_at: str
+    kind: str  # "worse", "failure" or "recovered"
+    title: str
+    body: str
+    delivered: bool
+    run_id: str
 
 
 class RunStore:
@@ -191,6 +243,89 @@ class RunStore:
         with self._connection() as db:
             return db.execute("DELETE FROM runs WHERE expires_at <= ?", (_iso(self._clock()),)).rowcount
 
+    # ------------------------------------------------------------------ the watch (diagnostics/watch.py)
+
+    def keep_watch_round(self, organisation: str, state: dict, *, report: bytes | None = None,
+                         period: tuple[str, str] = ("", ""), summary: dict | None = None, ttl_days: int = 30,
+                         alert: WatchAlert | None = None) -> str | None:
+        """One watch round in one transaction: its run (when it got one), the organisation's new state and
+        the alert it sent; an interrupted round keeps none of them. Returns the run's id, or None."""
+        now = self._clock()
+        run_id, token_hash = None, None
+        if report is not None:
+            token_hash = _digest(secrets.token_urlsafe(TOKEN_BYTES))  # a watch run opens by its id, not a link
+            run_id = token_hash.hex()[:RUN_ID_LENGTH]
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if report is not None:
+                    db.execute("INSERT INTO runs (token_hash, report, created_by, created_at, expires_at, masked, "
+                               "name, kind, organisation, period_start, period_end, summary) "
+                               "VALUES (?, ?, ?, ?, ?, 0, ?, 'watch', ?, ?, ?, ?)",
+                               (token_hash, zlib.compress(report, COMPRESSION), "the watch", _iso(now),
+                                _iso(now + timedelta(days=ttl_days)), f"watch {organisation}"[:200], organisation,
+                                period[0], period[1], orjson.dumps(summary or {}).decode()))
+                db.execute("INSERT INTO watch_state (organisation, state, updated_at) VALUES (?, ?, ?) "
+                           "ON CONFLICT (organisation) DO UPDATE SET state = excluded.state, "
+                           "updated_at = excluded.updated_at", (organisation, orjson.dumps(state).decode(), _iso(now)))
+                if alert is not None:
+                    db.execute("INSERT INTO watch_alerts (organisation, sent_at, kind, title, body, delivered, run_id) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)", (organisation, alert.sent_at or _iso(now), alert.kind,
+                                                                alert.title, alert.body, int(alert.delivered),
+                                                                run_id or ""))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return run_id
+
+    def watch_state(self, organisation: str) -> dict | None:
+        """What the watch of this organisation remembers between rounds, or None before its first round."""
+        with self._connection() as db:
+            row = db.execute("SELECT state FROM watch_state WHERE organisation = ?", (organisation,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def watch_organisations(self) -> list[str]:
+        """Every organisation with watch runs or alerts, by name."""
+        self.purge_expired()
+        with self._connection() as db:
+            rows = db.execute("SELECT organisation FROM runs WHERE kind = 'watch' UNION "
+                              "SELECT organisation FROM watch_alerts ORDER BY 1").fetchall()
+        return [row[0] for row in rows]
+
+    def watch_runs(self, organisation: str) -> list[WatchRun]:
+        """The organisation's unexpired watch runs, oldest first, with their summaries (never their reports)."""
+        self.purge_expired()
+        with self._connection() as db:
+            rows = db.execute("SELECT hex(token_hash), created_at, period_start, period_end, summary FROM runs "
+                              "WHERE kind = 'watch' AND organisation = ? ORDER BY created_at",
+                              (organisation,)).fetchall()
+        return [WatchRun(row[0][:RUN_ID_LENGTH].lower(), row[1], row[2], row[3], orjson.loads(row[4] or "{}"))
+                for row in rows]
+
+    def load_watch_run(self, run_id: str) -> SharedRun | None:
+        """A watch run by its listed id (watch runs only: a shared report never opens this way)."""
+        if not re.fullmatch(rf"[0-9a-f]{{{RUN_ID_LENGTH}}}", run_id or ""):
+            return None
+        with self._connection() as db:
+            row = db.execute("SELECT report, created_by, created_at, expires_at, name FROM runs WHERE kind = 'watch' "
+                             "AND lower(substr(hex(token_hash), 1, ?)) = ? AND expires_at > ?",
+                             (RUN_ID_LENGTH, run_id, _iso(self._clock()))).fetchone()
+        if row is None:
+            return None
+        try:
+            report = orjson.loads(zlib.decompress(row[0]))
+        except (zlib.error, orjson.JSONDecodeError):
+            return None
+        return SharedRun("", report, row[1], row[2], row[3], False, row[4], "watch")
+
+    def watch_alerts(self, organisation: str, limit: int = 100) -> list[WatchAlert]:
+        """The organisation's alerts, newest first."""
+        with self._connection() as db:
+            rows = db.execute("SELECT organisation, sent_at, kind, title, body, delivered, run_id FROM watch_alerts "
+                              "WHERE organisation = ? ORDER BY alert_id DESC LIMIT ?", (organisation, limit)).fetchall()
+        return [WatchAlert(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6]) for row in rows]
+
     def _connection(self) -> _Connection:
         self._prepare()
         return _Connection(self.path)
@@ -205,6 +340,7 @@ class RunStore:
                 db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
                 db.executescript(_SCHEMA)
                 _add_missing_columns(db)
+                db.executescript(_WATCH_SCHEMA)
             self._ready = True
 
 

@@ -34,6 +34,7 @@ CAUSES = "pages/causes.py"
 GUIDE = "pages/export_guide.py"
 RUNS = "pages/runs.py"
 COMPARE = "pages/compare.py"
+HISTORY = "pages/history.py"
 DEMO_LABEL = "Demo data: Contoso Coffee, a fictional organisation"
 # One toolbar button per chart (download as PNG): a full toolbar adds a dozen tab stops per chart.
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtons": [["toImage"]],
@@ -55,6 +56,8 @@ PRIVATE_PARAM = "report"  # ?report=TOKEN: this browser's own upload, kept so a 
 PRIVATE_OWNER = "(kept for reloads)"
 PRIVATE_DAYS = 1
 KEEP_AFTER_RUN = "keep_after_run"  # a new upload still to keep for reloads (see keep_upload_after_run)
+COMPARISON = "comparison"  # the comparison the Compare page shows (History opens one there)
+COMPARISON_OF = "comparison_of"  # what History compared, said above it
 UPLOADER = "uploader_generation"  # bumped to give a page a fresh, empty file uploader (one count per uploader)
 SNAPSHOT_FILES = "snapshot_files"  # the upload page's uploader
 SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once
@@ -158,6 +161,17 @@ def set_upload(diagnosed: Diagnosed, label: str) -> None:
     """Make the diagnosed upload current (``pipeline.load_and_diagnose`` kept the tables "Check one email" reads)."""
     st.session_state[CURRENT] = Current("upload", diagnosed.report, label, snapshot=diagnosed.snapshot)
     st.session_state[KEEP_AFTER_RUN] = True  # kept for reloads once the overview is drawn
+    st.session_state.pop(SHARE_ERROR, None)
+    st.query_params.pop("run", None)
+    st.query_params.pop(PRIVATE_PARAM, None)
+
+
+def open_report(report: Report, label: str, flash: str) -> None:
+    """Make a report read from the store (a watch run) current, like an upload whose snapshot is gone; it is
+    kept for reloads once the overview is drawn, as an upload is."""
+    st.session_state[CURRENT] = Current("upload", report, label)
+    st.session_state[KEEP_AFTER_RUN] = True
+    st.session_state[FLASH] = flash
     st.session_state.pop(SHARE_ERROR, None)
     st.query_params.pop("run", None)
     st.query_params.pop(PRIVATE_PARAM, None)

@@ -13,7 +13,7 @@ from pages import _ui as ui
 
 ui.routed("compare")
 
-COMPARISON = "comparison"  # session key: the comparison shown on this page
+COMPARISON = ui.COMPARISON  # session key: the comparison shown on this page
 COMPARED_UPLOAD = "compared_upload"  # session key: the file names of an upload compared as the after run
 UPLOADER = "compare_upload"  # the after-run uploader (a fresh, empty one once its files are diagnosed)
 CURRENT_OPTION = "current"
@@ -71,6 +71,7 @@ def _pick(cur: ui.Current | None) -> None:
                 st.error("A kept run has expired or was deleted; pick another.")
                 return
             st.session_state[COMPARISON] = compare(old, new)
+            st.session_state.pop(ui.COMPARISON_OF, None)  # picked here, not opened from History
             st.session_state[COMPARED_UPLOAD] = ", ".join(file.name for file in upload) if upload else None
     except DiagnosisError as error:
         if error.reason == "busy":
@@ -189,4 +190,6 @@ else:
     if COMPARISON in st.session_state:
         if st.session_state.get(COMPARED_UPLOAD):
             st.caption("After: the uploaded snapshot " + ui.md(st.session_state[COMPARED_UPLOAD]))
+        if st.session_state.get(ui.COMPARISON_OF):
+            st.info(ui.md(st.session_state[ui.COMPARISON_OF]), icon=":material/monitoring:")
         _show(st.session_state[COMPARISON], read_only=False)

@@ -85,6 +85,16 @@ class StandIn:
         self._server.shutdown()
         self._server.server_close()
 
+    def change(self, table: str, match: Callable[[dict], bool], **values: object) -> int:
+        """Change the records of ``table`` that ``match`` (as an admin would in Dataverse); how many changed."""
+        with self._lock:
+            changed = [record for record in self.tables[table] if match(record)]
+            for record in changed:
+                record.update(values)
+            self._results.clear()  # answers computed before the change are stale
+            self._keys = None
+        return len(changed)
+
     def fault(self, table: str, page: int) -> Fault | None:
         with self._lock:
             for fault in self.faults:

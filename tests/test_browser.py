@@ -42,13 +42,13 @@ def browser():
 
 def _upload(page, base: str, name: str, data: bytes) -> None:
     """Open /upload directly (on a fresh server this is the first request: it must still go through the
-    router, whose navigation lists the nine pages by title), upload, wait for the overview's charts."""
+    router, whose navigation lists the ten pages by title), upload, wait for the overview's charts."""
     from playwright.sync_api import expect
 
     page.goto(f"{base}/upload")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached", timeout=WAIT)
     navigation = page.locator('[data-testid="stSidebarNav"] a')
-    expect(navigation).to_have_count(9, timeout=WAIT)
+    expect(navigation).to_have_count(10, timeout=WAIT)
     expect(navigation.filter(has_text="How to export a snapshot")).to_have_count(1)
     page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]',
                          files=[{"name": name, "mimeType": "application/zip", "buffer": data}])

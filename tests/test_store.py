@@ -409,3 +409,22 @@ def test_twenty_threads_save_and_load(tmp_path: Path) -> None:
     assert row_count(tmp_path / "runs.sqlite") == 200
     for token, report in results:
         assert store.load(token).report == report
+
+
+def test_a_store_from_before_the_watch_gains_its_columns_and_tables(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    with sqlite3.connect(path) as db:  # the first release's schema, with one shared report
+        db.execute("CREATE TABLE runs (token_hash BLOB PRIMARY KEY, report BLOB NOT NULL, created_by TEXT NOT NULL, "
+                   "created_at TEXT NOT NULL, expires_at TEXT NOT NULL, masked INTEGER NOT NULL) WITHOUT ROWID")
+    store = RunStore(path)
+    assert store.list_runs() == []
+    token = store.save(small_report(), created_by="dana")
+    run_id = store.keep_watch_round("https://contoso.crm.dynamics.com", {"known": []}, report=orjson.dumps(
+        small_report()), period=("2026-11-14", "2026-11-20"), summary={"incoming": 1})
+    assert store.load(token).report == small_report()
+    [watched] = store.watch_runs("https://contoso.crm.dynamics.com")
+    assert (watched.run_id, watched.period_start, watched.summary) == (run_id, "2026-11-14", {"incoming": 1})
+    assert store.load_watch_run(run_id).report == small_report()
+    shared_id = next(run.run_id for run in store.list_runs() if run.kind == "report")
+    assert store.load_watch_run(shared_id) is None  # a shared report never opens by its listed id
+    assert store.watch_state("https://contoso.crm.dynamics.com") == {"known": []}
