@@ -80,11 +80,13 @@ def _empty(title: str, message: str, height: int = 320) -> go.Figure:
 
 
 def cause_bars(report: Report) -> go.Figure:
-    """Not-converted emails per primary cause, most frequent on top; each bar carries its cause id."""
-    title = "Why emails did not become cases (primary cause)"
+    """Emails needing action per primary cause, most frequent on top; each bar carries its cause id. Emails
+    working as designed are left out (the Overview counts them apart)."""
+    title = "Why emails did not become cases (primary cause, working as designed left out)"
     counts = primary_cause_counts(report)
     if counts.empty:
-        return _empty(title, "Every incoming email became a case.")
+        return _empty(title, "No email needs action: every incoming email became a case or is working as "
+                             "designed.")
     labels = [wrapped_label(cause) for cause in counts["cause"]]
     figure = go.Figure(go.Bar(
         x=counts["count"], y=labels, orientation="h", marker={"color": list(counts["color"])},
@@ -99,7 +101,7 @@ def cause_bars(report: Report) -> go.Figure:
 
 def daily_trend(report: Report) -> go.Figure:
     """Emails per UTC day: not-converted stacked by primary cause, with the incoming total as a line."""
-    title = "Daily trend: emails not converted, by primary cause"
+    title = "Daily trend: emails needing action, by primary cause"
     long, totals = daily_counts(report)
     if totals.empty:
         return _empty(title, "No incoming emails with a date.")
@@ -124,10 +126,10 @@ def daily_trend(report: Report) -> go.Figure:
 
 def queue_cause_heatmap(report: Report, limit: int = 30) -> go.Figure:
     """Not-converted emails per (primary cause, target queue); clicking a cell selects (cause, queue)."""
-    title = "Queues × primary causes (emails not converted)"
+    title = "Queues × primary causes (emails needing action)"
     matrix = queue_cause_matrix(report, limit)
     if matrix.empty:
-        return _empty(title, "No email failed to become a case.")
+        return _empty(title, "No email needs action.")
     names = queue_names(report)
     queue_labels = _unique([plain(names.get(queue, NO_QUEUE if queue == NO_QUEUE else queue))
                             for queue in matrix.columns])
@@ -172,10 +174,10 @@ def pipeline_funnel(report: Report) -> go.Figure:
         y=[plain(stage) for stage in stages["stage"]], x=stages["remaining"], marker={"color": colors},
         customdata=[[cause if isinstance(cause, str) else "", text]
                     for cause, text in zip(stages["cause"], lost, strict=True)],
-        textinfo="value+percent initial", connector={"line": {"color": "#BBBBBB", "width": 1}},
+        texttemplate="%{value:,d} (%{percentInitial:.0%})", connector={"line": {"color": "#BBBBBB", "width": 1}},
         hovertemplate="%{y}: %{x} emails<br>%{customdata[1]}<extra></extra>"))
     figure.update_yaxes(title_text="Stage passed", automargin=True)
-    figure.update_xaxes(title_text="Incoming emails")
+    figure.update_xaxes(title_text="Incoming emails meant to become cases (working as designed left out)")
     return _layout(figure, title, 460, showlegend=False, dragmode=False)
 
 

@@ -71,7 +71,7 @@ def _entry(entry: app_state.PlanEntry, key: str) -> None:
                 params = {"cause": entry.cause, "verdict": "not-converted", "any": "1"}
                 if entry.queue:
                     params["queue"] = entry.queue
-                st.page_link(ui.EMAILS, label=f"List the {entry.blocked:,} emails", query_params=params,
+                st.page_link(ui.EMAILS, label=f"List the {app_state.plural(entry.blocked, 'email')}", query_params=params,
                              icon=":material/arrow_forward:")
             links = [f"[Microsoft documentation]({entry.doc_url})"] if entry.doc_url.startswith("https://") else []
             if entry.record_url:

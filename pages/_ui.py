@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from diagnostics import app_state, budget, charts, exports
+from diagnostics import headline as headline_module
 from diagnostics.causes import BY_ID
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
@@ -333,6 +334,32 @@ def banner(cur: Current) -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(md(flash), icon=":material/check_circle:")
+
+
+def headline(report: Report) -> None:
+    """The sentence the report opens with: how many did not become cases, in which period, what the first fixes
+    would let through."""
+    st.markdown(f"#### {md(headline_module.headline(report).sentence)}")
+
+
+def partial_warning(report: Report) -> None:
+    """A snapshot without some tables: say loudly which causes could not be checked and what to export."""
+    text = headline_module.partial_warning(report)
+    if text:
+        causes = headline_module.unchecked_causes(report)
+        st.warning(md(text), icon=":material/warning:",
+                   title=f"Partial snapshot: {app_state.plural(len(causes), 'cause')} not fully checked")
+        st.page_link(GUIDE, label="How to export the missing tables", icon=":material/help:")
+
+
+def counted_twice_note(report: Report, needing_action: bool = True) -> None:
+    """Under a chart or table per queue: why its totals exceed the Overview's (an email sent to two queues)."""
+    emails, extra = app_state.counted_twice(report, needing_action)
+    if extra:
+        which = "emails needing action" if needing_action else "incoming emails"
+        st.caption(f":material/info: {app_state.plural(emails, 'email')} of the {which} went to more than one "
+                   f"queue and count{'s' if emails == 1 else ''} under each, so the totals per queue add up to "
+                   f"{extra:,} more than the Overview's count.")
 
 
 def sidebar(cur: Current | None) -> None:

@@ -14,28 +14,32 @@ report = cur.report
 ui.banner(cur)
 
 health = app_state.queue_health(report)
-st.markdown("One row per queue: its active rule, its findings, and what became of the incoming emails sent to "
-            "it. Health is **Problem** with an error finding (queue, mailbox or rule) or under 50% converted, "
-            "**Check** with a warning, no active rule or under 80% converted. Select a queue to see its causes "
-            "and list its emails.")
+st.markdown("One row per queue: what became of the incoming emails sent to it, its active rule and its findings. "
+            "*Needs action* leaves out the replies working as designed; the conversion is out of the emails meant "
+            "to become cases. Health is **Problem** with an error finding (queue, mailbox or rule) or under 50% "
+            "converted, **Check** with a warning, no active rule or under 80% converted. Select a queue to see "
+            "its causes and list its emails.")
 table = health.assign(health=health["health"].map(ui.HEALTH_LABEL))
 styled = table.style.map(lambda value: ui.HEALTH_COLOR.get(value, ""), subset=["health"])
 event = st.dataframe(
     styled, key=f"queue_table_{cur.key}", hide_index=True, on_select="rerun", selection_mode="single-row",
-    column_order=["health", "queue", "active_rules", "emails", "converted", "not_converted", "rate", "top_cause",
-                  "findings"],
+    # The numbers right after the queue's name: on a narrow screen they are what shows without scrolling.
+    column_order=["health", "queue", "emails", "converted", "not_converted", "by_design", "rate", "active_rules",
+                  "top_cause", "findings"],
     column_config={
-        "health": st.column_config.TextColumn("Health", width=80),
-        "queue": st.column_config.TextColumn("Queue", width=260),
-        "active_rules": st.column_config.TextColumn("Active rule", width=180),
-        "emails": st.column_config.NumberColumn("Incoming", format="%d", width=80),
-        "converted": st.column_config.NumberColumn("Converted", format="%d", width=85),
-        "not_converted": st.column_config.NumberColumn("Not conv.", format="%d", width=80),
+        "health": st.column_config.TextColumn("Health", width=70),
+        "queue": st.column_config.TextColumn("Queue", width=170, pinned=True),
+        "emails": st.column_config.NumberColumn("Incoming", format="%d", width=70),
+        "converted": st.column_config.NumberColumn("Converted", format="%d", width=78),
+        "not_converted": st.column_config.NumberColumn("Needs action", format="%d", width=92),
+        "by_design": st.column_config.NumberColumn("By design", format="%d", width=72),
         "rate": st.column_config.ProgressColumn("Conversion", format="percent", min_value=0.0, max_value=1.0,
-                                                width=110),
+                                                width=100),
+        "active_rules": st.column_config.TextColumn("Active rule", width=180),
         "top_cause": st.column_config.TextColumn("Top cause", width=300),
         "findings": st.column_config.TextColumn("Mailbox and queue findings", width=400),
     })
+ui.counted_twice_note(report, needing_action=False)
 
 try:
     picked = event.selection.rows
@@ -45,7 +49,7 @@ if picked:
     row = health.iloc[picked[0]]
     queue = row["queueid"]
     st.subheader("Queue: " + ui.md(row["queue"]))
-    st.page_link(ui.EMAILS, label=f"List the {row['emails']:,} incoming emails sent to this queue",
+    st.page_link(ui.EMAILS, label=f"List the {app_state.plural(row['emails'], 'incoming email')} sent to this queue",
                  query_params={"queue": queue}, icon=":material/arrow_forward:")
     for finding in app_state.findings_rows(report):
         if finding.get("scope") == "queue" and finding.get("subject") == queue:
@@ -53,10 +57,11 @@ if picked:
                 f"• {app_state.evidence_md(sentence)}" for sentence in finding["evidence"])
             {"error": st.error, "warning": st.warning}.get(finding["severity"], st.info)(body)
     pairs = app_state.email_queue_pairs(report)
-    pairs = pairs[(pairs["queue"] == queue) & (pairs["verdict"] == "not-converted")]
+    pairs = pairs[(pairs["queue"] == queue) & pairs["needs_action"]]
     causes = pairs["primary_cause"].astype("object").where(pairs["primary_cause"].notna(), app_state.UNEXPLAINED)
     for cause, count in causes.value_counts().items():
-        st.page_link(ui.EMAILS, label=f"{count:,} not converted: {app_state.cause_label(cause)}",
+        st.page_link(ui.EMAILS, label=f"{count:,} need{'s' if count == 1 else ''} action: "
+                                      f"{app_state.cause_label(cause)}",
                      query_params={"queue": queue, "cause": cause, "verdict": "not-converted"},
                      icon=":material/arrow_forward:")
 
@@ -65,6 +70,7 @@ points = ui.chart(ui.queue_heatmap(cur.key, report), "queues_heatmap")
 if points and isinstance(points[0].get("customdata"), list | tuple) and len(points[0]["customdata"]) == 2:
     cause, queue = points[0]["customdata"]
     ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted")
+ui.counted_twice_note(report)
 
 rules = [finding for finding in app_state.findings_rows(report) if finding.get("scope") != "queue"]
 st.subheader("Rules, system jobs and settings")
