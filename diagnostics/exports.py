@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
 from . import headline, html_charts
 from .app_state import (
     NO_QUEUE,
@@ -23,13 +24,13 @@ from .app_state import (
     Kpis,
     cause_label,
     cause_title,
+    counted_twice,
     evidence_parts,
     findings_rows,
     kpis,
+    needs_action,
     plan_counts_text,
     plan_entries,
-    counted_twice,
-    needs_action,
     queue_names,
     unchecked_lines,
 )

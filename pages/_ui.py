@@ -55,6 +55,7 @@ PRIVATE_PARAM = "report"  # ?report=TOKEN: this browser's own upload, kept so a 
 PRIVATE_OWNER = "(kept for reloads)"
 PRIVATE_DAYS = 1
 KEEP_AFTER_RUN = "keep_after_run"  # a new upload still to keep for reloads (see keep_upload_after_run)
+LINK_APPLIED = "emails_link_applied"  # the link whose filters the Emails page has set (see pages/emails.py)
 UPLOADER = "uploader_generation"  # bumped to give the upload page a fresh, empty file uploader
 # What "Check one email" reads of an uploaded snapshot (diagnostics/headers.py, _SnapshotCheck); the other
 # tables are dropped once the snapshot is diagnosed.

@@ -8,7 +8,7 @@ from pages import _ui as ui
 
 ui.routed("emails")
 
-PARAMS = ("cause", "queue", "verdict", "day", "q", "any", "email")
+PARAMS = ("cause", "queue", "verdict", "day", "q", "any", "email", "from")
 KEYS = ("f_verdicts", "f_causes", "f_queues", "f_dates", "f_text", "f_any", "f_page", "f_email", "f_open")
 
 st.title("Emails")
@@ -27,9 +27,13 @@ if state.get("f_report") != cur.key:  # another report: its filters do not apply
         state.pop(key, None)
     state["f_report"] = cur.key
 
-# A link (a chart click, a page link, ?cause=…) sets the filters once, then leaves the address bar.
+# A link (a chart click, a page link, ?cause=…) sets the filters once. Its parameters stay in the address bar:
+# removing them would add a history entry per parameter, and the browser's Back would land here again instead of
+# on the page the link was on. The router forgets the link once another page opens (ui.LINK_APPLIED).
 arrived = {name: st.query_params.get_all(name) for name in PARAMS if name in st.query_params}
-if arrived:
+link = (cur.key, tuple(sorted((name, tuple(values)) for name, values in arrived.items())))
+if arrived and state.get(ui.LINK_APPLIED) != link:
+    state[ui.LINK_APPLIED] = link
     wanted = app_state.filter_from_params(arrived, report)
     state["f_verdicts"] = list(wanted.verdicts) or list(app_state.IN_SCOPE)
     state["f_causes"] = list(wanted.causes)
@@ -43,8 +47,8 @@ if arrived:
         state["f_dates"] = (start, end) if start <= end else (first_day, last_day)
     if arrived.get("email"):
         state["f_email"] = arrived["email"][0]
-    for name in PARAMS:
-        st.query_params.pop(name, None)
+if arrived.get("from") == ["plan"]:
+    st.page_link(ui.OVERVIEW, label="Back to the fix plan", icon=":material/arrow_back:")
 
 names = app_state.queue_names(report)
 queue_options = list(names) + [app_state.NO_QUEUE]

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from diagnostics import app_state, headline
+from diagnostics import app_state
 from pages import _fix_plan
 from pages import _ui as ui
 
