@@ -521,6 +521,7 @@ def queue_health(report: Report) -> pd.DataFrame:
     top = pd.DataFrame({"queue": pending["queue"], "cause": cause}).groupby("queue")["cause"].agg(
         lambda causes: causes.value_counts().index[0])
     findings = _queue_findings(report)
+    names, addresses = queue_names(report), _queue_table(report)["address"].to_dict()
     rows = []
     ids = list(report.queues["queueid"]) + ([NO_QUEUE] if NO_QUEUE in stats.index else [])
     for queue in ids:  # one row per queue, a handful
@@ -533,7 +534,9 @@ def queue_health(report: Report) -> pd.DataFrame:
         rate = converted / meant if meant else None
         rows.append({
             "queueid": queue, "health": _health(queue_findings, rate, queue == NO_QUEUE or bool(rules)),
-            "queue": queue_label(report, queue), "active_rules": ", ".join(rules) if rules else "",
+            "queue": queue_label(report, queue), "name": names.get(queue, NO_QUEUE),
+            "address": "" if _missing(addresses.get(queue)) else str(addresses.get(queue)),
+            "active_rules": ", ".join(rules) if rules else "",
             "emails": received, "converted": converted, "not_converted": blocked,
             "by_design": received - converted - blocked,
             "rate": rate, "top_cause": cause_label(top[queue]) if queue in top.index else "",

@@ -43,9 +43,9 @@ CSV_COLUMNS = ["activityid", "received_on", "verdict", "primary_cause", "primary
                "subject", "sender", "queues", "queue_ids", "evidence", "fix", "doc_url"]
 PLAN_COLUMNS = ["rank", "severity", "about", "cause", "table", "record_id", "emails_blocked",
                 "emails_unblocked_alone", "fix", "doc_url", "record_url"]
-# Rows of the not-converted table in the HTML page (those needing action first): a 400-email report lists them
-# all, a million-email one stays about 1.5 MB; the rest is counted, and the CSV and JSON hold them all.
-HTML_EMAIL_LIMIT = 2000
+# Rows of the not-converted table in the HTML page (those needing action first), about 1 kB each: a 400-email
+# report lists them all, any larger one stays under 1.5 MB; the rest is counted, the CSV and JSON hold them all.
+HTML_EMAIL_LIMIT = 1000
 
 
 def neutralise(value: object) -> object:

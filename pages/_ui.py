@@ -357,10 +357,11 @@ def counted_twice_note(report: Report, needing_action: bool = True) -> None:
     """Under a chart or table per queue: why its totals exceed the Overview's (an email sent to two queues)."""
     emails, extra = app_state.counted_twice(report, needing_action)
     if extra:
-        which = "emails needing action" if needing_action else "incoming emails"
-        st.caption(f":material/info: {app_state.plural(emails, 'email')} of the {which} went to more than one "
-                   f"queue and count{'s' if emails == 1 else ''} under each, so the totals per queue add up to "
-                   f"{extra:,} more than the Overview's count.")
+        numbers = app_state.kpis(report)
+        which, total = ("needing action", numbers.needs_action) if needing_action else ("incoming", numbers.incoming)
+        st.caption(f":material/info: {app_state.plural(emails, 'email')} {which} went to more than one queue and "
+                   f"count{'s' if emails == 1 else ''} under each, so the figures per queue add up to "
+                   f"{total + extra:,}, not the Overview's {total:,}.")
 
 
 def sidebar(cur: Current | None) -> None:

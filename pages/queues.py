@@ -14,27 +14,32 @@ report = cur.report
 ui.banner(cur)
 
 health = app_state.queue_health(report)
-st.markdown("One row per queue: what became of the incoming emails sent to it, its active rule and its findings. "
-            "*Needs action* leaves out the replies working as designed; the conversion is out of the emails meant "
-            "to become cases. Health is **Problem** with an error finding (queue, mailbox or rule) or under 50% "
-            "converted, **Check** with a warning, no active rule or under 80% converted. Select a queue to see "
-            "its causes and list its emails.")
+st.markdown("One row per queue: what became of the incoming emails sent to it, then its health, address, active "
+            "rule and findings. *To fix* leaves out the replies working as designed (*By design*); *Rate* is "
+            "converted out of the emails meant to become cases. Health is **Problem** with an error finding (queue, "
+            "mailbox or rule) or under 50% converted, **Check** with a warning, no active rule or under 80% "
+            "converted. Select a queue to see its causes and list its emails.")
 table = health.assign(health=health["health"].map(ui.HEALTH_LABEL))
 styled = table.style.map(lambda value: ui.HEALTH_COLOR.get(value, ""), subset=["health"])
 event = st.dataframe(
     styled, key=f"queue_table_{cur.key}", hide_index=True, on_select="rerun", selection_mode="single-row",
-    # The numbers right after the queue's name: on a narrow screen they are what shows without scrolling.
-    column_order=["health", "queue", "emails", "converted", "not_converted", "by_design", "rate", "active_rules",
-                  "top_cause", "findings"],
+    # Short names and the numbers first: at 800 px (a sidebar beside it) the numbers show without scrolling.
+    column_order=["name", "emails", "converted", "not_converted", "by_design", "rate", "health", "address",
+                  "active_rules", "top_cause", "findings"],
     column_config={
+        "name": st.column_config.TextColumn("Queue", width=105, pinned=True),
+        "emails": st.column_config.NumberColumn("Incoming", format="%d", width=64,
+                                                help="Incoming emails sent to the queue."),
+        "converted": st.column_config.NumberColumn("Cases", format="%d", width=52,
+                                                   help="Emails that became cases (or were added to one)."),
+        "not_converted": st.column_config.NumberColumn("To fix", format="%d", width=52,
+                                                       help="Not converted and not working as designed."),
+        "by_design": st.column_config.NumberColumn("By design", format="%d", width=68,
+                                                   help="Not converted on purpose: replies added to their case."),
+        "rate": st.column_config.NumberColumn("Rate", format="percent", width=58,
+                                              help="Converted, out of the emails meant to become cases."),
         "health": st.column_config.TextColumn("Health", width=70),
-        "queue": st.column_config.TextColumn("Queue", width=170, pinned=True),
-        "emails": st.column_config.NumberColumn("Incoming", format="%d", width=70),
-        "converted": st.column_config.NumberColumn("Converted", format="%d", width=78),
-        "not_converted": st.column_config.NumberColumn("Needs action", format="%d", width=92),
-        "by_design": st.column_config.NumberColumn("By design", format="%d", width=72),
-        "rate": st.column_config.ProgressColumn("Conversion", format="percent", min_value=0.0, max_value=1.0,
-                                                width=100),
+        "address": st.column_config.TextColumn("Address", width=200),
         "active_rules": st.column_config.TextColumn("Active rule", width=180),
         "top_cause": st.column_config.TextColumn("Top cause", width=300),
         "findings": st.column_config.TextColumn("Mailbox and queue findings", width=400),
