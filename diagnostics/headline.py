@@ -118,7 +118,8 @@ def partial_warning(report: Report) -> str | None:
         clauses.append(f"{len(skipped)} of the {len(CAUSES)} causes could not be checked at all: "
                        + "; ".join(skipped))
     if partly:
-        clauses.append(f"{len(partly)} could be checked only in part: " + "; ".join(partly))
+        of_all = "" if skipped else f" of the {len(CAUSES)} causes"
+        clauses.append(f"{len(partly)}{of_all} could be checked only in part: " + "; ".join(partly))
     return (text + ", and ".join(clauses) + ". The counts below cover only what could be checked. "
             f"Export these tables too and upload again: {', '.join(tables)}.")
 
