@@ -266,7 +266,9 @@ def _change_bars(rows: list[dict], labels: list[str], colors: list[str], title: 
     reach = max([abs(delta) for delta in deltas] + [1]) * 1.15  # symmetric: fewer to the left, more to the right
     axis = {"title_text": f"Change in {unit} not converted (negative = fewer, better)", "range": [-reach, reach]}
     figure.update_xaxes(**(_counts_axis(axis, reach) if not per_day else axis))
-    return _layout(figure, title, max(300, 90 + 52 * len(rows)), showlegend=False, dragmode=False)
+    # Room for each label's lines (a cause's title wraps to three) and a gap, so labels never touch.
+    lines = max(label.count("<br>") + 1 for label in labels)
+    return _layout(figure, title, max(300, 130 + (18 * lines + 22) * len(rows)), showlegend=False, dragmode=False)
 
 
 def comparison_by_cause(result: dict) -> go.Figure:

@@ -404,9 +404,22 @@ def _session_cached(name: str, key: str, build):  # noqa: ANN001, ANN202
     return cache[name][1]
 
 
-def overview_figures(key: str, report: Report) -> dict:
-    """The overview's figures for one report of this session (``key`` identifies it)."""
-    return _session_cached("overview", key, lambda: charts.overview_figures(report))
+OVERVIEW_CHARTS = {"causes": charts.cause_bars, "trend": charts.daily_trend, "heatmap": charts.queue_cause_heatmap,
+                   "funnel": charts.pipeline_funnel}
+
+
+@st.cache_resource(max_entries=len(OVERVIEW_CHARTS), show_spinner=False)
+def _demo_figure(name: str):  # noqa: ANN202 - a plotly Figure
+    """The demo's figures, built once per process: every first visit shows them (never changed once built)."""
+    return OVERVIEW_CHARTS[name](demo_report())
+
+
+def overview_figure(key: str, report: Report, name: str):  # noqa: ANN201 - a plotly Figure
+    """One of the overview's figures for one report of this session (``key`` identifies it), built when first
+    shown: the first chart goes out before the others are built."""
+    if key == "demo":
+        return _demo_figure(name)
+    return _session_cached(f"overview_{name}", key, lambda: OVERVIEW_CHARTS[name](report))
 
 
 def queue_heatmap(key: str, report: Report):  # noqa: ANN201 - a plotly Figure

@@ -122,8 +122,9 @@ def _findings(result: dict) -> None:
 
 def _evidence(result: dict) -> None:
     evidence = result["now_converting"]
-    st.markdown(f"**Evidence that the fix works:** {evidence['same_sender']:,} senders and "
-                f"{evidence['same_queue']:,} queues that were blocked before have emails converted after.")
+    st.markdown(f"**Evidence that the fix works:** {app_state.plural(evidence['same_sender'], 'sender')} and "
+                f"{app_state.plural(evidence['same_queue'], 'queue')} that were blocked before have emails converted "
+                "after.")
     if evidence["examples"]:
         rows = pd.DataFrame([{"Matched by": example["matched_by"], "Sender": example["sender"],
                               "Queue": example["queue"], "Before": example["before"]["subject"],

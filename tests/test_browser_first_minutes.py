@@ -146,7 +146,7 @@ def test_a_text_file_gets_a_one_line_message(server, browser):  # noqa: F811
 def test_compare_opens_with_a_verdict_and_warns_of_the_same_period(server, browser, basic_zip):  # noqa: F811
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 2600})  # tall: the screenshot shows it all
     page = context.new_page()
     _upload(page, server, "before.zip", basic_zip)
     _nav(page, "runs")
