@@ -333,7 +333,9 @@ def banner(cur: Current) -> None:
             leave_shared()
             st.rerun()
     flash = st.session_state.pop(FLASH, None)
-    if flash:
+    if flash and headline_module.unchecked_causes(cur.report):  # not green: the partial warning follows
+        st.info(md(flash), icon=":material/info:")
+    elif flash:
         st.success(md(flash), icon=":material/check_circle:")
 
 

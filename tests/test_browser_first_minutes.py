@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BASIC, zip_folder
-from test_browser import WAIT, _nav, _upload, browser, server  # noqa: F401 - fixtures
+from test_browser import WAIT, _nav, _share_link, _upload, browser, server  # noqa: F401 - fixtures
 
 from diagnostics import headline
 from diagnostics.evaluate import diagnose
@@ -87,6 +87,18 @@ def test_partial_upload_warns_at_the_top_and_names_the_unchecked_causes(server, 
     assert _headline(page) == headline.headline(basic_report).sentence
     assert HEADLINE.match(_headline(page))
     expect(page.get_by_role("link", name="How to export the missing tables")).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "overview-partial-1400.png"))
+
+    # a share link opens on the same sentence and the same warning
+    link = _share_link(page, "Share this report", "Dana", "?run=")
+    page.keyboard.press("Escape")
+    viewer = context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    viewer.goto(link)
+    viewer.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=WAIT)
+    assert _headline(viewer) == headline.headline(basic_report).sentence
+    expect(viewer.locator('[data-testid="stAlert"]', has_text="Partial snapshot")).to_be_visible()
+    viewer.context.close()
 
     # the HTML download says the same, with the period
     page.get_by_role("button", name="Download", exact=True).click()
