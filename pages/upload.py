@@ -64,7 +64,7 @@ def _diagnose(uploaded: list) -> None:  # noqa: C901 - one linear story with its
         snapshot = load_uploaded([(file.name, file.getvalue()) for file in uploaded], progress=progress)
         counts = snapshot.counts
         status.update(label=f"Read {sum(counts.values()):,} records in {len(counts)} tables; evaluating…",
-                      state="running")
+                      state="running", expanded=True)
         status.text(", ".join(f"{table} {count:,}" for table, count in sorted(counts.items())))
         if snapshot.ignored_files:
             status.text("Ignored (not a table the diagnosis reads): " + ", ".join(snapshot.ignored_files[:20]))

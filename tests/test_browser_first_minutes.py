@@ -155,6 +155,32 @@ def test_a_text_file_gets_a_one_line_message(server, browser):  # noqa: F811
     context.close()
 
 
+def test_no_check_mark_while_the_causes_are_still_evaluated(server, browser):  # noqa: F811
+    import io
+    import zipfile
+
+    from diagnostics.demo import demo_files
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in demo_files(5000).items():
+            archive.writestr(name, data)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server}/upload")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached", timeout=WAIT)
+    page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]',
+                         files=[{"name": "big.zip", "mimeType": "application/zip", "buffer": buffer.getvalue()}])
+    status = page.locator('[data-testid="stExpander"]', has_text="evaluating…")
+    status.wait_for(state="visible", timeout=WAIT)
+    icons = status.locator("summary [data-testid^=stExpanderIcon]").evaluate_all(
+        "icons => icons.map(icon => icon.getAttribute('data-testid') + ':' + icon.textContent)")
+    assert icons and all("check" not in icon for icon in icons), icons
+    assert any(icon.startswith("stExpanderIconSpinner") for icon in icons), icons
+    page.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=WAIT)  # then the overview
+    context.close()
+
+
 def test_compare_opens_with_a_verdict_and_warns_of_the_same_period(server, browser, basic_zip):  # noqa: F811
     from playwright.sync_api import expect
 
