@@ -188,9 +188,13 @@ def cause_totals(report: Report) -> go.Figure:
     labels = [wrapped_label(cause, 44) for cause in counts["cause"]]
     colors = [cause_color(cause) for cause in counts["cause"]]
     figure = go.Figure()
-    figure.add_bar(y=labels, x=counts["primary"], orientation="h", name="Primary cause",
-                   marker={"color": colors}, customdata=counts["cause"],
-                   hovertemplate="%{x} emails (primary cause)<extra></extra>")
+    figure.add_bar(y=labels, x=counts["primary"] - counts["by_design"], orientation="h",
+                   name="Primary cause, needs action", marker={"color": colors}, customdata=counts["cause"],
+                   hovertemplate="%{x} emails (primary cause, needs action)<extra></extra>")
+    if counts["by_design"].any():  # a reply added to its case: the same cause, working as designed
+        figure.add_bar(y=labels, x=counts["by_design"], orientation="h", name="Primary cause, working as designed",
+                       marker={"color": INCOMING_COLOR}, customdata=counts["cause"],
+                       hovertemplate="%{x} emails (primary cause, working as designed)<extra></extra>")
     figure.add_bar(y=labels, x=counts["found"], orientation="h", name="Found at all (also behind another cause)",
                    marker={"color": colors, "opacity": 0.4, "pattern": {"shape": "/"}}, customdata=counts["cause"],
                    hovertemplate="%{x} emails (found)<extra></extra>")
