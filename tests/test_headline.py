@@ -215,3 +215,18 @@ def test_a_wrong_file_type_is_refused_in_one_line(store_path):
     assert errors == ["notes.txt: not a snapshot file. Upload a .zip of the exported tables, the .json files "
                       "themselves, or a Configuration Migration data.zip or data.xml."]
     assert at.title[0].value == "Upload snapshot"
+
+
+def test_hop_table_shows_a_dash_for_what_a_received_line_lacks(store_path):
+    at = _app()
+    at.switch_page("pages/check_email.py").run()
+    at.text_area[0].input("Received: by mx.contoso.com; Wed, 4 Nov 2026 10:00:05 +0000\n"
+                          "Received: from relay.example by mx.example with ESMTP; Wed, 4 Nov 2026 10:00:00 +0000\n"
+                          "From: a@example.com\nTo: help@contoso.com\nSubject: hi\nMessage-ID: <hop@example.com>\n")
+    next(button for button in at.button if button.label == "Check this email").click()
+    at.run()
+    assert not at.exception
+    hops = next(frame.value for frame in at.dataframe if "delay (s)" in frame.value.columns)
+    cells = [str(value) for column in hops.columns for value in hops[column]]
+    assert "None" not in cells and "nan" not in cells
+    assert "—" in list(hops["from"]) and "—" in list(hops["with"])  # the first line has no from, no with
