@@ -82,7 +82,7 @@ def _empty(title: str, message: str, height: int = 320) -> go.Figure:
 def cause_bars(report: Report) -> go.Figure:
     """Emails needing action per primary cause, most frequent on top; each bar carries its cause id. Emails
     working as designed are left out (the Overview counts them apart)."""
-    title = "Why emails did not become cases (primary cause, working as designed left out)"
+    title = "Why emails did not become cases"  # short: whole on a phone; the page says by-design is left out
     counts = primary_cause_counts(report)
     if counts.empty:
         return _empty(title, "No email needs action: every incoming email became a case or is working as "
@@ -94,14 +94,14 @@ def cause_bars(report: Report) -> go.Figure:
         customdata=list(zip(counts["cause"], [plain(label) for label in counts["label"]], strict=True)),
         hovertemplate="%{customdata[1]}<br>%{x} emails<extra>click to list them</extra>"))
     figure.update_yaxes(title_text="Primary cause", autorange="reversed", automargin=True)
-    figure.update_xaxes(**_counts_axis({"title_text": "Emails not converted", "rangemode": "tozero"},
+    figure.update_xaxes(**_counts_axis({"title_text": "Emails needing action", "rangemode": "tozero"},
                                        counts["count"].max()))
     return _layout(figure, title, max(320, 90 + 58 * len(counts)), showlegend=False, dragmode=False)
 
 
 def daily_trend(report: Report) -> go.Figure:
     """Emails per UTC day: not-converted stacked by primary cause, with the incoming total as a line."""
-    title = "Daily trend: emails needing action, by primary cause"
+    title = "Daily: emails needing action, by cause"
     long, totals = daily_counts(report)
     if totals.empty:
         return _empty(title, "No incoming emails with a date.")
@@ -126,7 +126,7 @@ def daily_trend(report: Report) -> go.Figure:
 
 def queue_cause_heatmap(report: Report, limit: int = 30) -> go.Figure:
     """Not-converted emails per (primary cause, target queue); clicking a cell selects (cause, queue)."""
-    title = "Queues × primary causes (emails needing action)"
+    title = "Queues × causes (emails needing action)"
     matrix = queue_cause_matrix(report, limit)
     if matrix.empty:
         return _empty(title, "No email needs action.")
@@ -177,7 +177,7 @@ def pipeline_funnel(report: Report) -> go.Figure:
         texttemplate="%{value:,d} (%{percentInitial:.0%})", connector={"line": {"color": "#BBBBBB", "width": 1}},
         hovertemplate="%{y}: %{x} emails<br>%{customdata[1]}<extra></extra>"))
     figure.update_yaxes(title_text="Stage passed", automargin=True)
-    figure.update_xaxes(title_text="Incoming emails meant to become cases (working as designed left out)")
+    figure.update_xaxes(title_text="Emails meant to become cases")
     return _layout(figure, title, 460, showlegend=False, dragmode=False)
 
 
