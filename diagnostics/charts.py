@@ -94,7 +94,7 @@ def cause_bars(report: Report) -> go.Figure:
         customdata=list(zip(counts["cause"], [plain(label) for label in counts["label"]], strict=True)),
         hovertemplate="%{customdata[1]}<br>%{x} emails<extra>click to list them</extra>"))
     figure.update_yaxes(title_text="Primary cause", autorange="reversed", automargin=True)
-    figure.update_xaxes(**_counts_axis({"title_text": "Emails needing action", "rangemode": "tozero"},
+    figure.update_xaxes(**_counts_axis({"title_text": "Emails", "rangemode": "tozero"},
                                        counts["count"].max()))
     return _layout(figure, title, max(320, 90 + 58 * len(counts)), showlegend=False, dragmode=False)
 
