@@ -391,6 +391,7 @@ class EmailFilter:
     end: date | None = None  # inclusive
     text: str = ""
     any_cause: bool = False  # match a cause found for the email, not only its primary cause
+    needs_action: bool = False  # only emails not converted and not working as designed
 
 
 def filter_emails(report: Report, selection: EmailFilter) -> pd.DataFrame:
@@ -408,6 +409,8 @@ def filter_emails(report: Report, selection: EmailFilter) -> pd.DataFrame:
             found = report.causes.loc[report.causes["cause"].isin(list(wanted)), "activityid"]
             by_cause |= emails["activityid"].isin(found)
         mask &= by_cause
+    if selection.needs_action:
+        mask &= needs_action(emails)
     if selection.queues:
         pairs = email_queue_pairs(report)
         hit = pairs.loc[pairs["queue"].isin(list(selection.queues)), "activityid"]
@@ -453,7 +456,7 @@ def page_of(frame: pd.DataFrame, page: int, size: int = PAGE_SIZE) -> tuple[pd.D
 
 def filter_from_params(params: dict[str, str | Sequence[str]], report: Report) -> EmailFilter:
     """An ``EmailFilter`` from query parameters (``cause``, ``queue``, ``verdict``, ``day``, ``q``,
-    ``any``).
+    ``any``, ``action``).
 
     Unknown values are dropped: the parameters come from links, which anyone can edit.
     """
@@ -473,6 +476,7 @@ def filter_from_params(params: dict[str, str | Sequence[str]], report: Report) -
         start=day, end=day,
         text=" ".join(values("q"))[:200],
         any_cause=values("any")[:1] == ("1",),
+        needs_action=values("action")[:1] == ("1",),
     )
 
 

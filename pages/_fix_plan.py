@@ -68,7 +68,7 @@ def _entry(entry: app_state.PlanEntry, key: str) -> None:
                     st.caption("Record id")
                     st.code(entry.record_id, language=None)
             if entry.blocked:
-                params = {"cause": entry.cause, "verdict": "not-converted", "any": "1", "from": "plan"}
+                params = {"cause": entry.cause, "verdict": "not-converted", "any": "1", "action": "1", "from": "plan"}
                 if entry.queue:
                     params["queue"] = entry.queue
                 st.page_link(ui.EMAILS, label=f"List the {app_state.plural(entry.blocked, 'email')}",

@@ -32,7 +32,7 @@ st.caption("Click a bar or a cell to list its emails. The charts count the email
            "Click a bar or a cell to list its emails.")
 points = ui.chart(ui.overview_figure(cur.key, report, "causes"), "chart_causes")
 if points and points[0].get("customdata"):
-    ui.go_to_emails(cause=str(points[0]["customdata"][0]))
+    ui.go_to_emails(cause=str(points[0]["customdata"][0]), verdict="not-converted", action="1")
 
 with plan_area:
     _fix_plan.fix_plan(report, cur.key)
@@ -64,7 +64,7 @@ if not counts.empty:
     with st.expander("List the emails of one cause", icon=":material/filter_list:"):
         for row in counts.itertuples():
             st.page_link(ui.EMAILS, label=f"{app_state.plural(row.count, 'email')}: {row.title} ({row.cause})",
-                         query_params={"cause": row.cause, "verdict": "not-converted"},
+                         query_params={"cause": row.cause, "verdict": "not-converted", "action": "1"},
                          icon=":material/arrow_forward:")
 
 ui.chart(ui.overview_figure(cur.key, report, "funnel"), "chart_funnel", clickable=False)
@@ -74,12 +74,12 @@ if points:
     cause = point.get("customdata")
     day = str(point.get("x", ""))[:10]
     if isinstance(cause, str) and cause:
-        ui.go_to_emails(cause=cause, day=day, verdict="not-converted")
+        ui.go_to_emails(cause=cause, day=day, verdict="not-converted", action="1")
 points = ui.chart(ui.overview_figure(cur.key, report, "heatmap"), "chart_heatmap")
 ui.counted_twice_note(report)
 if points and isinstance(points[0].get("customdata"), list | tuple) and len(points[0]["customdata"]) == 2:
     cause, queue = points[0]["customdata"]
-    ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted")
+    ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted", action="1")
 
 st.subheader("Environment findings", anchor="findings")
 findings = app_state.findings_rows(report)

@@ -67,14 +67,14 @@ if picked:
     for cause, count in causes.value_counts().items():
         st.page_link(ui.EMAILS, label=f"{count:,} need{'s' if count == 1 else ''} action: "
                                       f"{app_state.cause_label(cause)}",
-                     query_params={"queue": queue, "cause": cause, "verdict": "not-converted"},
+                     query_params={"queue": queue, "cause": cause, "verdict": "not-converted", "action": "1"},
                      icon=":material/arrow_forward:")
 
 st.caption("Click a cell to list its emails.")
 points = ui.chart(ui.queue_heatmap(cur.key, report), "queues_heatmap")
 if points and isinstance(points[0].get("customdata"), list | tuple) and len(points[0]["customdata"]) == 2:
     cause, queue = points[0]["customdata"]
-    ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted")
+    ui.go_to_emails(cause=str(cause), queue=str(queue), verdict="not-converted", action="1")
 ui.counted_twice_note(report)
 
 rules = [finding for finding in app_state.findings_rows(report) if finding.get("scope") != "queue"]

@@ -230,3 +230,15 @@ def test_hop_table_shows_a_dash_for_what_a_received_line_lacks(store_path):
     cells = [str(value) for column in hops.columns for value in hops[column]]
     assert "None" not in cells and "nan" not in cells
     assert "—" in list(hops["from"]) and "—" in list(hops["with"])  # the first line has no from, no with
+
+
+def test_a_bar_or_a_plan_link_lists_as_many_emails_as_it_counts(demo):
+    from diagnostics import app_state
+
+    for row in app_state.primary_cause_counts(demo).itertuples():  # a click on a bar of the cause chart
+        wanted = app_state.filter_from_params({"cause": row.cause, "verdict": "not-converted", "action": "1"}, demo)
+        assert len(app_state.filter_emails(demo, wanted)) == row.count, row.cause
+    replies = next(entry for entry in app_state.plan_entries(demo) if entry.cause == "reply-to-tracked-email")
+    wanted = app_state.filter_from_params({"cause": replies.cause, "verdict": "not-converted", "any": "1",
+                                           "action": "1"}, demo)
+    assert len(app_state.filter_emails(demo, wanted)) == replies.blocked  # the faults, not the by-design replies
