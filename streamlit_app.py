@@ -35,6 +35,8 @@ ui.follow_page_param(navigation.url_path, {"": ui.OVERVIEW, "upload": ui.UPLOAD,
                                             "emails": ui.EMAILS, "queues": ui.QUEUES, "causes": ui.CAUSES,
                                             "runs": ui.RUNS, "compare": ui.COMPARE, "history": ui.HISTORY,
                                             "export-guide": ui.GUIDE})
+if navigation.url_path != "emails":
+    st.session_state.pop(ui.LINK_APPLIED, None)  # a link to the Emails page sets its filters again next time
 with st.sidebar:
     st.markdown("**Email-to-Case Diagnostics**")
 ui.sidebar(ui.current())

@@ -138,8 +138,9 @@ class Kpis:
     not_converted: int
     outgoing: int
     unexplained: int
-    rate: float | None  # converted / incoming, None without incoming emails
+    rate: float | None  # converted / (incoming - by_design), None without such emails
     by_design: int  # not converted, working as designed (a reply added to its case): never a "top cause"
+    needs_action: int  # not converted and not by design: the problems
     to_fix: int  # things to change in the fix plan
 
 
@@ -147,11 +148,12 @@ def kpis(report: Report) -> Kpis:
     summary = report.summary()
     incoming = summary["incoming"]
     by_design = summary.get("by_design")
+    by_design = int(by_design) if by_design is not None else plan_module.by_design_count(report)
+    meant = incoming - by_design  # the emails meant to become cases
     return Kpis(incoming=incoming, converted=summary["converted"], not_converted=summary["not_converted"],
                 outgoing=summary["outgoing"], unexplained=summary["unexplained"],
-                rate=summary["converted"] / incoming if incoming else None,
-                by_design=int(by_design) if by_design is not None else plan_module.by_design_count(report),
-                to_fix=len(report.fix_plan()))
+                rate=summary["converted"] / meant if meant else None, by_design=by_design,
+                needs_action=summary["not_converted"] - by_design, to_fix=len(report.fix_plan()))
 
 
 # --------------------------------------------------------------------------- fix plan and words
@@ -218,9 +220,16 @@ def unchecked_lines(report: Report) -> list[str]:
     return lines
 
 
+def needs_action(emails: pd.DataFrame) -> pd.Series:
+    """Not converted and not working as designed: the emails that are a problem (a mask on ``emails``)."""
+    by_design = emails["primary_kind"].eq("by-design").fillna(False).astype(bool)
+    return (emails["verdict"] == "not-converted").fillna(False).astype(bool) & ~by_design
+
+
 def primary_cause_counts(report: Report) -> pd.DataFrame:
-    """Not-converted emails per primary cause (unexplained included), most frequent first."""
-    pending = report.emails[report.emails["verdict"] == "not-converted"]
+    """Emails needing action per primary cause (unexplained included; working as designed left out), most
+    frequent first."""
+    pending = report.emails[needs_action(report.emails)]
     causes = pending["primary_cause"].astype("object").where(pending["primary_cause"].notna(), UNEXPLAINED)
     counts = causes.value_counts()
     frame = pd.DataFrame({"cause": counts.index.astype("str"), "count": counts.values.astype(int)})
@@ -233,22 +242,27 @@ def primary_cause_counts(report: Report) -> pd.DataFrame:
 
 
 def cause_counts(report: Report) -> pd.DataFrame:
-    """For every cause of the registry: emails it is the primary cause of, and emails it was found for."""
-    primary = primary_cause_counts(report).set_index("cause")["count"]
+    """For every cause of the registry: emails it is the primary cause of (``by_design`` of them working as
+    designed), and emails it was found for."""
+    pending = report.emails[report.emails["verdict"] == "not-converted"]
+    primary = pending["primary_cause"].value_counts()
+    by_design = pending.loc[pending["primary_kind"].eq("by-design").fillna(False).astype(bool),
+                            "primary_cause"].value_counts()
     found = report.causes.drop_duplicates(["activityid", "cause"])["cause"].value_counts()
     unchecked = report.unchecked.drop_duplicates(["activityid", "cause"])["cause"].value_counts() \
         if not report.unchecked.empty else pd.Series(dtype=int)
     rows = [{"cause": cause.id, "label": cause_label(cause.id), "primary": int(primary.get(cause.id, 0)),
-             "found": int(found.get(cause.id, 0)), "unchecked": int(unchecked.get(cause.id, 0))}
+             "by_design": int(by_design.get(cause.id, 0)), "found": int(found.get(cause.id, 0)),
+             "unchecked": int(unchecked.get(cause.id, 0))}
             for cause in CAUSES]
     return pd.DataFrame(rows)
 
 
 def daily_counts(report: Report) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per UTC day: not-converted emails by primary cause (long: day, cause, count) and incoming totals."""
+    """Per UTC day: emails needing action by primary cause (long: day, cause, count) and incoming totals."""
     emails = report.emails[report.emails["verdict"].isin(list(IN_SCOPE))]  # the incoming emails every page counts
     day = emails["received_on"].dt.floor("D").dt.tz_localize(None)
-    pending = emails["verdict"] == "not-converted"
+    pending = needs_action(emails)
     cause = emails["primary_cause"].astype("object").where(emails["primary_cause"].notna(), UNEXPLAINED)
     long = (pd.DataFrame({"day": day[pending], "cause": cause[pending]}).dropna(subset=["day"])
             .groupby(["day", "cause"], as_index=False).size().rename(columns={"size": "count"}))
@@ -261,20 +275,37 @@ def daily_counts(report: Report) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def email_queue_pairs(report: Report) -> pd.DataFrame:
-    """One row per (email, target queue); an email without a target queue gets ``NO_QUEUE``."""
+    """One row per (email, target queue); an email without a target queue gets ``NO_QUEUE``. ``needs_action``
+    marks the emails not converted and not working as designed."""
     emails = report.emails[["activityid", "queues", "verdict", "primary_cause"]]
     queues = emails["queues"].map(lambda value: value if isinstance(value, list) and value else [NO_QUEUE])
-    return emails.assign(queue=queues).explode("queue").drop(columns="queues")
+    return emails.assign(queue=queues, needs_action=needs_action(report.emails)).explode("queue").drop(
+        columns="queues")
+
+
+def counted_twice(report: Report, needing_action: bool = False) -> tuple[int, int]:
+    """Incoming emails (or those needing action) sent to more than one queue, and the rows they add: tables
+    and charts per queue count such an email once per queue, so their totals exceed the Overview's."""
+    emails = report.emails
+    scope = needs_action(emails) if needing_action else emails["verdict"].isin(list(IN_SCOPE)).fillna(False)
+    sizes = emails.loc[scope.astype(bool), "queues"].str.len().fillna(0)
+    return int((sizes > 1).sum()), int((sizes - 1).clip(lower=0).sum())
+
+
+def plural(count: int, word: str) -> str:
+    """"1 email", "17 emails"."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def queue_cause_matrix(report: Report, limit: int = 30) -> pd.DataFrame:
     """Not-converted emails per (primary cause, target queue): rows causes in pipeline order, columns queue ids.
 
-    Only the ``limit`` queues with the most such emails are kept (a heat map of hundreds of columns reads
-    as noise); an email reaching two queues counts in both.
+    Emails needing action only (working as designed left out). Only the ``limit`` queues with the most such
+    emails are kept (a heat map of hundreds of columns reads as noise); an email reaching two queues counts in
+    both (``counted_twice`` says how many).
     """
     pairs = email_queue_pairs(report)
-    pairs = pairs[pairs["verdict"] == "not-converted"]
+    pairs = pairs[pairs["needs_action"]]
     cause = pairs["primary_cause"].astype("object").where(pairs["primary_cause"].notna(), UNEXPLAINED)
     table = pd.crosstab(cause, pairs["queue"])
     if table.empty:
@@ -285,17 +316,18 @@ def queue_cause_matrix(report: Report, limit: int = 30) -> pd.DataFrame:
 
 
 def funnel(report: Report) -> pd.DataFrame:
-    """Incoming emails still on their way to a case after each stage of the pipeline.
+    """Incoming emails meant to become cases still on their way after each stage of the pipeline.
 
-    Each stage removes the emails whose primary cause is that stage's cause; what is left after the
-    last stage either became a case or is unexplained.
+    Emails working as designed (replies added to their case) are left out from the start. Each stage removes
+    the emails whose primary cause is that stage's cause; what is left after the last stage either became a
+    case or is unexplained.
     """
     summary = report.summary()
-    remaining = summary["incoming"]
-    by_cause = summary["by_primary_cause"]
+    remaining = summary["incoming"] - int(summary.get("by_design") or 0)
+    by_cause = primary_cause_counts(report).set_index("cause")["count"]
     rows = []
     for cause in CAUSES:
-        dropped = by_cause.get(cause.id, 0)
+        dropped = int(by_cause.get(cause.id, 0))
         remaining -= dropped
         rows.append({"stage": cause.stage, "cause": cause.id, "remaining": remaining, "dropped": dropped})
     rows.append({"stage": CONVERTED_STAGE, "cause": None, "remaining": summary["converted"],
@@ -325,6 +357,7 @@ class EmailFilter:
     end: date | None = None  # inclusive
     text: str = ""
     any_cause: bool = False  # match a cause found for the email, not only its primary cause
+    needs_action: bool = False  # only emails not converted and not working as designed
 
 
 def filter_emails(report: Report, selection: EmailFilter) -> pd.DataFrame:
@@ -342,6 +375,8 @@ def filter_emails(report: Report, selection: EmailFilter) -> pd.DataFrame:
             found = report.causes.loc[report.causes["cause"].isin(list(wanted)), "activityid"]
             by_cause |= emails["activityid"].isin(found)
         mask &= by_cause
+    if selection.needs_action:
+        mask &= needs_action(emails)
     if selection.queues:
         pairs = email_queue_pairs(report)
         hit = pairs.loc[pairs["queue"].isin(list(selection.queues)), "activityid"]
@@ -387,7 +422,7 @@ def page_of(frame: pd.DataFrame, page: int, size: int = PAGE_SIZE) -> tuple[pd.D
 
 def filter_from_params(params: dict[str, str | Sequence[str]], report: Report) -> EmailFilter:
     """An ``EmailFilter`` from query parameters (``cause``, ``queue``, ``verdict``, ``day``, ``q``,
-    ``any``).
+    ``any``, ``action``).
 
     Unknown values are dropped: the parameters come from links, which anyone can edit.
     """
@@ -407,6 +442,7 @@ def filter_from_params(params: dict[str, str | Sequence[str]], report: Report) -
         start=day, end=day,
         text=" ".join(values("q"))[:200],
         any_cause=values("any")[:1] == ("1",),
+        needs_action=values("action")[:1] == ("1",),
     )
 
 
@@ -448,25 +484,31 @@ def queue_health(report: Report) -> pd.DataFrame:
     """
     pairs = email_queue_pairs(report)
     pairs = pairs[pairs["verdict"].isin(list(IN_SCOPE))]
-    stats = pairs.groupby("queue").agg(emails=("activityid", "size"),
-                                       converted=("verdict", lambda verdicts: int((verdicts == "converted").sum())))
-    pending = pairs[pairs["verdict"] == "not-converted"]
+    stats = pairs.assign(converted=pairs["verdict"] == "converted").groupby("queue").agg(
+        emails=("activityid", "size"), converted=("converted", "sum"), pending=("needs_action", "sum"))
+    pending = pairs[pairs["needs_action"]]
     cause = pending["primary_cause"].astype("object").where(pending["primary_cause"].notna(), UNEXPLAINED)
     top = pd.DataFrame({"queue": pending["queue"], "cause": cause}).groupby("queue")["cause"].agg(
         lambda causes: causes.value_counts().index[0])
     findings = _queue_findings(report)
+    names, addresses = queue_names(report), _queue_table(report)["address"].to_dict()
     rows = []
     ids = list(report.queues["queueid"]) + ([NO_QUEUE] if NO_QUEUE in stats.index else [])
     for queue in ids:  # one row per queue, a handful
         queue_findings = findings.get(queue, [])
         received = int(stats["emails"].get(queue, 0))
         converted = int(stats["converted"].get(queue, 0))
+        blocked = int(stats["pending"].get(queue, 0))
         rules = _rules_of(report, queue)
-        rate = converted / received if received else None
+        meant = converted + blocked  # by-design replies are neither
+        rate = converted / meant if meant else None
         rows.append({
             "queueid": queue, "health": _health(queue_findings, rate, queue == NO_QUEUE or bool(rules)),
-            "queue": queue_label(report, queue), "active_rules": ", ".join(rules) if rules else "",
-            "emails": received, "converted": converted, "not_converted": received - converted,
+            "queue": queue_label(report, queue), "name": names.get(queue, NO_QUEUE),
+            "address": "" if _missing(addresses.get(queue)) else str(addresses.get(queue)),
+            "active_rules": ", ".join(rules) if rules else "",
+            "emails": received, "converted": converted, "not_converted": blocked,
+            "by_design": received - converted - blocked,
             "rate": rate, "top_cause": cause_label(top[queue]) if queue in top.index else "",
             "findings": " | ".join(f"{finding.get('severity')}: {text_of(item)}"
                                    for finding in queue_findings for item in finding.get("evidence", [])),

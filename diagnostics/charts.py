@@ -80,11 +80,13 @@ def _empty(title: str, message: str, height: int = 320) -> go.Figure:
 
 
 def cause_bars(report: Report) -> go.Figure:
-    """Not-converted emails per primary cause, most frequent on top; each bar carries its cause id."""
-    title = "Why emails did not become cases (primary cause)"
+    """Emails needing action per primary cause, most frequent on top; each bar carries its cause id. Emails
+    working as designed are left out (the Overview counts them apart)."""
+    title = "Why emails did not become cases"  # short: whole on a phone; the page says by-design is left out
     counts = primary_cause_counts(report)
     if counts.empty:
-        return _empty(title, "Every incoming email became a case.")
+        return _empty(title, "No email needs action: every incoming email became a case or is working as "
+                             "designed.")
     labels = [wrapped_label(cause) for cause in counts["cause"]]
     figure = go.Figure(go.Bar(
         x=counts["count"], y=labels, orientation="h", marker={"color": list(counts["color"])},
@@ -92,14 +94,14 @@ def cause_bars(report: Report) -> go.Figure:
         customdata=list(zip(counts["cause"], [plain(label) for label in counts["label"]], strict=True)),
         hovertemplate="%{customdata[1]}<br>%{x} emails<extra>click to list them</extra>"))
     figure.update_yaxes(title_text="Primary cause", autorange="reversed", automargin=True)
-    figure.update_xaxes(**_counts_axis({"title_text": "Emails not converted", "rangemode": "tozero"},
+    figure.update_xaxes(**_counts_axis({"title_text": "Emails", "rangemode": "tozero"},
                                        counts["count"].max()))
     return _layout(figure, title, max(320, 90 + 58 * len(counts)), showlegend=False, dragmode=False)
 
 
 def daily_trend(report: Report) -> go.Figure:
     """Emails per UTC day: not-converted stacked by primary cause, with the incoming total as a line."""
-    title = "Daily trend: emails not converted, by primary cause"
+    title = "Daily: emails needing action, by cause"
     long, totals = daily_counts(report)
     if totals.empty:
         return _empty(title, "No incoming emails with a date.")
@@ -124,10 +126,10 @@ def daily_trend(report: Report) -> go.Figure:
 
 def queue_cause_heatmap(report: Report, limit: int = 30) -> go.Figure:
     """Not-converted emails per (primary cause, target queue); clicking a cell selects (cause, queue)."""
-    title = "Queues × primary causes (emails not converted)"
+    title = "Queues × causes (emails needing action)"
     matrix = queue_cause_matrix(report, limit)
     if matrix.empty:
-        return _empty(title, "No email failed to become a case.")
+        return _empty(title, "No email needs action.")
     names = queue_names(report)
     queue_labels = _unique([plain(names.get(queue, NO_QUEUE if queue == NO_QUEUE else queue))
                             for queue in matrix.columns])
@@ -172,10 +174,10 @@ def pipeline_funnel(report: Report) -> go.Figure:
         y=[plain(stage) for stage in stages["stage"]], x=stages["remaining"], marker={"color": colors},
         customdata=[[cause if isinstance(cause, str) else "", text]
                     for cause, text in zip(stages["cause"], lost, strict=True)],
-        textinfo="value+percent initial", connector={"line": {"color": "#BBBBBB", "width": 1}},
+        texttemplate="%{value:,d} (%{percentInitial:.0%})", connector={"line": {"color": "#BBBBBB", "width": 1}},
         hovertemplate="%{y}: %{x} emails<br>%{customdata[1]}<extra></extra>"))
     figure.update_yaxes(title_text="Stage passed", automargin=True)
-    figure.update_xaxes(title_text="Incoming emails")
+    figure.update_xaxes(title_text="Emails meant to become cases")
     return _layout(figure, title, 460, showlegend=False, dragmode=False)
 
 
@@ -186,9 +188,13 @@ def cause_totals(report: Report) -> go.Figure:
     labels = [wrapped_label(cause, 44) for cause in counts["cause"]]
     colors = [cause_color(cause) for cause in counts["cause"]]
     figure = go.Figure()
-    figure.add_bar(y=labels, x=counts["primary"], orientation="h", name="Primary cause",
-                   marker={"color": colors}, customdata=counts["cause"],
-                   hovertemplate="%{x} emails (primary cause)<extra></extra>")
+    figure.add_bar(y=labels, x=counts["primary"] - counts["by_design"], orientation="h",
+                   name="Primary cause, needs action", marker={"color": colors}, customdata=counts["cause"],
+                   hovertemplate="%{x} emails (primary cause, needs action)<extra></extra>")
+    if counts["by_design"].any():  # a reply added to its case: the same cause, working as designed
+        figure.add_bar(y=labels, x=counts["by_design"], orientation="h", name="Primary cause, working as designed",
+                       marker={"color": INCOMING_COLOR}, customdata=counts["cause"],
+                       hovertemplate="%{x} emails (primary cause, working as designed)<extra></extra>")
     figure.add_bar(y=labels, x=counts["found"], orientation="h", name="Found at all (also behind another cause)",
                    marker={"color": colors, "opacity": 0.4, "pattern": {"shape": "/"}}, customdata=counts["cause"],
                    hovertemplate="%{x} emails (found)<extra></extra>")
@@ -264,7 +270,9 @@ def _change_bars(rows: list[dict], labels: list[str], colors: list[str], title: 
     reach = max([abs(delta) for delta in deltas] + [1]) * 1.15  # symmetric: fewer to the left, more to the right
     axis = {"title_text": f"Change in {unit} not converted (negative = fewer, better)", "range": [-reach, reach]}
     figure.update_xaxes(**(_counts_axis(axis, reach) if not per_day else axis))
-    return _layout(figure, title, max(300, 90 + 52 * len(rows)), showlegend=False, dragmode=False)
+    # Room for each label's lines (a cause's title wraps to three) and a gap, so labels never touch.
+    lines = max(label.count("<br>") + 1 for label in labels)
+    return _layout(figure, title, max(300, 130 + (18 * lines + 22) * len(rows)), showlegend=False, dragmode=False)
 
 
 def comparison_by_cause(result: dict) -> go.Figure:

@@ -23,6 +23,7 @@ from .watch import DEFAULT_DAYS, DEFAULT_DROP, DEFAULT_KEEP_DAYS  # light: the r
 
 if TYPE_CHECKING:  # the pull's modules load only when a pull runs
     from .dataverse import PullProgress, PullSummary
+    from .report import Report
 
 MAX_HEADER_BYTES = 5 * 1024 * 1024
 
@@ -67,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     headers.set_defaults(run=_headers)
 
     demo = commands.add_parser("demo", help="write the embedded demo snapshot as Web API JSON files")
-    demo.add_argument("out", help="the folder to write")
+    demo.add_argument("out", help="the folder to write, or a file ending in .zip to write the files zipped")
     demo.add_argument("--emails", type=int, default=400, help="how many emails (default 400)")
     demo.set_defaults(run=_demo)
 
@@ -125,7 +126,6 @@ def _range_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _diagnose(args: argparse.Namespace) -> int:
     from .pipeline import load_and_diagnose
-    from .report import render_text
 
     if (args.snapshot is None) == (args.pull is None):
         raise SnapshotError("give either a SNAPSHOT or --pull ORG_URL")
@@ -136,9 +136,19 @@ def _diagnose(args: argparse.Namespace) -> int:
     for note in diagnosed.snapshot.notes:  # e.g. deleted-record markers skipped: worth knowing, not an error
         print(f"note: {note}", file=sys.stderr)
     report = diagnosed.report
-    pieces = report.json_pieces() if args.format == "json" else [render_text(report).encode()]
+    pieces = report.json_pieces() if args.format == "json" else [_text_report(report).encode()]
     _write_pieces(pieces, args.output)
     return 0
+
+
+def _text_report(report: Report) -> str:
+    """``--format text``: the headline sentence (as on the Overview), a partial snapshot's warning, the rest."""
+    from .headline import headline, partial_warning
+    from .report import render_text
+
+    partial = partial_warning(report)
+    return headline(report).sentence + "\n" + (f"Partial snapshot: {partial}\n" if partial else "") + "\n" + \
+        render_text(report)
 
 
 def _headers(args: argparse.Namespace) -> int:
@@ -168,11 +178,14 @@ def _read_headers(name: str) -> bytes:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import write_demo
+    from .demo import write_demo, write_demo_zip
 
     if args.emails < 1:
         raise SnapshotError("--emails must be at least 1")
-    counts = write_demo(args.out, emails=args.emails)
+    write = write_demo_zip if args.out.lower().endswith(".zip") else write_demo
+    if write is write_demo_zip and Path(args.out).is_dir():
+        raise SnapshotError(f"{args.out}: a folder of that name exists; remove it or pick another name")
+    counts = write(args.out, emails=args.emails)
     print(f"wrote {sum(counts.values())} records in {len(counts)} tables to {args.out}", file=sys.stderr)
     return 0
 

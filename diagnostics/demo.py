@@ -38,6 +38,7 @@ import hashlib
 import random
 import time
 import uuid
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -1165,6 +1166,18 @@ def write_demo(out_dir: str | Path, emails: int = 400, page_size: int = 5000) ->
         if stale.name.split(".")[0] in ENTITY_SETS:
             stale.unlink()
     return _write(emails, page_size, lambda name, data: (folder / name).write_bytes(data))
+
+
+def write_demo_zip(path: str | Path, emails: int = 400, page_size: int = 5000) -> dict[str, int]:
+    """Write the demo snapshot as one .zip of Web API JSON files, as a manual export is zipped; returns record
+    counts per set. Written beside the target first, so an interrupted run leaves no half zip under its name."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        counts = _write(emails, page_size, archive.writestr)
+    partial.replace(target)
+    return counts
 
 
 def demo_files(emails: int = 400) -> dict[str, bytes]:

@@ -2,8 +2,9 @@
 the contract JSON.
 
 CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or
-a carriage return) are prefixed with ``'``. The HTML page inlines plotly.js, so it works offline; it is a
-Jinja2 template (``templates/report.html.j2``) with autoescape, so every string from the snapshot is escaped.
+a carriage return) are prefixed with ``'``. The HTML page draws its charts with HTML and inline SVG
+(``html_charts``), so it works offline and stays small; it is a Jinja2 template (``templates/report.html.j2``)
+with autoescape, so every string from the snapshot is escaped.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from urllib.parse import urlsplit
 import orjson
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
 
-from . import charts
+from . import headline, html_charts
 from .app_state import (
     NO_QUEUE,
     UNEXPLAINED,
     Kpis,
     cause_label,
     cause_title,
+    counted_twice,
     findings_rows,
     kpis,
+    needs_action,
     plan_counts_text,
     plan_entries,
-    primary_cause_counts,
     queue_names,
     unchecked_lines,
 )
@@ -42,7 +43,9 @@ CSV_COLUMNS = ["activityid", "received_on", "verdict", "primary_cause", "primary
                "subject", "sender", "queues", "queue_ids", "evidence", "fix", "doc_url"]
 PLAN_COLUMNS = ["rank", "severity", "about", "cause", "table", "record_id", "emails_blocked",
                 "emails_unblocked_alone", "fix", "doc_url", "record_url"]
-HTML_EMAIL_LIMIT = 2000  # rows of the not-converted table in the HTML page; the CSV and JSON hold them all
+# Rows of the not-converted table in the HTML page (those needing action first), about 1 kB each: a 400-email
+# report lists them all, any larger one stays under 1.5 MB; the rest is counted, the CSV and JSON hold them all.
+HTML_EMAIL_LIMIT = 1000
 
 
 def neutralise(value: object) -> object:
@@ -127,29 +130,29 @@ def fix_plan_csv(report: Report) -> bytes:
 
 
 def report_html(report: Report, title: str = "Email-to-case diagnosis", note: str | None = None) -> bytes:
-    """One HTML file: the fix plan, the KPIs, the four charts (plotly.js inlined), findings and the emails not
-    converted with their fix. Rendered by a Jinja2 template with autoescape: snapshot text is always escaped."""
-    figures = charts.overview_figures(report)
-    parts = [Markup(figure.to_html(full_html=False, include_plotlyjs=index == 0,  # noqa: S704 - plotly's own HTML
-                                   config={"displaylogo": False, "responsive": True}))
-             for index, figure in enumerate(figures.values())]
+    """One HTML file: the headline, the fix plan, the KPIs, four charts (HTML and SVG, no script), findings and
+    the emails not converted with their fix. Rendered by a Jinja2 template with autoescape: snapshot text is
+    always escaped."""
     numbers = kpis(report)
     pending = report.emails[report.emails["verdict"] == "not-converted"]
+    twice, extra = counted_twice(report, needing_action=True)
     page = _TEMPLATES.get_template("report.html.j2").render(
         title=title, source=report.source, org_url=report.org_url, created_at=report.created_at,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), note=note, plan=_plan_rows(report),
+        headline=headline.headline(report), partial=headline.partial_warning(report),
         by_design=numbers.by_design, unchecked=unchecked_lines(report), kpis=_kpi_rows(numbers),
-        causes=list(primary_cause_counts(report).itertuples()), charts=parts, findings=_finding_rows(report),
-        emails=_email_rows(report, pending), more=len(pending) > HTML_EMAIL_LIMIT, limit=HTML_EMAIL_LIMIT,
-        pending=len(pending))
+        cause_bars=html_charts.cause_bars(report), funnel=html_charts.funnel_bars(report),
+        trend=html_charts.daily_trend(report), heatmap=html_charts.heatmap(report), counted_twice=(twice, extra),
+        findings=_finding_rows(report), emails=_email_rows(report, pending), more=len(pending) > HTML_EMAIL_LIMIT,
+        limit=HTML_EMAIL_LIMIT, pending=len(pending))
     return page.encode("utf-8")
 
 
 def _kpi_rows(numbers: Kpis) -> list[tuple[str, str]]:
     rate = f"{numbers.rate:.0%}" if numbers.rate is not None else "—"
     return [("Incoming", f"{numbers.incoming:,}"), ("Converted", f"{numbers.converted:,}"),
-            ("Not converted", f"{numbers.not_converted:,}"), ("Conversion rate", rate),
-            ("Working as designed", f"{numbers.by_design:,}")]
+            ("Not converted, needs action", f"{numbers.needs_action:,}"),
+            ("Working as designed", f"{numbers.by_design:,}"), ("Conversion rate", rate)]
 
 
 def _primary_evidence(report: Report, primary: pd.DataFrame) -> pd.Series:
@@ -178,8 +181,11 @@ def _finding_rows(report: Report) -> list[dict]:
 
 
 def _email_rows(report: Report, pending: pd.DataFrame) -> list[dict]:
-    """The newest emails not converted, with their primary cause's evidence, fix and documentation link."""
-    shown = pending.sort_values("received_on", ascending=False, kind="stable").head(HTML_EMAIL_LIMIT)
+    """The emails not converted, those needing action first, newest first, with their primary cause's evidence,
+    fix and documentation link."""
+    order = pending.assign(working_as_designed=~needs_action(pending))
+    shown = order.sort_values(["working_as_designed", "received_on"], ascending=[True, False], kind="stable").head(
+        HTML_EMAIL_LIMIT)
     names = queue_names(report)
     first = report.causes[report.causes["activityid"].isin(shown["activityid"])].drop_duplicates("activityid")
     evidence = dict(zip(first["activityid"], report.evidence_of(first), strict=True))
@@ -193,7 +199,7 @@ def _email_rows(report: Report, pending: pd.DataFrame) -> list[dict]:
             "subject": _text(email.subject), "sender": _text(email.sender),
             "queues": ", ".join(names.get(queue, queue) for queue in email.queues)
             if isinstance(email.queues, list) else NO_QUEUE,
-            "cause": cause_label(cause),
+            "cause": cause_label(cause) + (" · working as designed" if email.working_as_designed else ""),
             "evidence": "; ".join(item["text"] for item in evidence.get(email.activityid, [])[:2]),
             "fix": _text(fixes.get(email.activityid)) or (registry.remediation if registry else ""),
             "doc_url": registry.doc_url if registry else "", "activityid": email.activityid})

@@ -81,7 +81,8 @@ class Report:
                 "converted": int(verdicts.get("converted", 0)),
                 "threaded": int(threaded.fillna(False).astype(bool).sum()),
                 "not_converted": int(verdicts.get("not-converted", 0)),
-                "by_design": int((self.emails["primary_kind"][pending] == "by-design").sum()),
+                "by_design": (by_design := int((self.emails["primary_kind"][pending] == "by-design").sum())),
+                "needs_action": int(verdicts.get("not-converted", 0)) - by_design,  # not converted, not by design
                 "outgoing": int(verdicts.get("outgoing", 0)),
                 "not_for_a_queue": int(verdicts.get("not-for-a-queue", 0)),
                 "direction_unknown": int(verdicts.get("unknown-direction", 0)),

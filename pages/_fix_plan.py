@@ -67,11 +67,11 @@ def _entry(entry: app_state.PlanEntry, key: str) -> None:
                     st.caption("Record id")
                     st.code(entry.record_id, language=None)
             if entry.blocked:
-                params = {"cause": entry.cause, "verdict": "not-converted", "any": "1"}
+                params = {"cause": entry.cause, "verdict": "not-converted", "any": "1", "action": "1", "from": "plan"}
                 if entry.queue:
                     params["queue"] = entry.queue
-                st.page_link(ui.EMAILS, label=f"List the {entry.blocked:,} emails", query_params=params,
-                             icon=":material/arrow_forward:")
+                st.page_link(ui.EMAILS, label=f"List the {app_state.plural(entry.blocked, 'email')}",
+                             query_params=params, icon=":material/arrow_forward:")
             links = [f"[Microsoft documentation]({entry.doc_url})"] if entry.doc_url.startswith("https://") else []
             if entry.record_url:
                 links.append(f"[Open it in Dynamics 365]({entry.record_url})")

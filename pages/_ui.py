@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from diagnostics import app_state, charts, exports, malloc
+from diagnostics import headline as headline_module
 from diagnostics.cause_view import CauseView, cause_view
 from diagnostics.pipeline import Diagnosed, diagnose_snapshot
 from diagnostics.report import Report
@@ -60,6 +61,7 @@ COMPARISON = "comparison"  # the comparison the Compare page shows (History open
 COMPARISON_OF = "comparison_of"  # what History compared, said above it
 UPLOADER = "uploader_generation"  # bumped to give a page a fresh, empty file uploader (one count per uploader)
 SNAPSHOT_FILES = "snapshot_files"  # the upload page's uploader
+LINK_APPLIED = "emails_link_applied"  # the link whose filters the Emails page has set (see pages/emails.py)
 SHARED_CACHE_ENTRIES = 4  # shared reports parsed and kept at once
 SHARED_CACHE_TTL = 600  # seconds; sessions that opened a report keep it, later opens parse it again
 FIGURE_CACHE_ENTRIES = 8  # figures kept per session, all of its current report
@@ -360,8 +362,37 @@ def banner(cur: Current) -> None:
             leave_shared()
             st.rerun()
     flash = st.session_state.pop(FLASH, None)
-    if flash:
+    if flash and headline_module.unchecked_causes(cur.report):  # not green: the partial warning follows
+        st.info(md(flash), icon=":material/info:")
+    elif flash:
         st.success(md(flash), icon=":material/check_circle:")
+
+
+def headline(report: Report) -> None:
+    """The sentence the report opens with: how many did not become cases, in which period, what the first fixes
+    would let through."""
+    st.markdown(f"#### {md(headline_module.headline(report).sentence)}")
+
+
+def partial_warning(report: Report) -> None:
+    """A snapshot without some tables: say loudly which causes could not be checked and what to export."""
+    text = headline_module.partial_warning(report)
+    if text:
+        causes = headline_module.unchecked_causes(report)
+        st.warning(md(text), icon=":material/warning:",
+                   title=f"Partial snapshot: {app_state.plural(len(causes), 'cause')} not fully checked")
+        st.page_link(GUIDE, label="How to export the missing tables", icon=":material/help:")
+
+
+def counted_twice_note(report: Report, needing_action: bool = True) -> None:
+    """Under a chart or table per queue: why its totals exceed the Overview's (an email sent to two queues)."""
+    emails, extra = app_state.counted_twice(report, needing_action)
+    if extra:
+        numbers = app_state.kpis(report)
+        which, total = ("needing action", numbers.needs_action) if needing_action else ("incoming", numbers.incoming)
+        st.caption(f":material/info: {app_state.plural(emails, 'email')} {which} went to more than one queue and "
+                   f"count{'s' if emails == 1 else ''} under each, so the figures per queue add up to "
+                   f"{total + extra:,}, not the Overview's {total:,}.")
 
 
 def sidebar(cur: Current | None) -> None:
@@ -404,9 +435,22 @@ def _session_cached(name: str, key: str, build):  # noqa: ANN001, ANN202
     return cache[name][1]
 
 
-def overview_figures(key: str, report: Report) -> dict:
-    """The overview's figures for one report of this session (``key`` identifies it)."""
-    return _session_cached("overview", key, lambda: charts.overview_figures(report))
+OVERVIEW_CHARTS = {"causes": charts.cause_bars, "trend": charts.daily_trend, "heatmap": charts.queue_cause_heatmap,
+                   "funnel": charts.pipeline_funnel}
+
+
+@st.cache_resource(max_entries=len(OVERVIEW_CHARTS), show_spinner=False)
+def _demo_figure(name: str):  # noqa: ANN202 - a plotly Figure
+    """The demo's figures, built once per process: every first visit shows them (never changed once built)."""
+    return OVERVIEW_CHARTS[name](demo_report())
+
+
+def overview_figure(key: str, report: Report, name: str):  # noqa: ANN201 - a plotly Figure
+    """One of the overview's figures for one report of this session (``key`` identifies it), built when first
+    shown: the first chart goes out before the others are built."""
+    if key == "demo":
+        return _demo_figure(name)
+    return _session_cached(f"overview_{name}", key, lambda: OVERVIEW_CHARTS[name](report))
 
 
 def queue_heatmap(key: str, report: Report):  # noqa: ANN201 - a plotly Figure

@@ -30,8 +30,15 @@ for cause in CAUSES:
                   else "beyond the support article (met in real tenants)")
         st.markdown(f"`{cause.id}` · {ui.md(cause.kind)} · {source}")
         if cause.kind.replace(" ", "-") == "by-design":
-            st.caption(":material/check_circle: By design: these emails are counted as *working as designed* on the "
-                       "Overview, never as a problem to fix.")
+            split = ""
+            if counts is not None and counts.loc[cause.id, "primary"]:
+                row = counts.loc[cause.id]
+                faults = row["primary"] - row["by_design"]
+                split = (f" Here: {row['by_design']:,} working as designed, {faults:,} "
+                         f"{'a fault' if faults == 1 else 'faults'} to fix.")
+            st.caption(":material/check_circle: Usually by design: such an email is counted as *working as designed* "
+                       "on the Overview, not as a problem. The exception is a fault: a reply to a case resolved longer "
+                       "ago than the rule's wait should have become a new case, and the fix plan lists it." + split)
         if counts is not None:
             row = counts.loc[cause.id]
             findings = sum(1 for finding in cur.report.findings if finding.get("id") == cause.id)

@@ -14,6 +14,8 @@ ui.routed("check-email")
 
 LOG = logging.getLogger("diagnostics.app")
 RESULT = "header_result"
+# A hop's fields as its table names them; a field the Received line lacks shows as a dash, never "None".
+HOP_COLUMNS = {"from": "from", "by": "by", "with": "with", "at (UTC)": "at", "delay (s)": "delay_seconds"}
 
 cur = ui.current()
 snapshot = ui.current_snapshot(cur)
@@ -121,8 +123,8 @@ if result:
         st.caption("No anti-spam verdict (no X-Forefront-Antispam-Report or SCL header).")
     if result.get("hops"):
         ui.chart(charts.hop_delays(result), "hops_chart", clickable=False)
-        st.dataframe([{"#": index, "from": hop.get("from"), "by": hop.get("by"), "with": hop.get("with"),
-                       "at (UTC)": hop.get("at"), "delay (s)": hop.get("delay_seconds")}
+        st.dataframe([{"#": index, **{label: "—" if hop.get(key) is None else str(hop.get(key))
+                                      for label, key in HOP_COLUMNS.items()}}
                       for index, hop in enumerate(result["hops"], start=1)], hide_index=True, width="stretch")
     with st.expander("The full result as JSON"):
         st.json(result, expanded=1)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics import app_state, charts, pipeline
-from diagnostics.compare import compare, without_subjects
+from diagnostics.compare import RULE_TAKES_NEW_MAIL, SAME_PERIOD, compare, verdict, without_subjects
 from diagnostics.errors import DiagnosisError, SnapshotError
 from diagnostics.store import RunStore
 from pages import _ui as ui
@@ -126,13 +126,19 @@ def _findings(result: dict) -> None:
             column.caption("None.")
         for entry in entries:
             cause = entry.get("cause") or entry.get("id")
-            column.markdown(f"{icon} {ui.md(app_state.cause_title(cause))}  \n{ui.md(entry['label'])}")
+            column.markdown(f"{icon} **{ui.md(entry['label'])}**  \n{ui.md(app_state.cause_title(cause))}")
+            if entry.get("changed"):
+                column.caption(":material/schedule: " + RULE_TAKES_NEW_MAIL)
+    if findings["remaining"]:
+        columns[2].caption("A rule or setting changed after the emails arrived does not process them again: only "
+                           "mail received after the change shows the effect.")
 
 
 def _evidence(result: dict) -> None:
     evidence = result["now_converting"]
-    st.markdown(f"**Evidence that the fix works:** {evidence['same_sender']:,} senders and "
-                f"{evidence['same_queue']:,} queues that were blocked before have emails converted after.")
+    st.markdown(f"**Evidence that the fix works:** {app_state.plural(evidence['same_sender'], 'sender')} and "
+                f"{app_state.plural(evidence['same_queue'], 'queue')} that were blocked before have emails converted "
+                "after.")
     if evidence["examples"]:
         rows = pd.DataFrame([{"Matched by": example["matched_by"], "Sender": example["sender"],
                               "Queue": example["queue"], "Before": example["before"]["subject"],
@@ -164,6 +170,9 @@ def _share(result: dict) -> None:
 
 
 def _show(result: dict, read_only: bool) -> None:
+    st.markdown(f"#### {ui.md(verdict(result))}")
+    if result.get("same_period"):
+        st.warning(SAME_PERIOD, icon=":material/date_range:", title="Same period")
     _kpis(result)
     st.plotly_chart(charts.comparison_by_cause(result), key="compare_causes", config=ui.PLOTLY_CONFIG)
     _findings(result)

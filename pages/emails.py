@@ -8,8 +8,8 @@ from pages import _ui as ui
 
 ui.routed("emails")
 
-PARAMS = ("cause", "queue", "verdict", "day", "q", "any", "email")
-KEYS = ("f_verdicts", "f_causes", "f_queues", "f_dates", "f_text", "f_any", "f_page", "f_email", "f_open")
+PARAMS = ("cause", "queue", "verdict", "day", "q", "any", "action", "email", "from")
+KEYS = ("f_verdicts", "f_causes", "f_queues", "f_dates", "f_text", "f_any", "f_action", "f_page", "f_email", "f_open")
 
 st.title("Emails")
 cur = ui.require_report()
@@ -27,15 +27,20 @@ if state.get("f_report") != cur.key:  # another report: its filters do not apply
         state.pop(key, None)
     state["f_report"] = cur.key
 
-# A link (a chart click, a page link, ?cause=…) sets the filters once, then leaves the address bar.
+# A link (a chart click, a page link, ?cause=…) sets the filters once. Its parameters stay in the address bar:
+# removing them would add a history entry per parameter, and the browser's Back would land here again instead of
+# on the page the link was on. The router forgets the link once another page opens (ui.LINK_APPLIED).
 arrived = {name: st.query_params.get_all(name) for name in PARAMS if name in st.query_params}
-if arrived:
+link = (cur.key, tuple(sorted((name, tuple(values)) for name, values in arrived.items())))
+if arrived and state.get(ui.LINK_APPLIED) != link:
+    state[ui.LINK_APPLIED] = link
     wanted = app_state.filter_from_params(arrived, report)
     state["f_verdicts"] = list(wanted.verdicts) or list(app_state.IN_SCOPE)
     state["f_causes"] = list(wanted.causes)
     state["f_queues"] = list(wanted.queues)
     state["f_text"] = wanted.text
     state["f_any"] = wanted.any_cause
+    state["f_action"] = wanted.needs_action
     state["f_page"] = 1
     if first_day is not None:
         start = max(wanted.start, first_day) if wanted.start else first_day
@@ -43,8 +48,8 @@ if arrived:
         state["f_dates"] = (start, end) if start <= end else (first_day, last_day)
     if arrived.get("email"):
         state["f_email"] = arrived["email"][0]
-    for name in PARAMS:
-        st.query_params.pop(name, None)
+if arrived.get("from") == ["plan"]:
+    st.page_link(ui.OVERVIEW, label="Back to the fix plan", icon=":material/arrow_back:")
 
 names = app_state.queue_names(report)
 queue_options = list(names) + [app_state.NO_QUEUE]
@@ -55,12 +60,16 @@ state.setdefault("f_verdicts", list(app_state.IN_SCOPE))  # incoming by default,
 state["f_verdicts"] = [verdict for verdict in state["f_verdicts"] if verdict in app_state.VERDICTS]
 state.setdefault("f_text", "")
 state.setdefault("f_any", False)
+state.setdefault("f_action", False)
 
 top = st.columns(3)
 top[0].multiselect("Verdict", app_state.VERDICTS, key="f_verdicts", placeholder="All verdicts (outgoing too)",
                    format_func=lambda verdict: app_state.VERDICT_LABELS[verdict])
 top[1].multiselect("Cause", cause_options, key="f_causes", placeholder="Any cause",
                    format_func=app_state.cause_label)
+top[0].toggle("Only those needing action", key="f_action", wrap=True,
+              help="Leaves out the emails working as designed (replies added to their case), as the Overview's "
+                   "charts and the fix plan count.")
 top[1].toggle("Also behind another cause", key="f_any", wrap=True,
               help="By default the cause filter matches the primary cause (the first in pipeline order).")
 top[2].multiselect("Queue", queue_options, key="f_queues", placeholder="Any queue",
@@ -75,7 +84,7 @@ bottom[1].text_input("Search subject and sender", key="f_text", placeholder="e.g
 start, end = (dates[0], dates[1]) if isinstance(dates, tuple | list) and len(dates) == 2 else (None, None)
 selection = EmailFilter(verdicts=tuple(state["f_verdicts"]), causes=tuple(state["f_causes"]),
                         queues=tuple(state["f_queues"]), start=start, end=end, text=state["f_text"],
-                        any_cause=state["f_any"])
+                        any_cause=state["f_any"], needs_action=state["f_action"])
 found = app_state.filter_emails(report, selection)
 
 with st.container(horizontal=True, vertical_alignment="center", gap="medium"):

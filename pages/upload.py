@@ -12,6 +12,8 @@ from pages._connect import connect_panel
 
 ui.routed("upload")
 
+SNAPSHOT_TYPES = (".zip", ".json", ".xml")
+
 st.title("Upload snapshot")
 st.markdown("Upload the Web API JSON files you exported (zipped, or several `.json` files at once), or a "
             "Configuration Migration tool `data.zip`. The snapshot is read in this session only and never stored; "
@@ -19,22 +21,24 @@ st.markdown("Upload the Web API JSON files you exported (zipped, or several `.js
 st.page_link(ui.GUIDE, label="How to export a snapshot from your environment", icon=":material/help:")
 connect_panel()
 
-files = st.file_uploader("Snapshot files", type=["zip", "json", "xml"], accept_multiple_files=True,
+# Any type is taken and checked below: a file the uploader refuses by its type shows only a red icon.
+files = st.file_uploader("Snapshot files (.zip, .json or .xml)", accept_multiple_files=True,
                          key=ui.uploader_key(),
                          help="emails.json, queues.json, … (paged parts as emails.2.json), or one .zip of them.")
 
 
 def _show_loaded(status):  # noqa: ANN001, ANN202 - a Streamlit status element
-    """What was read, shown while the snapshot is evaluated."""
+    """What was read, shown while the snapshot is evaluated. Written into without "with status:": leaving that
+    block marks the status complete (a check mark) while the diagnosis still runs."""
     def show(snapshot: Snapshot) -> None:
         counts = snapshot.counts
-        status.update(label=f"Read {sum(counts.values()):,} records in {len(counts)} tables; evaluating…")
-        with status:
-            st.text(", ".join(f"{table} {count:,}" for table, count in sorted(counts.items())))
-            if snapshot.ignored_files:
-                st.text("Ignored (not a table the diagnosis reads): " + ", ".join(snapshot.ignored_files[:20]))
-            for note in snapshot.notes[:20]:
-                st.text(note)
+        status.update(label=f"Read {sum(counts.values()):,} records in {len(counts)} tables; evaluating…",
+                      state="running", expanded=True)
+        status.text(", ".join(f"{table} {count:,}" for table, count in sorted(counts.items())))
+        if snapshot.ignored_files:
+            status.text("Ignored (not a table the diagnosis reads): " + ", ".join(snapshot.ignored_files[:20]))
+        for note in snapshot.notes[:20]:
+            status.text(note)
 
     return show
 
@@ -43,9 +47,8 @@ def _diagnose(uploaded: list) -> None:
     state = st.session_state
     started = time.monotonic()
     status = st.status("Reading the snapshot…", expanded=True)
-    with status:
-        bar = st.progress(0.0, text="Starting")
-        line = st.empty()
+    bar = status.progress(0.0, text="Starting")
+    line = status.empty()
     try:
         diagnosed = pipeline.load_and_diagnose([(file.name, file.getvalue()) for file in uploaded],
                                                progress=ui.stage_progress(bar, line), loaded=_show_loaded(status))
@@ -69,15 +72,33 @@ def _diagnose(uploaded: list) -> None:
     st.switch_page(ui.OVERVIEW)
 
 
+def _wrong_type(uploaded: list) -> str | None:
+    """One line naming the files that cannot be a snapshot by their type, or None."""
+    wrong = [file.name for file in uploaded if not file.name.lower().endswith(SNAPSHOT_TYPES)]
+    if not wrong:
+        return None
+    listed = ", ".join(wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+    return (f"{listed}: not a snapshot file. Upload a .zip of the exported tables, the .json files themselves, or "
+            "a Configuration Migration data.zip or data.xml.")
+
+
 busy = st.session_state.pop("upload_busy", None)
 if busy:
     st.warning(busy, icon=":material/hourglass_top:")
+wrong_type = st.session_state.pop("upload_wrong_type", None)
+if wrong_type:
+    st.error(ui.md(wrong_type), icon=":material/error:")
 
 if files:
     signature = tuple((file.file_id, file.name, file.size) for file in files)
     if st.session_state.get("upload_signature") != signature:
         st.session_state["upload_signature"] = signature
         st.session_state.pop("upload_error", None)
+        wrong_type = _wrong_type(files)
+        if wrong_type:  # nothing read: the uploader is emptied and the line says why
+            st.session_state["upload_wrong_type"] = wrong_type
+            ui.release_upload(files)
+            st.rerun()
         _diagnose(files)
     error = st.session_state.get("upload_error")
     if error:

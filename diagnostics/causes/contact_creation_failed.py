@@ -72,9 +72,9 @@ CAUSE = Cause(
                "case might not get created if the email owner doesn't have the required permissions. "
                "Alternatively, you may choose to use the rule owner permissions to create the new contact by "
                "configuring the msdyn_ArcCreateContactWithRuleOwner environment variable."),
-    detection=("The sender is unknown, the queue's active rule allows unknown senders, and no contact with "
-               "the address exists at all; or the activity monitor gives reason 9 or 16 (contactcreatedbyrule "
-               "is false by default on every row, so it proves nothing alone)."),
+    detection=("The sender is unknown, the queue's active rule allows unknown senders, and no contact with the "
+               "address exists at all; or the rule's activity monitor says the contact could not be created. (A "
+               "contact's 'created by rule' flag is off by default, so it proves nothing alone.)"),
     remediation=(f"Grant Create on Contact to the email owner, or set {SETTING} to 1 and grant it to the "
                  "rule owner."),
     doc_url=docs.RULE_OWNER_CONTACTS,

@@ -41,8 +41,8 @@ CAUSE = Cause(
     seed_text=("You need to check whether the contact and account have the same incoming email address. A "
                "case that's created from an incoming email will resolve the Customer field on the case as "
                "Account."),
-    detection=("The sender address matches more than one active contact or account created before the "
-               "email, or the email has isduplicatesenderunresolved = true."),
+    detection=("The sender address matches more than one active contact or account created before the email, or "
+               "the email is marked as having a sender Dynamics 365 could not resolve to one customer."),
     remediation=("Keep each email address on one customer record: remove it from the duplicate contact or "
                  "account, or map the rule's Customer to {Sender (Email)} so the contact is used. Errors "
                  "such as 'The specified contact doesn't belong to the contact that was specified in the "

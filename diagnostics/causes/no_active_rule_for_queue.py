@@ -83,10 +83,10 @@ CAUSE = Cause(
                "\"Automatic record creation and Update\" rule exists for the queue to which the email was "
                "sent. If no rule exists for the queue to which the email was sent, a case won't be created "
                "since there won't be any matching rule and condition."),
-    detection=("A target queue of the email (a To/Cc recipient, a queue item, the receiving mailbox or the "
-               "accepting queue) has no convertrule with statecode Active. A Draft rule for the queue is named "
-               "as the likely fix. While another target queue has an active rule, this stays listed but is "
-               "never the primary cause (our inference of which rule applies)."),
+    detection=("A queue the email was sent to (in To or Cc, through a queue item, the receiving mailbox or the "
+               "accepting queue) has no active automatic record creation rule. A draft rule for the queue is "
+               "named as the likely fix. While another queue of the email has an active rule, this stays listed "
+               "but is never the primary cause (our inference of which rule applies)."),
     remediation=("In Customer Service admin center > Case settings > Automatic record creation and update "
                  "rules, create a rule for this queue (or open its Draft rule), add at least one condition "
                  "and activate it."),

@@ -195,14 +195,13 @@ CAUSE = Cause(
                "already in Dynamics 365, server-side synchronization correlates the new email with the "
                "existing one, and the \"Automatic record creation and Update\" rule skips case creation for "
                "the new email."),
-    detection=("A reply (In-Reply-To equals the Message-ID of another email in the snapshot, or correlation "
-               "method InReplyTo, TrackingToken, ConversationIndex or SmartMatching, or a parent/correlated "
-               "activity) regarding a resolved or cancelled case, or another record; or the activity monitor "
-               "says a record is already connected (reasons 2-5). By design, except a reply to a resolved case "
-               "when the rule waits after resolution (checkifresolved) and the wait (resolvedsince minutes "
-               "after the case's deactivatedon) had passed: then a new case was expected. A reply regarding an "
-               "active case is threaded into it and counts as converted; a reply with no Regarding was not "
-               "correlated and is diagnosed by the other causes."),
+    detection=("The email is a reply (it answers another email of the snapshot, or server-side sync matched it "
+               "to an earlier conversation, or it has a parent or correlated activity) regarding a resolved or "
+               "cancelled case or another record; or the rule's activity monitor says a record is already "
+               "connected. This is by design, except for a reply to a resolved case when the rule is set to "
+               "create a new case once the case has been resolved for a while and that wait had passed: then a "
+               "new case was expected. A reply regarding an active case is added to it and counts as converted; "
+               "a reply regarding nothing was not matched and is diagnosed by the other causes."),
     remediation=("By design, nothing is broken: the reply is on the earlier record's timeline. If replies to "
                  "resolved cases must open new cases, turn on the rule's 'Wait for a specific amount of time "
                  "after the connected case has been resolved' and set the wait. When a new case was expected "

@@ -209,11 +209,10 @@ CAUSE = Cause(
     stage="Rule configured and ran",
     seed_text=("You need to check whether the Automatic Record Creation and Update Rule feature is "
                "configured properly by going to system jobs and checking for a failure message."),
-    detection=("The queue's active rule has no conditions; a condition's workflow or flow is missing or not "
-               "activated; the rule owner is disabled; a failed system job (status 31) is regarding this email "
-               "or the rule itself (jobs that failed for other emails do not count); an activity monitor row "
-               "for the email has reason 13, 14, 15, 17 or 18, or state Failed with a reason no other cause "
-               "claims."),
+    detection=("The queue's active rule has no conditions; a condition's workflow or flow is missing or turned "
+               "off; the rule owner is disabled; a system job that failed is about this email or the rule "
+               "itself (jobs that failed for other emails do not count); or the rule's activity monitor says "
+               "the rule could not run for the email (a condition, flow or mapping failed)."),
     remediation=("Deactivate and reactivate the rule: its 'ARC: …' flows follow the rule, so never turn them "
                  "on or off in Power Automate. Before reactivating, make the rule's owner an active user (a "
                  "deleted owner means assigning the rule to an active user: 'Error matching conditions'). A rule "

@@ -59,10 +59,9 @@ CAUSE = Cause(
                "whether the Create contact for unknown sender box is selected. If the Create contact for "
                "unknown sender check box isn't selected, an incoming email from an unknown sender won't be "
                "converted to a case."),
-    detection=("No active contact or account created no later than the email has the sender's address in "
-               "emailaddress1/2/3, and the queue's active rule has allowunknownsender = false (the 'Create "
-               "contact for unknown sender' box, inferred mapping); or the activity monitor gives reason 6 "
-               "or 7."),
+    detection=("No active contact or account created no later than the email has the sender's address in any of "
+               "its email fields, and the queue's active rule does not have 'Create contact for unknown sender' "
+               "selected; or the rule's activity monitor says the sender is unknown."),
     remediation=("Select 'Create contact for unknown sender' on the rule (Customer Service admin center > "
                  "Automatic record creation and update rules > the rule > Conditions), or create a contact "
                  "or account with this email address before the customer writes again."),
