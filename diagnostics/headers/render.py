@@ -25,17 +25,34 @@ def headers_json(parsed: ParsedHeaders) -> dict:
                   "delay_seconds": hop.delay_seconds, "clock_skew": hop.clock_skew, "comment": hop.comment}
                  for hop in parsed.hops],
         "total_transit_seconds": parsed.total_transit_seconds,
+        "resent": _resent_json(parsed),
         "envelope_recipients": parsed.envelope_recipients,
         "auto_reply": parsed.auto_reply,
         "bulk": parsed.bulk,
-        "spam": {"scl": parsed.scl, "sfv": parsed.sfv, "cat": parsed.antispam.get("CAT"),
-                 "junk": parsed.junk_reason is not None, "junk_reason": parsed.junk_reason,
-                 "bcl": parsed.antispam.get("BCL"), "dir": parsed.antispam.get("DIR"),
-                 "dest": parsed.antispam.get("DEST"), "report": parsed.antispam},
+        "spam": _spam_json(parsed),
         "authentication": [asdict(entry) for entry in parsed.authentication],
         "received_spf": parsed.received_spf,
         "exchange": parsed.exchange,
     }
+
+
+def _spam_json(parsed: ParsedHeaders) -> dict:
+    verdict = parsed.spam
+    return {"scl": parsed.scl, "sfv": parsed.sfv, "cat": parsed.antispam.get("CAT"),
+            "junk": verdict.junk, "junk_reason": verdict.reason, "verdict_by": verdict.by,
+            "bcl": parsed.antispam.get("BCL"), "dir": parsed.antispam.get("DIR"), "dest": parsed.antispam.get("DEST"),
+            "delivered_to": verdict.delivered_to, "override": verdict.override,
+            "mailbox_delivery": parsed.mailbox_delivery, "other_filters": parsed.other_filters,
+            "report": parsed.antispam}
+
+
+def _resent_json(parsed: ParsedHeaders) -> list[dict]:
+    """Each re-sending, oldest first, with the number of its first hop (None when no hop is stamped after it)."""
+    firsts = {hop.sending: number for number, hop in reversed(list(enumerate(parsed.hops, 1))) if hop.sending}
+    return [{"date": iso(item.date), "from": _mailbox_json(item.from_) if item.from_ else None,
+             "to": [_mailbox_json(mailbox) for mailbox in item.to], "message_id": item.message_id,
+             "first_hop": firsts.get(number)}
+            for number, item in enumerate(parsed.resent, 1)]
 
 
 def _mailbox_json(mailbox: Mailbox) -> dict:
