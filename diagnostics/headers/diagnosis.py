@@ -237,9 +237,17 @@ def _scl_without_report(parsed: ParsedHeaders) -> str:
     source = (f"the headers show another filter: {'; '.join(flagged)}; a mail flow rule or the gateway may have "
               "set the SCL from it (our inference)") if flagged else \
         "the headers do not show which filter set it (a gateway, on-premises Exchange or a mail flow rule)"
+    rules = _rules_that_ran(parsed)
     return (f"X-MS-Exchange-Organization-SCL is {parsed.scl} and there is no X-Forefront-Antispam-Report, so this is "
-            f"not Exchange Online Protection's verdict: {source}. With SCL {parsed.scl} Exchange's junk email rule "
-            f"may have put it in Junk Email, and {_ONLY_INBOX}")
+            f"not Exchange Online Protection's verdict: {source}{f' ({rules})' if rules else ''}. With SCL "
+            f"{parsed.scl} Exchange's junk email rule may have put it in Junk Email, and {_ONLY_INBOX}")
+
+
+def _rules_that_ran(parsed: ParsedHeaders) -> str | None:
+    """The mail flow rules Exchange says ran (X-MS-Exchange-Organization-Rules-Execution-History)."""
+    history = next((value for name, value in parsed.exchange.items()
+                    if name.lower() == "x-ms-exchange-organization-rules-execution-history"), None)
+    return f"mail flow rules that ran: {history}" if history else None
 
 
 def authentication_failed(parsed: ParsedHeaders) -> list[str]:
@@ -267,6 +275,7 @@ def authentication_failed(parsed: ParsedHeaders) -> list[str]:
 
 def _why_let_in(parsed: ParsedHeaders) -> str:
     allowed = allow_markers(parsed.antispam, parsed.mailbox_delivery)
+    allowed += [rules] if (rules := _rules_that_ran(parsed)) else []
     if allowed:
         return f"{'; '.join(allowed)}, which let it in"
     return ("an override (an allow entry in the Tenant Allow/Block List or an anti-spam policy) or a mail flow rule "
@@ -346,6 +355,9 @@ def check_bcc(parsed: ParsedHeaders, queue: TargetQueue, diagnosis: Diagnosis) -
         return
     evidence = [f"{queue.address} is in neither To ({_addresses(parsed.to)}) nor Cc ({_addresses(parsed.cc)})"]
     sightings = [where for address, where in parsed.envelope if address == queue.address]
+    if queue.address in parsed.resent_recipients:
+        sightings.append(f"Resent-To: {queue.address} (the message was re-sent to it; a re-sending keeps the "
+                         "original To and Cc)")
     if sightings:
         evidence.append(f"it shows only in the envelope, as a Bcc, a distribution list or a forward leaves it: "
                         f"{'; '.join(sightings)}")
@@ -370,6 +382,8 @@ def _envelope_note(parsed: ParsedHeaders, diagnosis: Diagnosis) -> None:
     hidden = [address for address in parsed.envelope_recipients
               if address not in parsed.recipients and address not in checked]
     if hidden:
-        diagnosis.note(f"delivered to {', '.join(hidden)}, which is in neither To nor Cc (a Bcc, a distribution "
-                       "list or a forward): a queue with that address gets no queue item unless the "
-                       "organisation setting CreateQueueItemForSynchronizingMailbox is on")
+        how = "re-sent to it (Resent-To), and a re-sending keeps the original To and Cc" if \
+            set(hidden) <= parsed.resent_recipients else "a Bcc, a distribution list or a forward"
+        diagnosis.note(f"delivered to {', '.join(hidden)}, which is in neither To nor Cc ({how}): a queue with that "
+                       "address gets no queue item unless the organisation setting "
+                       "CreateQueueItemForSynchronizingMailbox is on")

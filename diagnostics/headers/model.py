@@ -97,6 +97,11 @@ class ParsedHeaders:
         return {mailbox.address for mailbox in (*self.to, *self.cc)}
 
     @property
+    def resent_recipients(self) -> set[str]:
+        """The Resent-To addresses of every re-sending."""
+        return {mailbox.address for item in self.resent for mailbox in item.to}
+
+    @property
     def envelope_recipients(self) -> list[str]:
         return list(dict.fromkeys(address for address, _ in self.envelope))
 
