@@ -87,7 +87,8 @@ def spam_summary(spam: dict) -> str | None:
     parts = [f"{key.upper()} {spam[key]}" for key in ("scl", "sfv", "cat", "bcl") if spam.get(key) is not None]
     if not parts:
         return None
-    return ", ".join(parts) + (f": junk ({spam['junk_reason']})" if spam.get("junk") else ": not junk")
+    where = f", delivered to {spam['delivered_to']}" if spam.get("delivered_to") else ""
+    return ", ".join(parts) + (f": junk ({spam['junk_reason']})" if spam.get("junk") else ": not junk") + where
 
 
 def authentication_summary(entry: dict) -> str:
@@ -109,6 +110,8 @@ def _facts_text(result: dict) -> list[str]:
             ("In-Reply-To", result.get("in_reply_to")),
             ("Envelope", ", ".join(result.get("envelope_recipients", [])) or None),
             ("Spam", spam_summary(result.get("spam") or {}))]
+    rows += [("Re-sent", f"{item['date'] or '?'}" + (f" by {people([item['from']])}" if item.get("from") else ""))
+             for item in result.get("resent") or []]
     rows += [("Auth", authentication_summary(entry)) for entry in result.get("authentication") or []]
     return [f"{name + ':':<13}{value}" for name, value in rows if value]
 
@@ -116,6 +119,8 @@ def _facts_text(result: dict) -> list[str]:
 def _verdict_text(result: dict) -> list[str]:
     primary = result.get("primary_cause")
     lines = [f"Verdict: {result['verdict']}" + (f" (primary cause: {primary})" if primary else "")]
+    if result.get("not_in_snapshot"):
+        lines.append(f"  {result['not_in_snapshot']['why']}")
     email = result.get("snapshot_email")
     if email:
         lines.append(f"Snapshot email: {email.get('activityid')} '{email.get('subject')}' ({email.get('verdict')})")
@@ -144,7 +149,7 @@ def _hops_text(result: dict) -> list[str]:
 
 # --- the Check one email page: words for the verdict, authentication and spam -----------------------------
 
-HEADER_VERDICT_LABELS = {"not-in-snapshot": "Not in this snapshot: export again to include it",
+HEADER_VERDICT_LABELS = {"not-in-snapshot": "Not in this snapshot",
                          "unknown": "Nothing proven by the headers alone"}
 # https://learn.microsoft.com/defender-office-365/message-headers-eop-mdo
 _SFV = {"NSPM": "not spam", "SPM": "spam (spam filtering)", "SKS": "spam, marked before filtering (mail flow rule)",
@@ -159,6 +164,7 @@ _CAT = {"NONE": "none", "BULK": "bulk", "SPM": "spam", "HSPM": "high confidence 
         "SPOOF": "spoofing", "DIMP": "domain impersonation", "UIMP": "user impersonation",
         "GIMP": "mailbox intelligence impersonation", "AMP": "anti-malware", "SAP": "safe attachments",
         "OSPM": "outbound spam", "INTOS": "intra-organisation phishing"}
+# Our reading of the undocumented X-Microsoft-Antispam-Mailbox-Delivery (see spam.py).
 _DEST = {"I": "Inbox", "J": "Junk Email", "C": "a custom folder (an inbox rule)"}
 
 
@@ -177,11 +183,18 @@ def spam_rows(spam: dict) -> list[dict]:
                                    ("Mailbox delivery (dest)", spam.get("dest"), _DEST)):
         if value:
             rows.append({"Field": field, "Value": value, "Meaning": meanings.get(value.upper(), "")})
+    if spam.get("override"):
+        rows.append({"Field": "Mailbox delivery override (OFR)", "Value": spam["override"],
+                     "Meaning": "why the mailbox overrode the filter (undocumented by Microsoft)"})
     if spam.get("bcl") is not None:
         rows.append({"Field": "BCL", "Value": str(spam["bcl"]), "Meaning": "bulk complaint level (0-9)"})
+    rows += [{"Field": name, "Value": value, "Meaning": "another filter's verdict"}
+             for name, value in (spam.get("other_filters") or {}).items()]
     if rows:
         rows.append({"Field": "Junk", "Value": "yes" if spam.get("junk") else "no",
                      "Meaning": spam.get("junk_reason") or "not classed as spam"})
+    if spam.get("verdict_by"):
+        rows.append({"Field": "Verdict by", "Value": "", "Meaning": spam["verdict_by"]})
     return rows
 
 
