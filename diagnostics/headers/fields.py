@@ -58,13 +58,14 @@ def _extract(message: EmailMessage, notes: list[str]) -> ParsedHeaders:
     resent = _resent(raw)
     hops = received.hops(raw.get("received", []), date, [item.date for item in resent if item.date])
     froms = _mailboxes(raw, "from")
-    antispam, report_present = _antispam(raw)
+    delivery = _mailbox_delivery(raw)
+    antispam, report_present = _antispam(raw, delivery)
     return ParsedHeaders(
         message_id=_first_id(raw, "message-id"), in_reply_to=_first_id(raw, "in-reply-to"),
         references=_references(raw), from_=froms[0] if froms else None,
         to=_mailboxes(raw, "to"), cc=_mailboxes(raw, "cc"), subject=_text(message, "subject", raw),
         date=date, hops=hops, envelope=_envelope(raw, hops), auto_reply=_auto_reply(raw), bulk=_bulk(raw),
-        antispam=antispam, report_present=report_present, mailbox_delivery=_mailbox_delivery(raw),
+        antispam=antispam, report_present=report_present, mailbox_delivery=delivery,
         other_filters=dict(_named_fields(message, OTHER_FILTERS)), resent=resent,
         authentication=_authentication(raw), received_spf=_received_spf(raw),
         exchange={name: value for name, value in reversed(_named_fields(message, "x-ms-exchange-organization-"))},
@@ -196,7 +197,7 @@ def _bulk(raw: dict[str, list[str]]) -> dict[str, str]:
     return found
 
 
-def _antispam(raw: dict[str, list[str]]) -> tuple[dict[str, str], bool]:
+def _antispam(raw: dict[str, list[str]], delivery: dict[str, str]) -> tuple[dict[str, str], bool]:
     """X-Forefront-Antispam-Report's pairs (the topmost: this organisation's), with SCL from
     X-MS-Exchange-Organization-SCL when the report has none, BCL and the mailbox delivery's ``DEST``; and
     whether there is a report at all."""
@@ -207,7 +208,7 @@ def _antispam(raw: dict[str, list[str]]) -> tuple[dict[str, str], bool]:
         fields["SCL"] = scl.strip()
     if bcl := _BCL.search(_first(raw, "x-microsoft-antispam") or ""):
         fields["BCL"] = bcl[1]
-    if dest := _mailbox_delivery(raw).get("dest"):
+    if dest := delivery.get("dest"):
         fields["DEST"] = dest.upper()
     return fields, report_present
 
