@@ -125,8 +125,11 @@ MINIMAL = ("Received: from smtp.kernel.org by smtp.subspace.kernel.org (Postfix)
            "\tWed,  4 Jun 2025 20:55:09 +0000 (UTC)\n{line}\nMessage-ID: <a@kernel.org>\nTo: oss@fourthcoffee.com\n")
 
 
-def test_the_issues_arc_seal_line_starts_a_header(run: Run) -> None:
-    line = "ARC-Seal:i=1; a=rsa-sha256; d=subspace.kernel.org; s=arc-20240116; t=1749070509; cv=none; b=QUJD"
+@pytest.mark.parametrize("line", [
+    "ARC-Seal:i=1; a=rsa-sha256; d=subspace.kernel.org; s=arc-20240116; t=1749070509; cv=none; b=QUJD",
+    "Authentication-Results:mx; spf=pass smtp.mailfrom=kernel.org", "DKIM-Signature:v=1; a=rsa-sha256; d=kernel.org;",
+    "X-Spam-Score:0.1;tests=none"])
+def test_the_issues_arc_seal_line_starts_a_header(run: Run, line: str) -> None:
     result = run(MINIMAL.format(line=line))
     assert result["hops"][0]["at"] == "2025-06-04T20:55:09Z" and result["notes"][0].startswith("without a snapshot")
 

@@ -116,10 +116,18 @@ def _is_header(line: str, all_lost: bool, strict: bool = False) -> bool:
         return False
     name = match[1].lower()
     if _TAG_LIST.match(line):  # "ARC-Seal:i=1; …" is a header, "SCL:1;" and "h=to:cc:" lists are not
-        if _NAME_LIST.match(line):
+        if _is_name_list(line):
             return False
         return bool(_KNOWN_FIELD.fullmatch(name)) or ("-" in name and not all_lost and not strict)
     return not all_lost or "-" in name or name in _PLAIN_FIELDS
+
+
+def _is_name_list(line: str) -> bool:
+    """"List-Id:List-Unsubscribe;", "to:cc:subject:": field names after the first colon (hyphenated or known),
+    as a signature's folded h= list has; "Authentication-Results:mx;" names an authserv-id, not fields."""
+    match = _NAME_LIST.match(line)
+    names = match[0].strip().strip(":;").split(":")[1:] if match else []
+    return any("-" in name or name.lower() in _PLAIN_FIELDS for name in names)
 
 
 def _reject_binary(head: list[str]) -> None:
