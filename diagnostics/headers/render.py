@@ -194,7 +194,7 @@ def spam_rows(spam: dict) -> list[dict]:
         rows.append({"Field": "Junk", "Value": "yes" if spam.get("junk") else "no",
                      "Meaning": spam.get("junk_reason") or "not classed as spam"})
     if spam.get("verdict_by"):
-        rows.append({"Field": "Verdict by", "Value": "", "Meaning": spam["verdict_by"]})
+        rows.append({"Field": "Verdict by", "Value": spam["verdict_by"], "Meaning": "whose verdict the rows show"})
     return rows
 
 
