@@ -75,6 +75,8 @@ if result:
     color = {"converted": "green", "not-converted": "red", "not-in-snapshot": "orange"}.get(verdict, "gray")
     label = HEADER_VERDICT_LABELS.get(verdict) or app_state.VERDICT_LABELS.get(verdict, f"Verdict: {verdict}")
     st.badge(label, color=color)
+    if result.get("not_in_snapshot"):  # why: outside the snapshot's dates, or sent to none of its queues
+        st.markdown(ui.md(result["not_in_snapshot"]["why"]))
     if result.get("primary_cause"):
         st.markdown("**Primary cause:** " + ui.cause_md(result["primary_cause"]))
     elif verdict == "not-converted":

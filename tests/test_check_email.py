@@ -1,5 +1,6 @@
 """The Check one email page through Streamlit's AppTest: it never invents a verdict from the demo, says
-when an email is newer than the snapshot, and shows authentication and the spam verdict as text."""
+when and why an email is not in the snapshot (outside its dates, or sent to none of its queues), and shows
+authentication and the spam verdict as text."""
 
 from __future__ import annotations
 
@@ -50,8 +51,11 @@ def on_screen(at: AppTest) -> str:
     return re.sub(r"\\(.)", r"\1", "\n".join(str(part) for part in parts))
 
 
-def dated(headers: str, date: str) -> str:
-    return re.sub(r"(?m)^Date: .*$", f"Date: {date}", headers)
+def within_snapshot(headers: str) -> str:
+    """Thursday 5 November 2026 (Date and Received hops) moved to Tuesday 3 November, 12:12 UTC: within the
+    basic snapshot's emails (2026-11-03 10:00 to 2026-11-04 10:00 UTC)."""
+    return re.sub(r"Thu,(\s+)0?5 Nov", r"Tue,\g<1>3 Nov", headers).replace("5 Nov 2026", "3 Nov 2026") \
+        .replace(" 08:12:", " 12:12:").replace(" 00:12:", " 04:12:").replace("09:12:03 +0100", "13:12:03 +0100")
 
 
 def test_demo_lookup_is_off_and_pasted_headers_get_no_verdict_from_the_demo() -> None:
@@ -66,11 +70,16 @@ def test_demo_lookup_is_off_and_pasted_headers_get_no_verdict_from_the_demo() ->
 
 
 def test_ticking_the_demo_lookup_is_what_would_invent_a_verdict() -> None:
-    """The control for the test above: the demo does not know a real email, so a lookup there blames sync."""
+    """The control for the test above: the demo does not know a real email, so a lookup there blames sync when
+    the email was sent to a demo queue within the demo's dates; sent to none of its queues, it is not in it."""
     at = check_email_page()
     lookup(at).check()
-    submit(at, corpus("exchange-online-inbound"))
+    submit(at, corpus("exchange-online-inbound").replace("help@fourthcoffee.com", "help@contoso-coffee.com"))
     assert at.session_state[RESULT]["primary_cause"] == "email-not-synced"
+    submit(at, corpus("exchange-online-inbound"))
+    result = at.session_state[RESULT]
+    assert (result["verdict"], result["not_in_snapshot"]["reason"]) == ("not-in-snapshot", "sent-to-none-of-its-queues")
+    assert "sent to none of the snapshot's queues" in on_screen(at)
 
 
 def test_uploaded_snapshot_is_looked_up_and_a_newer_email_is_not_in_this_snapshot(basic_zip: bytes) -> None:
@@ -80,14 +89,16 @@ def test_uploaded_snapshot_is_looked_up_and_a_newer_email_is_not_in_this_snapsho
     submit(at, corpus("exchange-online-inbound"))  # dated 2026-11-05; the snapshot's newest email 2026-11-04
     result = at.session_state[RESULT]
     assert (result["verdict"], result["causes"]) == ("not-in-snapshot", [])
-    assert ":orange-badge[Not in this snapshot: export again to include it]" in markdown(at)
-    assert "export again to include it before looking for a sync problem" in on_screen(at)
+    assert ":orange-badge[Not in this snapshot]" in markdown(at)
+    assert "after the newest email in the snapshot (created 2026-11-04 10:00 UTC)" in on_screen(at)
+    assert "export again (or widen the period) to include it before looking for a sync problem" in on_screen(at)
     assert "email-not-synced" not in on_screen(at)
 
 
 def test_an_older_email_missing_from_the_upload_is_not_synced(basic_zip: bytes) -> None:
+    """Arrived (the newest Received hop, 2026-11-03 12:12 UTC) inside the snapshot's dates: sync is to blame."""
     at = check_email_page(basic_zip)
-    submit(at, dated(corpus("exchange-online-inbound"), "Tue, 3 Nov 2026 11:00:00 +0000"))
+    submit(at, within_snapshot(corpus("exchange-online-inbound")))
     assert at.session_state[RESULT]["primary_cause"] == "email-not-synced"
     assert "`email-not-synced`" in markdown(at)
 
@@ -102,8 +113,10 @@ def test_authentication_and_spam_verdict_as_message_header_analyzer_shows_them()
                                                   "CompAuth": "softpass (reason 201)"}]
     spam = next(frame.value for frame in at.dataframe if "Field" in frame.value.columns)
     values = dict(zip(spam["Field"], spam["Value"], strict=True))
-    assert values == {"SCL": "6", "SFV": "SKB", "CAT": "SPM", "Mailbox delivery (dest)": "J", "BCL": "7",
-                      "Junk": "yes"}
+    assert values == {"SCL": "6", "SFV": "SKB", "CAT": "SPM", "Mailbox delivery (dest)": "J",
+                      "Mailbox delivery override (OFR)": "SpamFilterAuthJ", "BCL": "7", "Junk": "yes",
+                      "Verdict by": "Exchange Online Protection, the receiving organisation's filter "
+                                    "(X-Forefront-Antispam-Report)"}
     assert "Junk Email" in set(spam["Meaning"])
 
 

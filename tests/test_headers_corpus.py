@@ -2,9 +2,11 @@
 
 Each ``tests/headers/corpus/<name>.txt`` is a header block in the shape one kind of server writes it
 (Exchange Online inbound/outbound/internal, on-premises Exchange, Gmail, Gmail forwarding with ARC,
-Postfix, qmail with ezmlm, Exim, SendGrid, Amazon SES, Mailman, Yahoo, Outlook's "Internet headers" view);
-``<name>.json`` is what header mode makes of it without a snapshot. Regenerate the golden files with
-``UPDATE_GOLDEN=1 pytest tests/test_headers_corpus.py`` and review the diff before committing.
+Postfix, qmail with ezmlm, Exim, SendGrid, Amazon SES, Mailman, Yahoo, Outlook's "Internet headers" view, a
+kernel.org list, a re-sent message, filters other than Exchange Online Protection);
+``<name>.json`` is what header mode makes of it: without a snapshot, unless ``<name>.options.json`` names one
+(``{"snapshot": "fixtures/snapshot-basic", "queue": null}``, relative to ``tests/``). Regenerate the golden files
+with ``UPDATE_GOLDEN=1 pytest tests/test_headers_corpus.py`` and review the diff before committing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from conftest import TESTS
 
 from diagnostics.headers import analyse_headers, parse_headers
+from diagnostics.snapshot import load_snapshot
 
 CORPUS = TESTS / "headers" / "corpus"
 BLOCKS = sorted(CORPUS.glob("*.txt"))
@@ -30,7 +33,10 @@ def test_the_corpus_has_at_least_fifteen_blocks() -> None:
 
 @pytest.mark.parametrize("path", BLOCKS, ids=lambda path: path.stem)
 def test_block_matches_its_golden_result(path: Path) -> None:
-    result = analyse_headers(path.read_bytes())
+    options_file = path.with_suffix(".options.json")
+    options = json.loads(options_file.read_text(encoding="utf-8")) if options_file.exists() else {}
+    snapshot = load_snapshot(TESTS / options["snapshot"]) if options.get("snapshot") else None
+    result = analyse_headers(path.read_bytes(), snapshot=snapshot, queue=options.get("queue"))
     golden = path.with_suffix(".json")
     if UPDATE:
         golden.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -163,7 +163,7 @@ def test_authentication_results_are_kept_per_server_newest_first() -> None:
         {"authserv_id": "mx.google.com", "spf": None, "dkim": "pass", "dmarc": None, "compauth": None,
          "compauth_reason": None, "arc": "pass"}]  # the results quoted in arc's comment are not Google's own
     notes = " ".join(result["notes"])
-    assert "mx.fourthcoffee.com found dmarc=fail: the sender's domain could not be verified" in notes
+    assert "mx.fourthcoffee.com found dmarc=fail (also spf=fail): the sender's domain could not be verified" in notes
     assert "Auth:        mx.fourthcoffee.com: spf=fail dmarc=fail" in render_headers_text(result)
 
 

@@ -6,8 +6,9 @@ Verdicts (header mode cannot see cases, so it only says what it can prove):
   this Message-ID (which may also be ``not-converted`` with no cause: unexplained);
 - ``converted``, ``outgoing``, …: the snapshot email with this Message-ID, as the snapshot diagnosis says
   (the headers' findings then become notes);
-- ``not-in-snapshot``: no snapshot email has this Message-ID and the email is dated after the snapshot's
-  newest email: export again (the causes the headers alone prove are still listed);
+- ``not-in-snapshot``: no snapshot email has this Message-ID, and the email arrived outside the snapshot's
+  dates (before its oldest or after its newest email: export a period that holds it) or was sent to none of
+  its queues; ``not_in_snapshot`` says which and why (the causes the headers alone prove are still listed);
 - ``unknown``: nothing is proven (typically headers without a snapshot, and no queue given).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..causes import BY_ID, Cause, email_not_synced, queue_only_in_bcc, reply_to_tracked_email
@@ -24,6 +26,7 @@ from .fields import parse_headers
 from .model import Mailbox, ParsedHeaders
 from .received import host
 from .render import headers_json
+from .spam import allow_list_marks, allow_markers, flagged_filters
 
 if TYPE_CHECKING:
     from ..report import Report
@@ -64,7 +67,7 @@ class Diagnosis:
     unchecked: list[dict] = field(default_factory=list)
     queues: list[TargetQueue] = field(default_factory=list)
     email: dict | None = None  # the snapshot email with this Message-ID, as the snapshot diagnosis says
-    not_in_snapshot: bool = False  # dated after the snapshot's newest email
+    not_in_snapshot: dict | None = None  # why the snapshot cannot hold the email: outside its dates, no queue of it
     found_by_headers: set[str] = field(default_factory=set)  # cause ids the header checks added
 
     def add(self, cause_id: str, queue: str | None, evidence: list[str]) -> None:
@@ -120,6 +123,7 @@ class Diagnosis:
         return {
             "queues": [{"id": queue.id, "name": queue.name, "address": queue.address} for queue in self.queues],
             "snapshot_email": self.email,
+            "not_in_snapshot": self.not_in_snapshot,
             "verdict": verdict,
             "primary_cause": self.primary_cause(causes),
             "causes": causes,
@@ -180,15 +184,70 @@ def bulk_message(parsed: ParsedHeaders) -> list[str]:
             "contact, so a rule that does not create cases for unknown senders skips it)"]
 
 
+# The mailbox delivery header is undocumented: every note that reads its dest says so.
+DEST_INFERENCE = ("(X-Microsoft-Antispam-Mailbox-Delivery is not documented by Microsoft: reading dest:I as the "
+                  "Inbox and dest:J as Junk Email is our inference from observed headers)")
+_ONLY_INBOX = "only mail in the root Inbox is synced"
+
+
 def junk(parsed: ParsedHeaders) -> list[str]:
+    """Whose spam verdict it is, and where the mailbox put the message (``spam`` says why)."""
+    verdict = parsed.spam
     notes = []
-    if parsed.junk_reason:
-        notes.append(f"Exchange Online Protection classed it as spam ({parsed.junk_reason}): it may have "
-                     "landed in Junk Email or quarantine, and only mail in the root Inbox is synced")
-    if parsed.antispam.get("DEST") == "J":
-        notes.append("X-Microsoft-Antispam-Mailbox-Delivery says dest:J: the mailbox delivered it to Junk Email, "
-                     "and only mail in the root Inbox is synced")
+    if verdict.outbound_reason:
+        notes.append(f"X-Forefront-Antispam-Report says DIR:OUT ({verdict.outbound_reason}): that is the sending "
+                     "organisation's outbound spam filter (Microsoft documents DIR:OUT as an outbound message), not "
+                     "the receiving organisation's junk verdict; it does not say the message went to Junk Email")
+    if verdict.delivered_to == "Junk Email":
+        found = f"; the filter's verdict: {verdict.filter_reason}" if verdict.filter_reason else ""
+        notes.append(f"X-Microsoft-Antispam-Mailbox-Delivery says dest:J: the mailbox delivered it to Junk Email, "
+                     f"and {_ONLY_INBOX}{found} {DEST_INFERENCE}")
+    elif verdict.delivered_to == "Inbox" and verdict.filter_reason:
+        notes.append(f"{_filter_name(parsed)} classed it as spam ({verdict.filter_reason}), yet "
+                     f"X-Microsoft-Antispam-Mailbox-Delivery says dest:I: the mailbox delivered it to the Inbox"
+                     f"{_override_text(parsed)}; the spam verdict did not keep it from being synced {DEST_INFERENCE}")
+    elif verdict.delivered_to == "a custom folder":
+        notes.append(f"X-Microsoft-Antispam-Mailbox-Delivery says dest:C: the mailbox delivered it to a custom folder "
+                     f"(an inbox rule moved it), and {_ONLY_INBOX} {DEST_INFERENCE}")
+    elif verdict.filter_reason and parsed.report_present:
+        notes.append(f"Exchange Online Protection classed it as spam ({verdict.filter_reason}): it may have "
+                     f"landed in Junk Email or quarantine, and {_ONLY_INBOX}")
+    elif verdict.filter_reason:
+        notes.append(_scl_without_report(parsed))
     return notes
+
+
+def _filter_name(parsed: ParsedHeaders) -> str:
+    if parsed.report_present:
+        return "Exchange Online Protection"
+    flagged = flagged_filters(parsed.other_filters)
+    return f"Another filter ({'; '.join(flagged)})" if flagged else "A filter not named in the headers"
+
+
+def _override_text(parsed: ParsedHeaders) -> str:
+    marks = allow_list_marks(parsed.mailbox_delivery)
+    found = [f"override OFR:{parsed.spam.override}"] if parsed.spam.override else []
+    found += [f"allow-list marks {', '.join(marks)}"] if marks else []
+    return f" ({'; '.join(found)}: the recipient's safe senders or an allow entry let it in)" if found else ""
+
+
+def _scl_without_report(parsed: ParsedHeaders) -> str:
+    """X-MS-Exchange-Organization-SCL at or above 5 and no Forefront report: not Exchange Online Protection."""
+    flagged = flagged_filters(parsed.other_filters)
+    source = (f"the headers show another filter: {'; '.join(flagged)}; a mail flow rule or the gateway may have "
+              "set the SCL from it (our inference)") if flagged else \
+        "the headers do not show which filter set it (a gateway, on-premises Exchange or a mail flow rule)"
+    rules = _rules_that_ran(parsed)
+    return (f"X-MS-Exchange-Organization-SCL is {parsed.scl} and there is no X-Forefront-Antispam-Report, so this is "
+            f"not Exchange Online Protection's verdict: {source}{f' ({rules})' if rules else ''}. With SCL "
+            f"{parsed.scl} Exchange's junk email rule may have put it in Junk Email, and {_ONLY_INBOX}")
+
+
+def _rules_that_ran(parsed: ParsedHeaders) -> str | None:
+    """The mail flow rules Exchange says ran (X-MS-Exchange-Organization-Rules-Execution-History)."""
+    history = next((value for name, value in parsed.exchange.items()
+                    if name.lower() == "x-ms-exchange-organization-rules-execution-history"), None)
+    return f"mail flow rules that ran: {history}" if history else None
 
 
 def authentication_failed(parsed: ParsedHeaders) -> list[str]:
@@ -201,8 +260,54 @@ def authentication_failed(parsed: ParsedHeaders) -> list[str]:
     if result != "fail":
         return []
     server = newest.authserv_id or "the receiving server (Exchange Online names none)"
-    return [f"{server} found {method}=fail: the sender's domain could not be verified, so the message may have "
-            "gone to Junk Email or quarantine"]
+    also = [f"{name}=fail" for name in ("spf", "dkim", "dmarc") if name != method and getattr(newest, name) == "fail"]
+    found = f"{server} found {method}=fail" + (f" (also {', '.join(also)})" if also else "")
+    if parsed.spam.delivered_to == "Inbox":
+        return [f"{found}, yet the message was delivered to the Inbox (X-Microsoft-Antispam-Mailbox-Delivery "
+                f"dest:I): {_why_let_in(parsed)}. The failed authentication did not keep it out of the Inbox, "
+                f"which server-side synchronization syncs, so look for another cause {DEST_INFERENCE}"]
+    if parsed.spam.delivered_to == "Junk Email":
+        return [f"{found}: the sender's domain could not be verified, and the mailbox delivered it to Junk Email "
+                "(dest:J)"]
+    return [f"{found}: the sender's domain could not be verified, so the message may have gone to Junk Email or "
+            "quarantine"]
+
+
+def _why_let_in(parsed: ParsedHeaders) -> str:
+    allowed = allow_markers(parsed.antispam, parsed.mailbox_delivery)
+    allowed += [rules] if (rules := _rules_that_ran(parsed)) else []
+    if allowed:
+        return f"{'; '.join(allowed)}, which let it in"
+    return ("an override (an allow entry in the Tenant Allow/Block List or an anti-spam policy) or a mail flow rule "
+            "may have let it in; the headers do not show which")
+
+
+def resent(parsed: ParsedHeaders) -> list[str]:
+    """A re-sent message: each sending's delays count from its own date, the gap between them is no delay."""
+    notes, before = [], parsed.date
+    for number, item in enumerate(parsed.resent, 1):
+        hops = [index for index, hop in enumerate(parsed.hops, 1) if hop.sending == number]
+        by = f" by {item.from_}" if item.from_ else ""
+        when = f" on {item.date:%Y-%m-%d %H:%M} UTC" if item.date else ""
+        gap = f", {duration(item.date - before)} after the {'Date header' if number == 1 else 'sending before'}" \
+            if item.date and before else ""
+        ident = f" as {item.message_id} (Resent-Message-ID)" if item.message_id else ""
+        where = (f": hops {hops[0]}-{hops[-1]} carried the re-sending and their delays count from its Resent-Date; "
+                 "the time between the sendings is not a server delay") if hops else \
+            ": no Received hop is stamped after it"
+        notes.append(f"re-sent{by}{when}{ident}{gap}{where}")
+        before = item.date or before
+    return notes
+
+
+def duration(delta: timedelta) -> str:
+    """"22 h 26 min", "4 min 10 s", "12 s"."""
+    seconds = round(abs(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def clock_skew(parsed: ParsedHeaders) -> list[str]:
@@ -220,7 +325,7 @@ def tracking_token(parsed: ParsedHeaders) -> list[str]:
 
 
 NOTE_RULES: tuple[Callable[[ParsedHeaders], list[str]], ...] = (
-    repairs, no_message_id, automatic_message, bulk_message, junk, authentication_failed, clock_skew,
+    repairs, no_message_id, automatic_message, bulk_message, junk, authentication_failed, resent, clock_skew,
     tracking_token)
 
 
@@ -250,6 +355,9 @@ def check_bcc(parsed: ParsedHeaders, queue: TargetQueue, diagnosis: Diagnosis) -
         return
     evidence = [f"{queue.address} is in neither To ({_addresses(parsed.to)}) nor Cc ({_addresses(parsed.cc)})"]
     sightings = [where for address, where in parsed.envelope if address == queue.address]
+    if queue.address in parsed.resent_recipients:
+        sightings.append(f"Resent-To: {queue.address} (the message was re-sent to it; a re-sending keeps the "
+                         "original To and Cc)")
     if sightings:
         evidence.append(f"it shows only in the envelope, as a Bcc, a distribution list or a forward leaves it: "
                         f"{'; '.join(sightings)}")
@@ -274,6 +382,8 @@ def _envelope_note(parsed: ParsedHeaders, diagnosis: Diagnosis) -> None:
     hidden = [address for address in parsed.envelope_recipients
               if address not in parsed.recipients and address not in checked]
     if hidden:
-        diagnosis.note(f"delivered to {', '.join(hidden)}, which is in neither To nor Cc (a Bcc, a distribution "
-                       "list or a forward): a queue with that address gets no queue item unless the "
-                       "organisation setting CreateQueueItemForSynchronizingMailbox is on")
+        how = "re-sent to it (Resent-To), and a re-sending keeps the original To and Cc" if \
+            set(hidden) <= parsed.resent_recipients else "a Bcc, a distribution list or a forward"
+        diagnosis.note(f"delivered to {', '.join(hidden)}, which is in neither To nor Cc ({how}): a queue with that "
+                       "address gets no queue item unless the organisation setting "
+                       "CreateQueueItemForSynchronizingMailbox is on")

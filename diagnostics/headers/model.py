@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+
+from .spam import SpamVerdict, read_verdict, scl_of
 
 # Servers that stamp whole seconds (truncated or rounded) disagree by a second or two without any real skew.
 CLOCK_TOLERANCE_SECONDS = 5
-
-# SFV, the spam filtering verdict of X-Forefront-Antispam-Report: these send the message to Junk Email or
-# quarantine (https://learn.microsoft.com/defender-office-365/message-headers-eop-mdo).
-JUNK_VERDICTS = {"SPM": "marked as spam by spam filtering", "SKS": "marked as spam by a mail flow rule",
-                 "SKB": "from a sender or domain on the blocked list of an anti-spam policy",
-                 "BLK": "from an address on the recipient's Blocked Senders list"}
-JUNK_SCL = 5
 
 
 @dataclass(frozen=True)
@@ -39,6 +34,7 @@ class Hop:
     at: datetime | None  # UTC
     delay_seconds: int | None = None
     comment: str | None = None  # the whole route when it is only a comment: "qmail 4410 invoked by uid 1001"
+    sending: int = 0  # 0: the original sending; 1, 2…: the re-sendings (Resent-Date), oldest first
 
     @property
     def clock_skew(self) -> bool:
@@ -56,6 +52,16 @@ class Authentication:
     compauth: str | None = None
     compauth_reason: str | None = None
     arc: str | None = None
+
+
+@dataclass(frozen=True)
+class Resent:
+    """One re-sending: its Resent-* fields (RFC 5322 section 3.6.6)."""
+
+    date: datetime | None
+    from_: Mailbox | None = None
+    to: tuple[Mailbox, ...] = ()
+    message_id: str | None = None
 
 
 @dataclass
@@ -76,6 +82,10 @@ class ParsedHeaders:
     auto_reply: dict[str, str] = field(default_factory=dict)
     bulk: dict[str, str] = field(default_factory=dict)  # Precedence: bulk/list, List-Id
     antispam: dict[str, str] = field(default_factory=dict)  # X-Forefront-Antispam-Report, SCL, BCL, dest
+    report_present: bool = False  # there is an X-Forefront-Antispam-Report
+    mailbox_delivery: dict[str, str] = field(default_factory=dict)  # X-Microsoft-Antispam-Mailbox-Delivery's pairs
+    other_filters: dict[str, str] = field(default_factory=dict)  # X-KLMS-AntiSpam-Status, X-Spam-Flag, …
+    resent: list[Resent] = field(default_factory=list)  # oldest first
     authentication: list[Authentication] = field(default_factory=list)
     received_spf: str | None = None  # the topmost Received-SPF's result
     exchange: dict[str, str] = field(default_factory=dict)
@@ -87,26 +97,31 @@ class ParsedHeaders:
         return {mailbox.address for mailbox in (*self.to, *self.cc)}
 
     @property
+    def resent_recipients(self) -> set[str]:
+        """The Resent-To addresses of every re-sending."""
+        return {mailbox.address for item in self.resent for mailbox in item.to}
+
+    @property
     def envelope_recipients(self) -> list[str]:
         return list(dict.fromkeys(address for address, _ in self.envelope))
 
     @property
     def scl(self) -> int | None:
-        value = self.antispam.get("SCL", "")
-        return int(value) if re.fullmatch(r"-?\d{1,3}", value) else None
+        return scl_of(self.antispam)
 
     @property
     def sfv(self) -> str | None:
         return self.antispam.get("SFV", "").upper() or None
 
+    @cached_property
+    def spam(self) -> SpamVerdict:
+        """Whose anti-spam verdict counts and where the mailbox put the message."""
+        return read_verdict(self.antispam, self.report_present, self.mailbox_delivery, self.other_filters)
+
     @property
     def junk_reason(self) -> str | None:
-        """Why Exchange Online Protection would put the message in Junk Email, if it would."""
-        if self.sfv in JUNK_VERDICTS:
-            return f"SFV:{self.sfv}, {JUNK_VERDICTS[self.sfv]}"
-        if self.scl is not None and self.scl >= JUNK_SCL:
-            return f"spam confidence level SCL {self.scl}"
-        return None
+        """Why the message is (or would be) in Junk Email, if it is."""
+        return self.spam.reason
 
     @property
     def receiving_authentication(self) -> Authentication | None:
@@ -114,8 +129,24 @@ class ParsedHeaders:
         return self.authentication[0] if self.authentication else None
 
     @property
+    def sent_at(self) -> datetime | None:
+        """When the sending that delivered this copy started: the newest Resent-Date, else Date."""
+        dates = [resent.date for resent in self.resent if resent.date]
+        return dates[-1] if dates else self.date
+
+    @property
     def total_transit_seconds(self) -> int | None:
-        """From the Date header (else the first hop) to the last hop."""
-        times = [hop.at for hop in self.hops if hop.at]
-        start = self.date or (times[0] if times else None)
+        """From the Date header (a re-sent message: the newest Resent-Date), else the first hop of that
+        sending, to the last hop."""
+        sending = max((hop.sending for hop in self.hops), default=0)
+        times = [hop.at for hop in self.hops if hop.at and hop.sending == sending]
+        start = self.sent_at or (times[0] if times else None)
         return round((times[-1] - start).total_seconds()) if times and start else None
+
+    @property
+    def arrival(self) -> tuple[datetime, str] | None:
+        """When the message arrived, and from which header: the newest timed Received hop, else Date."""
+        timed = [hop.at for hop in self.hops if hop.at]
+        if timed:
+            return timed[-1], "Received"
+        return (self.date, "Date") if self.date else None

@@ -5,6 +5,11 @@ web mail). A line is a header when it reads ``Name: value`` with a plausible fie
 continuation of the header above when it cannot be one (no name, a tag list such as ``SCL:1;`` or
 ``to:cc:subject:``, a reply prefix such as ``RE:``), or when the whole block evidently lost its
 indentation and the name is neither hyphenated nor a known plain name.
+
+Some servers write no space after the colon (kernel.org: ``ARC-Seal:i=1; a=rsa-sha256; …``). Such a line
+looks like a tag list, yet it is a header when its name is a known field (ARC-*, DKIM-Signature,
+Authentication-Results, Received-SPF, List-*, X-*), or any hyphenated name while the block kept its
+indentation, unless the line is only a run of field names (a signature's folded ``h=`` list).
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ _FIELD = re.compile(r"([A-Za-z][A-Za-z0-9_.-]*):(?!//)")
 # "SCL:1;", "to:cc:subject:", "In-Reply-To:Content-Type; b=…", "CTRY:;": a tag list folded at a name, not a
 # header (real headers put a space after the colon, or end the line there).
 _TAG_LIST = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*:[^\s:;]*[:;]")
+# Names that start a header even when written without a space after the colon.
+_KNOWN_FIELD = re.compile(r"(?:arc-[a-z-]+|dkim-signature|authentication-results|received-spf|list-[a-z-]+"
+                          r"|x-[a-z0-9_.-]+)", re.IGNORECASE)
+# "List-Id:List-Unsubscribe;", "In-Reply-To:Content-Type; b=…": a folded list of names, never a header.
+_NAME_LIST = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?::[A-Za-z][A-Za-z0-9_-]*)+[:;]?(?:\s|$)")
 _REPLY_PREFIXES = {"re", "aw", "wg", "fw", "fwd", "sv", "vs", "tr", "rv", "ref", "antw", "doorst", "rif", "odp",
                    "vl", "vb", "enc", "res"}
 # Without hyphen, only these names are trusted when the whole block lost its indentation.
@@ -96,17 +106,28 @@ def _restore_indentation(head: list[str]) -> tuple[list[str], int]:
 
 def could_be_field(line: str) -> bool:
     """``Name: value`` with a plausible name, not a folded tag list nor a reply prefix."""
+    return _is_header(line, all_lost=False, strict=True)
+
+
+def _is_header(line: str, all_lost: bool, strict: bool = False) -> bool:
+    """``strict``: a tag-list-shaped line needs a known name even in a block that kept its indentation."""
     match = _FIELD.match(line)
-    return bool(match) and not _TAG_LIST.match(line) and match[1].lower() not in _REPLY_PREFIXES
-
-
-def _is_header(line: str, all_lost: bool) -> bool:
-    if not could_be_field(line):
+    if not match or match[1].lower() in _REPLY_PREFIXES:
         return False
-    if not all_lost:
-        return True
-    name = _FIELD.match(line)[1].lower()  # could_be_field matched
-    return "-" in name or name in _PLAIN_FIELDS
+    name = match[1].lower()
+    if _TAG_LIST.match(line):  # "ARC-Seal:i=1; …" is a header, "SCL:1;" and "h=to:cc:" lists are not
+        if _is_name_list(line):
+            return False
+        return bool(_KNOWN_FIELD.fullmatch(name)) or ("-" in name and not all_lost and not strict)
+    return not all_lost or "-" in name or name in _PLAIN_FIELDS
+
+
+def _is_name_list(line: str) -> bool:
+    """"List-Id:List-Unsubscribe;", "to:cc:subject:": field names after the first colon (hyphenated or known),
+    as a signature's folded h= list has; "Authentication-Results:mx;" names an authserv-id, not fields."""
+    match = _NAME_LIST.match(line)
+    names = match[0].strip().strip(":;").split(":")[1:] if match else []
+    return any("-" in name or name.lower() in _PLAIN_FIELDS for name in names)
 
 
 def _reject_binary(head: list[str]) -> None:

@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from ..normalize import address_key
 from .model import Hop
 
+RESEND_SLACK = timedelta(minutes=10)
 _ANGLE_ADDRESS = re.compile(r"<([^<>@\s]+@[^<>\s]+)>|([^\s<>;,()]+@[^\s<>;,()]+)")
 _COMMENT = re.compile(r"\([^()]*\)")
 # Postfix's TLS comments after the client name: noise in a hop table.
@@ -24,16 +25,34 @@ _RFC_STAMP = re.compile(r"(?:\b[A-Z][a-z]{2},\s*)?\b\d{1,2}\s+[A-Z][a-z]{2}\s+\d
                         r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:[+-]\d{4}|[A-Z]{1,5}))?(?:\s*\([^()]*\))?\s*$")
 
 
-def hops(values: list[str], date: datetime | None) -> list[Hop]:
-    """Received headers (topmost first, as each server adds its own on top) as hops, oldest first."""
-    found, previous = [], date
+def hops(values: list[str], date: datetime | None, resent: list[datetime] = ()) -> list[Hop]:
+    """Received headers (topmost first, as each server adds its own on top) as hops, oldest first.
+
+    ``resent``: the Resent-Date of each re-sending, oldest first. A hop stamped at (or just before) a
+    Resent-Date starts that sending: its delay counts from the Resent-Date, not from the hop before it, since
+    the gap between two sendings is no server's delay."""
+    found, previous, sending = [], date, 0
+    starts = _sending_starts(date, resent)
     for value in reversed(values):
         hop = parse_hop(value)
+        while hop.at and sending < len(starts) and hop.at >= starts[sending][1]:
+            previous, sending = starts[sending][0], sending + 1
         if hop.at and previous:
             hop = replace(hop, delay_seconds=round((hop.at - previous).total_seconds()))
         previous = hop.at or previous
-        found.append(hop)
+        found.append(replace(hop, sending=sending) if sending else hop)
     return found
+
+
+def _sending_starts(date: datetime | None, resent: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """(Resent-Date, the earliest hop time that belongs to it) per re-sending: a hop up to half the gap since the
+    previous sending (at most 10 minutes) before the Resent-Date is already the re-sending's (clocks differ)."""
+    starts, before = [], date
+    for when in sorted(resent):
+        slack = min(RESEND_SLACK, (when - before) / 2) if before and when > before else timedelta(0)
+        starts.append((when, when - slack))
+        before = when
+    return starts
 
 
 def parse_hop(value: str) -> Hop:

@@ -26,17 +26,34 @@ def headers_json(parsed: ParsedHeaders) -> dict:
                   "delay_seconds": hop.delay_seconds, "clock_skew": hop.clock_skew, "comment": hop.comment}
                  for hop in parsed.hops],
         "total_transit_seconds": parsed.total_transit_seconds,
+        "resent": _resent_json(parsed),
         "envelope_recipients": parsed.envelope_recipients,
         "auto_reply": parsed.auto_reply,
         "bulk": parsed.bulk,
-        "spam": {"scl": parsed.scl, "sfv": parsed.sfv, "cat": parsed.antispam.get("CAT"),
-                 "junk": parsed.junk_reason is not None, "junk_reason": parsed.junk_reason,
-                 "bcl": parsed.antispam.get("BCL"), "dir": parsed.antispam.get("DIR"),
-                 "dest": parsed.antispam.get("DEST"), "report": parsed.antispam},
+        "spam": _spam_json(parsed),
         "authentication": [asdict(entry) for entry in parsed.authentication],
         "received_spf": parsed.received_spf,
         "exchange": parsed.exchange,
     }
+
+
+def _spam_json(parsed: ParsedHeaders) -> dict:
+    verdict = parsed.spam
+    return {"scl": parsed.scl, "sfv": parsed.sfv, "cat": parsed.antispam.get("CAT"),
+            "junk": verdict.junk, "junk_reason": verdict.reason, "verdict_by": verdict.by,
+            "bcl": parsed.antispam.get("BCL"), "dir": parsed.antispam.get("DIR"), "dest": parsed.antispam.get("DEST"),
+            "delivered_to": verdict.delivered_to, "override": verdict.override,
+            "mailbox_delivery": parsed.mailbox_delivery, "other_filters": parsed.other_filters,
+            "report": parsed.antispam}
+
+
+def _resent_json(parsed: ParsedHeaders) -> list[dict]:
+    """Each re-sending, oldest first, with the number of its first hop (None when no hop is stamped after it)."""
+    firsts = {hop.sending: number for number, hop in reversed(list(enumerate(parsed.hops, 1))) if hop.sending}
+    return [{"date": iso(item.date), "from": _mailbox_json(item.from_) if item.from_ else None,
+             "to": [_mailbox_json(mailbox) for mailbox in item.to], "message_id": item.message_id,
+             "first_hop": firsts.get(number)}
+            for number, item in enumerate(parsed.resent, 1)]
 
 
 def _mailbox_json(mailbox: Mailbox) -> dict:
@@ -71,7 +88,8 @@ def spam_summary(spam: dict) -> str | None:
     parts = [f"{key.upper()} {spam[key]}" for key in ("scl", "sfv", "cat", "bcl") if spam.get(key) is not None]
     if not parts:
         return None
-    return ", ".join(parts) + (f": junk ({spam['junk_reason']})" if spam.get("junk") else ": not junk")
+    where = f", delivered to {spam['delivered_to']}" if spam.get("delivered_to") else ""
+    return ", ".join(parts) + (f": junk ({spam['junk_reason']})" if spam.get("junk") else ": not junk") + where
 
 
 def authentication_summary(entry: dict) -> str:
@@ -93,6 +111,8 @@ def _facts_text(result: dict) -> list[str]:
             ("In-Reply-To", result.get("in_reply_to")),
             ("Envelope", ", ".join(result.get("envelope_recipients", [])) or None),
             ("Spam", spam_summary(result.get("spam") or {}))]
+    rows += [("Re-sent", f"{item['date'] or '?'}" + (f" by {people([item['from']])}" if item.get("from") else ""))
+             for item in result.get("resent") or []]
     rows += [("Auth", authentication_summary(entry)) for entry in result.get("authentication") or []]
     return [f"{name + ':':<13}{value}" for name, value in rows if value]
 
@@ -100,6 +120,8 @@ def _facts_text(result: dict) -> list[str]:
 def _verdict_text(result: dict) -> list[str]:
     primary = result.get("primary_cause")
     lines = [f"Verdict: {result['verdict']}" + (f" (primary cause: {primary})" if primary else "")]
+    if result.get("not_in_snapshot"):
+        lines.append(f"  {result['not_in_snapshot']['why']}")
     email = result.get("snapshot_email")
     if email:
         lines.append(f"Snapshot email: {email.get('activityid')} '{email.get('subject')}' ({email.get('verdict')})")
@@ -128,7 +150,7 @@ def _hops_text(result: dict) -> list[str]:
 
 # --- the Check one email page: words for the verdict, authentication and spam -----------------------------
 
-HEADER_VERDICT_LABELS = {"not-in-snapshot": "Not in this snapshot: export again to include it",
+HEADER_VERDICT_LABELS = {"not-in-snapshot": "Not in this snapshot",
                          "unknown": "Nothing proven by the headers alone"}
 # https://learn.microsoft.com/defender-office-365/message-headers-eop-mdo
 _SFV = {"NSPM": "not spam", "SPM": "spam (spam filtering)", "SKS": "spam, marked before filtering (mail flow rule)",
@@ -143,6 +165,7 @@ _CAT = {"NONE": "none", "BULK": "bulk", "SPM": "spam", "HSPM": "high confidence 
         "SPOOF": "spoofing", "DIMP": "domain impersonation", "UIMP": "user impersonation",
         "GIMP": "mailbox intelligence impersonation", "AMP": "anti-malware", "SAP": "safe attachments",
         "OSPM": "outbound spam", "INTOS": "intra-organisation phishing"}
+# Our reading of the undocumented X-Microsoft-Antispam-Mailbox-Delivery (see spam.py).
 _DEST = {"I": "Inbox", "J": "Junk Email", "C": "a custom folder (an inbox rule)"}
 
 
@@ -161,11 +184,18 @@ def spam_rows(spam: dict) -> list[dict]:
                                    ("Mailbox delivery (dest)", spam.get("dest"), _DEST)):
         if value:
             rows.append({"Field": field, "Value": value, "Meaning": meanings.get(value.upper(), "")})
+    if spam.get("override"):
+        rows.append({"Field": "Mailbox delivery override (OFR)", "Value": spam["override"],
+                     "Meaning": "why the mailbox overrode the filter (undocumented by Microsoft)"})
     if spam.get("bcl") is not None:
         rows.append({"Field": "BCL", "Value": str(spam["bcl"]), "Meaning": "bulk complaint level (0-9)"})
+    rows += [{"Field": name, "Value": value, "Meaning": "another filter's verdict"}
+             for name, value in (spam.get("other_filters") or {}).items()]
     if rows:
         rows.append({"Field": "Junk", "Value": "yes" if spam.get("junk") else "no",
                      "Meaning": spam.get("junk_reason") or "not classed as spam"})
+    if spam.get("verdict_by"):
+        rows.append({"Field": "Verdict by", "Value": spam["verdict_by"], "Meaning": "whose verdict the rows show"})
     return rows
 
 

@@ -10,6 +10,7 @@ from ..evidence import as_item
 from ..normalize import message_id_key
 from .diagnosis import BCC, NOT_SYNCED, REPLY, Diagnosis, TargetQueue, check_bcc, reply_hint
 from .model import ParsedHeaders
+from .render import iso
 
 if TYPE_CHECKING:
     from ..report import Report
@@ -101,13 +102,11 @@ class SnapshotCheck:
         self.diagnosis.unchecked += list(detail.get("unchecked", []))
 
     def _missing(self, emails: pd.DataFrame) -> None:
-        """No snapshot email has this Message-ID: newer than the snapshot, or not synced."""
-        newest = _newest(emails)
-        if newest is not None and self.parsed.date and self.parsed.date > newest:
-            self.diagnosis.not_in_snapshot = True
-            self.diagnosis.note(f"not in this snapshot: the email is dated {self.parsed.date:%Y-%m-%d %H:%M} UTC, "
-                                f"after the newest email in the snapshot (created {newest:%Y-%m-%d %H:%M} UTC); "
-                                "export again to include it before looking for a sync problem")
+        """No snapshot email has this Message-ID: outside the snapshot's dates, sent to none of its queues, or
+        not synced."""
+        why = self._outside_period(emails) or self._for_none_of_its_queues()
+        if why:
+            self.diagnosis.not_in_snapshot = why
             return
         for queue in self.diagnosis.queues or [None]:
             evidence = [f"no email in the snapshot has Message-ID {self.parsed.message_id}"]
@@ -117,9 +116,40 @@ class SnapshotCheck:
                                 "mail in the root Inbox is synced")
             self.diagnosis.add(NOT_SYNCED, queue.ref if queue else None, evidence)
 
+    def _outside_period(self, emails: pd.DataFrame) -> dict | None:
+        """Arrived (the newest Received hop, else Date) before the snapshot's oldest or after its newest email."""
+        arrival, (oldest, newest) = self.parsed.arrival, _period(emails)
+        if arrival is None or oldest is None:
+            return None
+        when, source = arrival
+        if oldest <= when <= newest:
+            return None
+        before = when < oldest
+        edge = (f"before the oldest email in the snapshot (created {oldest:%Y-%m-%d %H:%M} UTC)" if before else
+                f"after the newest email in the snapshot (created {newest:%Y-%m-%d %H:%M} UTC)")
+        fix = ("export a snapshot whose period starts before it (widen the period)" if before else
+               "export again (or widen the period) to include it")
+        source_words = "its newest Received hop" if source == "Received" else "its Date header"
+        why = (f"not in this snapshot: the email arrived {when:%Y-%m-%d %H:%M} UTC ({source_words}), {edge}; the "
+               f"snapshot's emails span {oldest:%Y-%m-%d %H:%M} to {newest:%Y-%m-%d %H:%M} UTC. So its absence says "
+               f"nothing about sync: {fix} before looking for a sync problem")
+        return {"reason": "before-period" if before else "after-period", "time": iso(when), "time_from": source,
+                "oldest": iso(oldest), "newest": iso(newest), "why": why}
+
+    def _for_none_of_its_queues(self) -> dict | None:
+        """Sent to none of the snapshot's queues (nor given one of them): no queue of the snapshot missed it."""
+        if "queues" not in self.tables or any(queue.id for queue in self.diagnosis.queues):
+            return None
+        given = f"; the queue address given, {self.queue}, is not one of them" if self.queue else ""
+        why = ("not in this snapshot: the email was sent to none of the snapshot's queues (no queue address among its "
+               f"To, Cc and envelope recipients{given}), so its absence is no queue's sync problem. If it was meant "
+               "for a queue by Bcc or a distribution list, give that queue's address")
+        return {"reason": "sent-to-none-of-its-queues", "time": None, "time_from": None, "oldest": None,
+                "newest": None, "why": why}
+
     def _sync_evidence(self, queue: TargetQueue | None) -> list[str]:
         if queue is None:
-            return ["none of the snapshot's queues is among the email's recipients (To, Cc or envelope)"]
+            return ["the snapshot has no queues table, so the queue the email was meant for is unknown"]
         if queue.id is None:
             return []
         findings = [finding for finding in self.report.findings
@@ -191,9 +221,11 @@ class SnapshotCheck:
         return f"is regarding case '{title}' ({target})" if title else f"is regarding case {target}"
 
 
-def _newest(emails: pd.DataFrame) -> Any:
-    newest = emails["createdon"].max() if "createdon" in emails and len(emails) else None
-    return None if newest is None or pd.isna(newest) else newest
+def _period(emails: pd.DataFrame) -> tuple[Any, Any]:
+    """The oldest and newest ``createdon`` of the snapshot's emails, or (None, None)."""
+    if "createdon" not in emails or not emails["createdon"].notna().any():
+        return None, None
+    return emails["createdon"].min().to_pydatetime(), emails["createdon"].max().to_pydatetime()
 
 
 def _queue_of(row: Any) -> TargetQueue:
