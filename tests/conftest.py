@@ -67,6 +67,23 @@ def hostile_zip() -> bytes:
     return zip_folder(BASIC, _hostile)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the test session (per xdist worker), stopped and deleted at the end."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty store on each back end: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    return request.getfixturevalue("postgres").database()
+
+
 @pytest.fixture
 def store_path(tmp_path, monkeypatch) -> Path:
     """A fresh share store for the test (the app reads DIAGNOSTICS_STORE)."""
