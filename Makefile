@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 RUN_ENV := ARROW_DEFAULT_MEMORY_POOL=system MALLOC_ARENA_MAX=2
 STREAMLIT_ARGS :=
 run: $(INSTALLED)
-	$(RUN_ENV) $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
+	$(RUN_ENV) $(VENV)/bin/streamlit run serve.py $(STREAMLIT_ARGS)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 chromium:

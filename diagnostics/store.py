@@ -393,6 +393,11 @@ def browser_hash(browser_key: str) -> str:
     return hashlib.sha256(("browser:" + browser_key).encode()).hexdigest()
 
 
+def run_id(token: str) -> str:
+    """The id a run is listed under (a prefix of its token's hash, which opens nothing)."""
+    return _run_id(_digest(token))
+
+
 def _is_token(token: object) -> bool:
     return isinstance(token, str) and _TOKEN_SHAPE.fullmatch(token) is not None
 

@@ -107,15 +107,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+SERVE = TESTS.parent / "serve.py"  # the app as `make run` serves it: with the browser-key cookie
+
+
 @contextlib.contextmanager
-def streamlit_server(store: Path, log_path: Path, **env: str):
-    """``streamlit run`` of the app on a free loopback port until the block ends; yields its address."""
-    port = free_port()
+def streamlit_server(store: Path | str, log_path: Path, *, secrets: Path | None = None, port: int | None = None,
+                     **env: str):
+    """``streamlit run serve.py`` on a free loopback port until the block ends; yields its address.
+
+    ``store`` is a SQLite file or a database URL; ``secrets`` a secrets.toml (e.g. an ``[auth]`` section)."""
+    port = port or free_port()
+    options = ["--secrets.files", str(secrets)] if secrets else []
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
+            [sys.executable, "-m", "streamlit", "run", str(SERVE), "--server.port", str(port), "--server.address",
              "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=APP.parent,
+             "--browser.gatherUsageStats", "false", *options], cwd=APP.parent,
             env={**os.environ, "DIAGNOSTICS_STORE": str(store), **env}, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
