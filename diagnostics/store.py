@@ -272,9 +272,18 @@ class RunStore:
     def record_open(self, token: str, *, name: str, oid: str, tid: str) -> None:
         """Note that a signed-in person opened the shared report behind ``token``."""
         if _is_token(token):
-            with self._transaction(write=True) as db:
-                db.execute(OPENS.insert(), {"token_hash": _digest(token), "opened_at": _iso(self._clock()),
-                                            "name": str(name)[:200], "oid": str(oid), "tid": str(tid)})
+            self._record_open(_digest(token), name, oid, tid)
+
+    def record_run_open(self, run_id: str, *, name: str, oid: str, tid: str) -> None:
+        """Note that a signed-in person opened a run from a list (by its id, not its link)."""
+        digest = self._digest_of(run_id)
+        if digest is not None:
+            self._record_open(digest, name, oid, tid)
+
+    def _record_open(self, digest: bytes, name: str, oid: str, tid: str) -> None:
+        with self._transaction(write=True) as db:
+            db.execute(OPENS.insert(), {"token_hash": digest, "opened_at": _iso(self._clock()),
+                                        "name": str(name)[:200], "oid": str(oid), "tid": str(tid)})
 
     def openings(self, run_id: str) -> list[Opening]:
         """Who opened the run's link and when, newest first."""

@@ -86,13 +86,16 @@ def may_manage(creator_oid: str, creator_tid: str) -> bool:
     return not sign_in_on() or access.may_manage(person(), creator_oid, creator_tid, policy())
 
 
-def record_open(token: str, run: SharedRun) -> None:
-    """Note who opened a shared report (signed-in people other than its creator)."""
+def record_open(token: str | None, run: SharedRun) -> None:
+    """Note who opened a shared report or a listed run (signed-in people other than its creator)."""
     me = person()
     if me is None or me.oid == run.creator_oid:
         return
     try:
-        RunStore().record_open(token, name=me.name, oid=me.oid, tid=me.tid)
+        if token:
+            RunStore().record_open(token, name=me.name, oid=me.oid, tid=me.tid)
+        else:
+            RunStore().record_run_open(run.run_id, name=me.name, oid=me.oid, tid=me.tid)
     except StoreError as error:
         LOG.warning("could not record the opening of a shared report: %s", error)
 
@@ -163,7 +166,9 @@ def kept_runs() -> list[KeptRun]:
     mine = [KeptRun(run["run_id"], run["name"], run["kind"], ANONYMOUS_CREATOR, run["created"], "",
                     token=run["token"]) for run in st.session_state.get(KEPT_RUNS, [])
             if run.get("run_id") and run["run_id"] not in found]
-    return sorted(listed + mine, key=lambda run: run.created_at, reverse=True)
+    order = {run["run_id"]: index for index, run in enumerate(st.session_state.get(KEPT_RUNS, []))}
+    # times are whole seconds: of two runs kept in the same second, the one kept later in this session first
+    return sorted(listed + mine, key=lambda run: (run.created_at, order.get(run.run_id, -1)), reverse=True)
 
 
 def load_kept(run_id: str) -> SharedRun | None:

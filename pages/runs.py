@@ -62,6 +62,7 @@ def _open(run: team.KeptRun) -> None:
     if found is None:
         st.error("This run has expired or was deleted.")
         return
+    team.record_open(run.token, found)
     if run.kind == "comparison":
         st.session_state["comparison"] = found.report
         st.switch_page(ui.COMPARE)

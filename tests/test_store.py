@@ -296,9 +296,12 @@ def test_openings_are_recorded_and_leave_with_the_run(store_url: str) -> None:
     store.record_open(token, name="Kim", oid="oid-kim", tid="tenant-a")
     store.record_open(other, name="Sam", oid="oid-sam", tid="tenant-a")
     run_id = store.lookup(token).run_id
+    clock.now += timedelta(hours=1)
+    store.record_run_open(run_id, name="Lee", oid="oid-lee", tid="tenant-a")  # opened from a list, by its id
     opened = store.openings(run_id)
-    assert [(opening.name, opening.oid) for opening in opened] == [("Kim", "oid-kim"), ("Sam", "oid-sam")]
-    assert opened[0].opened_at == "2026-11-20T10:00:00Z"
+    assert [(opening.name, opening.oid) for opening in opened] == [("Lee", "oid-lee"), ("Kim", "oid-kim"),
+                                                                   ("Sam", "oid-sam")]
+    assert opened[1].opened_at == "2026-11-20T10:00:00Z"
     assert store.revoke(token)
     assert store.openings(run_id) == [] and len(store.openings(store.lookup(other).run_id)) == 1
 
