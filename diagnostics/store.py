@@ -331,7 +331,8 @@ def _engine(url: URL) -> Engine:
     key = url.render_as_string(hide_password=False)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
-        if engine is None:
+        if engine is None or (url.get_backend_name() == "sqlite" and not Path(url.database).exists()):
+            # (a SQLite file deleted while the app runs is created again, tables and all)
             engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgres_engine(url)
             _prepare(engine)
             _ENGINES[key] = engine
