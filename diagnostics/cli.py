@@ -178,8 +178,9 @@ def _runs(args: argparse.Namespace) -> int:
     print(f"{len(listed)} runs in {store.location}")
     for run in listed:
         masked = ", masked" if run.masked else ""
+        tenant = f" (tenant {run.creator_tid})" if run.creator_tid else ""
         print(f"{run.run_id}  {run.kind:<10}  {run.created_at}  expires {run.expires_at[:10]}  "
-              f"{run.name or '(unnamed)'}  by {run.created_by}{masked}")
+              f"{run.name or '(unnamed)'}  by {run.created_by}{tenant}{masked}")
     return 0
 
 def _pull_then_diagnose(args: argparse.Namespace) -> int:

@@ -322,9 +322,9 @@ def dead_link() -> None:
     if st.session_state.get(SHARE_ERROR) == "refused":  # says nothing of the report, not even who made it
         st.error("This link does not open for the account you are signed in with. Ask whoever sent it for "
                  "access.", icon=":material/block:", title="Not for your account")
-        return
-    st.warning("This share link is unknown, has expired or was revoked, so there is nothing to show. "
-               "Ask whoever sent it for a new link.", icon=":material/link_off:", title="Link not found")
+    else:
+        st.warning("This share link is unknown, has expired or was revoked, so there is nothing to show. "
+                   "Ask whoever sent it for a new link.", icon=":material/link_off:", title="Link not found")
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
         if st.button("Open the demo report", icon=":material/science:"):
             leave_shared()
@@ -513,7 +513,8 @@ def share_panel(cur: Current) -> None:
         try:
             with st.spinner("Saving the report…"):
                 who = team.creator() if signed_in else {"created_by": name.strip() or "an admin"}
-                token = RunStore().save(cur.report.to_json(), ttl_days=int(days), mask=mask, **who)
+                token = RunStore().save(cur.report.to_json(), ttl_days=int(days), mask=mask,
+                                        name=f"Share link: {cur.label}", **who)
         except (StoreError, OSError) as error:
             LOG.error("could not save a shared report: %s", error)
             st.error("The report could not be saved for sharing; try again later.")

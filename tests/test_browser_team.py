@@ -3,9 +3,11 @@ inside the creator's organisation, two servers on one PostgreSQL, and runs that 
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 from conftest import free_port, streamlit_server
@@ -19,20 +21,29 @@ DANA = Account("Dana Whitfield", TENANT_A, "0d0d0d0d-0000-4000-8000-00000000da7a
 SAM = Account("Sam Ortiz", TENANT_A, "05a05a05-0000-4000-8000-000000000005", "sam@contoso.example")
 # Bo's e-mail claim says Contoso: access must not follow it
 BO = Account("Bo Lind", TENANT_B, "0b0b0b0b-0000-4000-8000-00000000000b", "dana@contoso.example")
+TENANT_C = "cccccccc-3333-4333-8333-00000000000c"  # Northwind: can sign in at the provider, not allowed here
+CY = Account("Cy North", TENANT_C, "0c0c0c0c-0000-4000-8000-00000000000c", "cy@northwind.example")
 EVE = Account("Eve Short", TENANT_A, "0e0e0e0e-0000-4000-8000-00000000000e", "eve@contoso.example", lifetime=12)
 VIEWPORT = {"width": 1400, "height": 1000}
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS", "/tmp/screens"))
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"team-{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
 def team_server(tmp_path_factory):
     """One app server with sign-in on: both tenants may sign in, each through its own provider section."""
     folder = tmp_path_factory.mktemp("team")
-    with oidc_provider([DANA, SAM, BO, EVE]) as provider:
+    with oidc_provider([DANA, SAM, BO, CY, EVE]) as provider:
         port = free_port()
         secrets_file = folder / "secrets.toml"
         sections = "".join(f'\n[auth.{name}]\nclient_id = "{CLIENT_ID}"\nclient_secret = "{CLIENT_SECRET}"\n'
                            f'server_metadata_url = "{provider.metadata_url(tid)}"\n'
-                           for name, tid in (("contoso", TENANT_A), ("fabrikam", TENANT_B)))
+                           for name, tid in (("contoso", TENANT_A), ("fabrikam", TENANT_B),
+                                             ("northwind", TENANT_C)))
         secrets_file.write_text(f'[auth]\nredirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
                                 f'cookie_secret = "{secrets.token_hex(32)}"\n{sections}')
         store = folder / "runs.sqlite"
@@ -44,14 +55,15 @@ def team_server(tmp_path_factory):
             yield {"base": base, "store": store, "log": log, "provider": provider}
 
 
-def sign_in(page, base: str, account: Account, provider: str, then: str = "") -> None:
+def sign_in(page, base: str, account: Account, provider: str, allowed: bool = True) -> None:
     """From the sign-in page through the stand-in's account picker back into the app."""
     from playwright.sync_api import expect
 
-    page.goto(base + then)
+    page.goto(base)
     page.get_by_role("button", name=f"Sign in with Microsoft ({provider})").click()
     page.get_by_role("button", name=f"Sign in as {account.name}").click()
-    expect(page.get_by_text(f"Signed in as {account.name}")).to_be_visible(timeout=WAIT)
+    welcome = f"Signed in as {account.name}" if allowed else "This server is not open to the account"
+    expect(page.get_by_text(welcome)).to_be_visible(timeout=WAIT)
 
 
 def expect_sign_in_page(page) -> None:
@@ -94,6 +106,7 @@ def test_a_link_opens_inside_the_creators_organisation_only(team_server, browser
 
     page.goto(link)  # a signed-out visitor with the link: the sign-in page, nothing of the report
     expect_sign_in_page(page)
+    screenshot(page, "sign-in")
     assert "Dana" not in page.content()
     visitor.close()
 
@@ -117,13 +130,27 @@ def test_a_link_opens_inside_the_creators_organisation_only(team_server, browser
     assert bo_page.locator(".js-plotly-plot").count() == 0
     content = bo_page.content()
     assert "Dana" not in content and "snapshot-basic" not in content and "Shared by" not in content
+    screenshot(bo_page, "other-tenant")
     bo_page.goto(base + "/runs")  # and the Runs page of Fabrikam lists nothing of Contoso
     expect(bo_page.get_by_text("No run kept yet")).to_be_visible(timeout=WAIT)
     bo.close()
 
+    cy = browser.new_context(viewport=VIEWPORT)  # a tenant the server does not let in at all
+    cy_page = cy.new_page()
+    sign_in(cy_page, base, CY, "northwind", allowed=False)
+    cy_page.goto(link)
+    expect(cy_page.get_by_text("This server is not open to the account")).to_be_visible(timeout=WAIT)
+    time.sleep(1)
+    assert cy_page.locator('[data-testid="stMetric"]').count() == 0
+    assert "Dana" not in cy_page.content() and "Shared by" not in cy_page.content()
+    assert cy_page.locator('[data-testid="stSidebarNav"]').count() == 0  # not even the pages' names
+    screenshot(cy_page, "tenant-not-allowed")
+    cy.close()
+
     _nav(dana_page, "runs")  # the creator sees who opened the link
     expect(dana_page.get_by_text(re.compile(r"Opened by Sam Ortiz on 20\d\d-"))).to_be_visible(timeout=WAIT)
-    assert "Bo Lind" not in dana_page.content()  # a refused open is not an opening
+    screenshot(dana_page, "runs-signed-in")
+    assert "Bo Lind" not in dana_page.content() and "Cy North" not in dana_page.content()  # refused: not opened
     dana.close()
 
     log = team_server["log"].read_text(errors="replace")
@@ -189,6 +216,7 @@ def test_two_servers_share_links_runs_and_revocations(two_servers, browser, basi
         later.goto(f"{base}/runs")
         expect(later.get_by_text("kept on server one").first).to_be_visible(timeout=WAIT)
         expect(later.get_by_text("runs kept from this browser", exact=False)).to_be_visible()
+        screenshot(later, "runs-this-browser")
         later.close()
     stranger = elsewhere.new_page()  # another browser does not list it
     stranger.goto(f"{two}/runs")
