@@ -66,7 +66,7 @@ class BrowserKeyMiddleware:
         secure = scope.get("scheme") == "https" or headers.get(b"x-forwarded-proto", b"") == b"https"
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and _is_html(message):
+            if message["type"] == "http.response.start" and is_html(message):
                 message["headers"] = [*message.get("headers", []),
                                       (b"set-cookie", set_cookie_header(key, secure, self.path))]
             await send(message)
@@ -74,6 +74,6 @@ class BrowserKeyMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-def _is_html(start: Message) -> bool:
+def is_html(start: Message) -> bool:
     return any(name.lower() == b"content-type" and value.startswith(b"text/html")
                for name, value in start.get("headers", []))

@@ -104,7 +104,7 @@ def _sign_in_page() -> None:
     st.title("Email-to-Case Diagnostics")
     st.markdown("This server is for the people of your organisation. **Sign in with your work account** "
                 "(Microsoft Entra ID) to diagnose snapshots and open the reports and runs your colleagues shared. "
-                "If you came through a share link, open the link again once you are signed in.")
+                "If you came through a share link, it opens once you are signed in.")
     providers = [name for name, value in st.secrets["auth"].items() if hasattr(value, "items")]
     for provider in providers or [None]:
         label = "Sign in with Microsoft" + (f" ({provider})" if provider and len(providers) > 1 else "")

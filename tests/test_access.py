@@ -132,3 +132,49 @@ def test_only_html_pages_get_the_cookie_and_https_makes_it_secure() -> None:
     assert set_cookies(serve("/", b"text/html", method="POST")) == []
     assert "Secure" in set_cookies(serve("/", b"text/html", scheme="https"))[0]
     assert "Secure" in set_cookies(serve("/", b"text/html", headers=[(b"x-forwarded-proto", b"https")]))[0]
+
+
+# --------------------------------------------------------------------------- back to the link after sign-in
+
+def through_return(path: str, query: str = "", cookie: str = "") -> tuple[int, list[tuple[bytes, bytes]]]:
+    """Status and headers of one GET through ReturnAfterSignInMiddleware in front of a stub HTML app."""
+    from diagnostics.sign_in_return import ReturnAfterSignInMiddleware
+
+    sent: list[dict] = []
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"page"})
+
+    async def send(message) -> None:  # noqa: ANN001
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(),
+             "headers": [(b"cookie", cookie.encode())] if cookie else []}
+    asyncio.run(ReturnAfterSignInMiddleware(app)(scope, None, send))
+    return sent[0]["status"], sent[0]["headers"]
+
+
+def test_a_signed_out_visitor_of_a_link_is_brought_back_to_it_once_signed_in() -> None:
+    token = "T" * 43
+    _, headers = through_return("/", f"run={token}")
+    (remembered,) = set_cookies(headers)
+    assert remembered.startswith(f"diagnostics_return=run.{token};") and "HttpOnly" in remembered
+    status, headers = through_return("/", "", f"_streamlit_user=signed; diagnostics_return=run.{token}")
+    assert status == 302 and dict(headers)[b"location"] == f"/?run={token}".encode()
+    assert "Max-Age=0" in set_cookies(headers)[0]  # used once
+    status, headers = through_return("/", "", f"_streamlit_user=signed; diagnostics_return=compare.{token}")
+    assert dict(headers)[b"location"] == f"/compare?compare={token}".encode()
+
+
+@pytest.mark.parametrize(("path", "query", "cookie"), [
+    ("/", "run=short", ""),  # not a token
+    ("/", "run=" + "T" * 43, "_streamlit_user=signed"),  # already signed in: nothing to remember
+    ("/upload", "run=" + "T" * 43, ""),  # not a page that opens links
+    ("/", "", "diagnostics_return=run." + "T" * 43),  # not signed in yet: no redirect
+    ("/", "", "_streamlit_user=x; diagnostics_return=run.https://evil.example/"),  # never elsewhere
+    ("/", "", "_streamlit_user=x; diagnostics_return=next.//evil.example"),
+])
+def test_nothing_is_remembered_or_redirected_otherwise(path: str, query: str, cookie: str) -> None:
+    status, headers = through_return(path, query, cookie)
+    assert status == 200 and set_cookies(headers) == []

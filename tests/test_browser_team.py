@@ -55,11 +55,11 @@ def team_server(tmp_path_factory):
             yield {"base": base, "store": store, "log": log, "provider": provider}
 
 
-def sign_in(page, base: str, account: Account, provider: str, allowed: bool = True) -> None:
-    """From the sign-in page through the stand-in's account picker back into the app."""
+def sign_in(page, start: str, account: Account, provider: str, allowed: bool = True) -> None:
+    """From the sign-in page (at ``start``) through the stand-in's account picker back into the app."""
     from playwright.sync_api import expect
 
-    page.goto(base)
+    page.goto(start)
     page.get_by_role("button", name=f"Sign in with Microsoft ({provider})").click()
     page.get_by_role("button", name=f"Sign in as {account.name}").click()
     welcome = f"Signed in as {account.name}" if allowed else "This server is not open to the account"
@@ -112,9 +112,9 @@ def test_a_link_opens_inside_the_creators_organisation_only(team_server, browser
 
     sam = browser.new_context(viewport=VIEWPORT)
     sam_page = sam.new_page()
-    sign_in(sam_page, base, SAM, "contoso")
-    sam_page.goto(link)
+    sign_in(sam_page, link, SAM, "contoso")  # signed in from the link: back on the link
     expect(_metric(sam_page, "Incoming")).to_have_text("4", timeout=WAIT)
+    assert sam_page.url == link
     expect(sam_page.get_by_text("Shared by")).to_be_visible()
     expect(sam_page.get_by_text("Dana Whitfield")).to_be_visible()
     sam.close()
