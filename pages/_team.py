@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -162,7 +162,7 @@ def kept_runs() -> list[KeptRun]:
         LOG.warning("could not list the kept runs: %s", error)
     tokens = {run["run_id"]: run["token"] for run in st.session_state.get(KEPT_RUNS, []) if run.get("run_id")}
     found = {run.run_id for run in listed}
-    listed = [KeptRun(**{**run.__dict__, "token": tokens.get(run.run_id)}) for run in listed]
+    listed = [replace(run, token=tokens.get(run.run_id)) for run in listed]
     mine = [KeptRun(run["run_id"], run["name"], run["kind"], ANONYMOUS_CREATOR, run["created"], "",
                     token=run["token"]) for run in st.session_state.get(KEPT_RUNS, [])
             if run.get("run_id") and run["run_id"] not in found]

@@ -21,7 +21,7 @@ from diagnostics import app_state, budget, charts, exports
 from diagnostics.causes import BY_ID
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
-from diagnostics.store import StoreError
+from diagnostics.store import SharedRun, StoreError
 from pages import _team as team
 
 LOG = logging.getLogger("diagnostics.app")
@@ -285,12 +285,11 @@ def open_shared(token: str) -> bool:
     state = st.session_state
     try:
         run = RunStore().lookup(token)  # cheap: expiry and revocation, without reading the report
-        allowed = run is not None and team.may_open(run)
-        report = shared_report(token, run.created_at) if allowed else None
+        refused = run is not None and not team.may_open(run)  # checked before the report is read
+        report = shared_report(token, run.created_at) if run is not None and not refused else None
     except (StoreError, OSError, KeyError, TypeError, ValueError) as error:
         LOG.warning("could not open a shared report: %s", error)
-        run, report = None, None
-    refused = run is not None and not team.may_open(run)  # checked before the report is read
+        run, report, refused = None, None, False
     if refused or run is None or report is None or run.created_by == PRIVATE_OWNER:  # a reload token never opens
         if state.get(CURRENT) is not None and state[CURRENT].kind == "shared":
             del state[CURRENT]
@@ -301,7 +300,7 @@ def open_shared(token: str) -> bool:
     return True
 
 
-def show_shared(report: Report, run, token: str | None) -> None:  # noqa: ANN001 - a store.SharedRun
+def show_shared(report: Report, run: SharedRun, token: str | None) -> None:
     """Make a shared report, or a kept run opened from the Runs page (no token), this session's report."""
     st.session_state.pop(SHARE_ERROR, None)
     st.session_state[CURRENT] = Current("shared", report, f"Shared report: {report.source}", shared={

@@ -59,7 +59,8 @@ class PostgresServer:
 def postgres_server() -> Iterator[PostgresServer]:
     binaries = server_binaries()
     account = _server_account()
-    data_dir = Path(tempfile.mkdtemp(prefix="diagnostics-pg-"))
+    # another account must reach the folder: /tmp, whatever TMPDIR says (root's may be private)
+    data_dir = Path(tempfile.mkdtemp(prefix="diagnostics-pg-", dir="/tmp" if account else None))
     if account is not None:
         os.chown(data_dir, account.pw_uid, account.pw_gid)
     port = _free_port()
@@ -90,7 +91,7 @@ def _server_account() -> pwd.struct_passwd | None:
 
 def _run(account: pwd.struct_passwd | None, command: list) -> None:
     as_account = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
-    result = subprocess.run([str(part) for part in command], cwd=tempfile.gettempdir(), capture_output=True,
+    result = subprocess.run([str(part) for part in command], cwd="/", capture_output=True,
                             text=True, timeout=120, env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
                             check=False, **as_account)
     if result.returncode != 0:
