@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench chromium
+.PHONY: run test lint bench chromium postgresql
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,16 +16,21 @@ $(INSTALLED): pyproject.toml constraints.txt
 APP_ENV := $(PY) -m diagnostics.malloc
 STREAMLIT_ARGS :=
 run: $(INSTALLED)
-	$(APP_ENV) $(VENV)/bin/streamlit run streamlit_app.py $(STREAMLIT_ARGS)
+	$(APP_ENV) $(VENV)/bin/streamlit run serve.py $(STREAMLIT_ARGS)
 
 # Browser tests drive Debian's Chromium; install it when it is missing.
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The store's tests run on SQLite and on a PostgreSQL server they start themselves (tests/postgres_server.py)
+# from Debian's binaries: install them when they are missing.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 
-test: $(INSTALLED) chromium lint
+test: $(INSTALLED) chromium postgresql lint
 	$(PY) -m pytest -n 2
 
 bench: $(INSTALLED)

@@ -7,6 +7,7 @@ shared report read-only.
 import streamlit as st
 
 from diagnostics import malloc
+from pages import _team as team
 from pages import _ui as ui
 
 st.set_page_config(page_title="Email-to-Case Diagnostics", page_icon=":material/forward_to_inbox:",
@@ -17,6 +18,7 @@ st.set_page_config(page_title="Email-to-Case Diagnostics", page_icon=":material/
 st.session_state[ui.ROUTED] = True
 malloc.configure()  # the app's allocators (diagnostics/malloc.py); once per process
 malloc.keep_releasing_freed_memory()  # once per process: glibc would keep what closed sessions freed
+team.gate()  # with sign-in on ([auth] in secrets.toml), nothing below runs for someone not allowed in
 ui.handle_run_param()
 
 navigation = st.navigation([

@@ -208,11 +208,12 @@ def _causes(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    import sqlite3
+    from .store import RunStore, StoreError
 
-    from .store import RunStore
-
-    store = RunStore()
+    try:
+        store = RunStore()
+    except ValueError as error:
+        raise SnapshotError(str(error)) from None
     try:
         if args.action == "delete":
             if not args.run_ids:
@@ -222,13 +223,14 @@ def _runs(args: argparse.Namespace) -> int:
                 print(f"{run_id}: {'deleted' if deleted else 'no such run'}")
             return 0
         listed = store.list_runs()
-    except sqlite3.Error as error:
-        raise SnapshotError(f"{store.path}: the run store cannot be read ({error})") from None
-    print(f"{len(listed)} runs in {store.path}")
+    except StoreError as error:
+        raise SnapshotError(f"{store.location}: the run store cannot be read ({error})") from None
+    print(f"{len(listed)} runs in {store.location}")
     for run in listed:
         masked = ", masked" if run.masked else ""
+        tenant = f" (tenant {run.creator_tid})" if run.creator_tid else ""
         print(f"{run.run_id}  {run.kind:<10}  {run.created_at}  expires {run.expires_at[:10]}  "
-              f"{run.name or '(unnamed)'}  by {run.created_by}{masked}")
+              f"{run.name or '(unnamed)'}  by {run.created_by}{tenant}{masked}")
     return 0
 
 def _watch(args: argparse.Namespace) -> int:

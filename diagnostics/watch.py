@@ -161,7 +161,7 @@ def run_round(settings: Settings, *, store: Any = None, environ: Mapping[str, st
         raise WatchError(str(error)) from None
     round_ = _Round(settings, store or RunStore(), organisation, notifier or Notifier(settings.notify),
                     now or datetime.now(UTC))
-    with round_lock(round_.store.path, organisation) as holder:
+    with round_lock(_lock_place(round_.store), organisation) as holder:
         if holder is not None:
             return round_.busy(holder)
         return round_.run(environ, today, policy)
@@ -185,7 +185,7 @@ class _Round:
         try:
             state = self.store.watch_state(self.organisation)
         except sqlite3.Error as error:
-            return self.failed(None, f"the run store {self.store.path} cannot be read ({error})")
+            return self.failed(None, f"the run store {self.store.location} cannot be read ({error})")
         try:
             report, period = self.pull_and_diagnose(environ, today or self.now.date(), policy)
         except SnapshotError as error:
@@ -199,7 +199,7 @@ class _Round:
         try:
             return self.diagnosed(state or {}, report, period)
         except sqlite3.Error as error:
-            return self.failed(state, f"the run store {self.store.path} cannot be written ({error})")
+            return self.failed(state, f"the run store {self.store.location} cannot be written ({error})")
 
     def pull_and_diagnose(self, environ: Mapping[str, str], until: date, policy: Any) -> tuple[Any, tuple[date, date]]:
         from .dataverse import pull_snapshot, sign_in_unattended
@@ -416,6 +416,14 @@ def _clip(text: str, limit: int) -> str:
 
 
 # --------------------------------------------------------------------------- the lock
+
+def _lock_place(store: Any) -> Path:  # a RunStore
+    """Beside a SQLite store; for a database server, in this machine's temporary folder (rounds of one
+    organisation are meant to run from one scheduler, on one machine)."""
+    if store.path is not None:
+        return store.path
+    return Path(tempfile.gettempdir()) / f"diagnostics-{hashlib.sha256(store.location.encode()).hexdigest()[:16]}"
+
 
 @contextlib.contextmanager
 def round_lock(store_path: Path, organisation: str) -> Iterator[str | None]:

@@ -10,7 +10,6 @@ Markdown character escaped), ``st.text``, ``st.code``, ``st.json`` or ``st.dataf
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from diagnostics.cause_view import CauseView, cause_view
 from diagnostics.pipeline import Diagnosed, diagnose_snapshot
 from diagnostics.report import Report
 from diagnostics.snapshot import Snapshot
+from diagnostics.store import SharedRun, StoreError
+from pages import _team as team
 
 LOG = logging.getLogger("diagnostics.app")
 OVERVIEW = "pages/overview.py"
@@ -47,7 +48,7 @@ HEALTH_COLOR = {"Problem": "background-color: #FDE2E1; color: #9B1C1C", "Check":
 
 # Session state keys
 CURRENT = "current"  # the uploaded or shared report of this session (Current), absent for the demo
-SHARE_ERROR = "share_error"  # a ?run= token that opened nothing
+SHARE_ERROR = "share_error"  # a ?run= token that opened nothing ("refused": not for this person)
 SEEN_RUN = "seen_run"  # the last ?run= token handled
 SHARES = "my_shares"  # links created in this session (revocable)
 FLASH = "flash"  # a one-time message for the next page
@@ -195,8 +196,9 @@ def _keep_private(report: Report) -> str | None:
     from diagnostics.store import RunStore
 
     try:
-        return RunStore().save(report.to_json(), created_by=PRIVATE_OWNER, ttl_days=PRIVATE_DAYS)
-    except (sqlite3.Error, OSError) as error:
+        owner = {**team.creator(), "created_by": PRIVATE_OWNER}  # reopens for its creator only
+        return RunStore().save(report.to_json(), ttl_days=PRIVATE_DAYS, **owner)
+    except (StoreError, OSError) as error:
         LOG.warning("could not keep the report for reloads: %s", error)
         return None
 
@@ -208,10 +210,12 @@ def reopen_private(token: str) -> bool:
     try:
         run = RunStore().load(token)
         report = Report.from_dict(run.report) if run is not None else None
-    except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
+    except (StoreError, OSError, KeyError, TypeError, ValueError) as error:
         LOG.warning("could not reopen a kept report: %s", error)
         run, report = None, None
-    if run is None or report is None or run.created_by != PRIVATE_OWNER:
+    mine = run is not None and (not team.sign_in_on() or (team.person() is not None
+                                                           and run.creator_oid == team.person().oid))
+    if not mine or report is None or run.created_by != PRIVATE_OWNER:
         st.query_params.pop(PRIVATE_PARAM, None)
         return False
     st.session_state[CURRENT] = Current("upload", report, report.source, private=token)
@@ -287,8 +291,8 @@ def handle_run_param() -> None:
         open_shared(token)
         return
     cur = state.get(CURRENT)
-    if cur is not None and cur.kind == "shared" and not token and cur.shared:
-        st.query_params["run"] = cur.shared["token"]
+    if cur is not None and cur.kind == "shared" and not token and cur.shared and cur.shared["token"]:
+        st.query_params["run"] = cur.shared["token"]  # a kept run opened from the Runs page has no link
 
 
 @st.cache_resource(max_entries=SHARED_CACHE_ENTRIES, ttl=SHARED_CACHE_TTL, show_spinner="Opening the report…")
@@ -312,20 +316,27 @@ def open_shared(token: str) -> bool:
     state = st.session_state
     try:
         run = RunStore().lookup(token)  # cheap: expiry and revocation, without reading the report
-        report = shared_report(token, run.created_at) if run is not None else None
-    except (sqlite3.Error, OSError, KeyError, TypeError, ValueError) as error:
+        refused = run is not None and not team.may_open(run)  # checked before the report is read
+        report = shared_report(token, run.created_at) if run is not None and not refused else None
+    except (StoreError, OSError, KeyError, TypeError, ValueError) as error:
         LOG.warning("could not open a shared report: %s", error)
-        run, report = None, None
-    if run is None or report is None or run.created_by == PRIVATE_OWNER:  # a reload token is never a share link
+        run, report, refused = None, None, False
+    if refused or run is None or report is None or run.created_by == PRIVATE_OWNER:  # a reload token never opens
         if state.get(CURRENT) is not None and state[CURRENT].kind == "shared":
             del state[CURRENT]
-        state[SHARE_ERROR] = True
+        state[SHARE_ERROR] = "refused" if refused else True
         return False
-    state.pop(SHARE_ERROR, None)
-    state[CURRENT] = Current("shared", report, f"Shared report: {report.source}", shared={
+    team.record_open(token, run)
+    show_shared(report, run, token)
+    return True
+
+
+def show_shared(report: Report, run: SharedRun, token: str | None) -> None:
+    """Make a shared report, or a kept run opened from the Runs page (no token), this session's report."""
+    st.session_state.pop(SHARE_ERROR, None)
+    st.session_state[CURRENT] = Current("shared", report, f"Shared report: {report.source}", shared={
         "token": token, "created_by": run.created_by, "created_at": run.created_at,
         "expires_at": run.expires_at, "masked": run.masked})
-    return True
 
 
 def require_report() -> Current:
@@ -338,8 +349,12 @@ def require_report() -> Current:
 
 
 def dead_link() -> None:
-    st.warning("This share link is unknown, has expired or was revoked, so there is nothing to show. "
-               "Ask whoever sent it for a new link.", icon=":material/link_off:", title="Link not found")
+    if st.session_state.get(SHARE_ERROR) == "refused":  # says nothing of the report, not even who made it
+        st.error("This link does not open for the account you are signed in with. Ask whoever sent it for "
+                 "access.", icon=":material/block:", title="Not for your account")
+    else:
+        st.warning("This share link is unknown, has expired or was revoked, so there is nothing to show. "
+                   "Ask whoever sent it for a new link.", icon=":material/link_off:", title="Link not found")
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
         if st.button("Open the demo report", icon=":material/science:"):
             leave_shared()
@@ -355,8 +370,8 @@ def banner(cur: Current) -> None:
     elif cur.kind == "shared" and cur.shared:
         shared = cur.shared
         masked = " Email addresses and subjects are masked." if shared["masked"] else ""
-        st.info(f"Shared by **{md(shared['created_by'])}** on {md(_when(shared['created_at']))}; the link "
-                f"expires on {md(_when(shared['expires_at']))}. Read-only.{masked}",
+        st.info(f"Shared by **{md(shared['created_by'])}** on {md(when(shared['created_at']))}; the link "
+                f"expires on {md(when(shared['expires_at']))}. Read-only.{masked}",
                 icon=":material/share:", title="Shared report")
         if st.button("Close the shared report", icon=":material/close:", key="close_shared"):
             leave_shared()
@@ -405,6 +420,7 @@ def sidebar(cur: Current | None) -> None:
             st.caption(f":material/share: Shared report (read-only): {md(cur.report.source)}")
         else:
             st.caption(f":material/description: Your snapshot: {md(cur.label)}")
+        team.account_panel()
 
 
 def organisation(cur: Current) -> str:
@@ -412,7 +428,7 @@ def organisation(cur: Current) -> str:
     return "Contoso Coffee demo" if cur.kind == "demo" else cur.label.removeprefix("Shared report: ")[:60]
 
 
-def _when(value: object) -> str:
+def when(value: object) -> str:
     text = str(value or "")
     return text.replace("T", " ").replace("Z", " UTC") if len(text) >= 19 else text
 
@@ -502,7 +518,7 @@ def email_detail(report: Report, activityid: str) -> None:
     st.badge(app_state.VERDICT_LABELS.get(verdict, verdict), color=color)
     st.markdown(field_md("Subject", detail["subject"]))
     st.markdown(field_md("Sender", detail["sender"]))
-    st.markdown(field_md("Received", _when(detail["received_on"])))
+    st.markdown(field_md("Received", when(detail["received_on"])))
     st.markdown(field_md("Queues", ", ".join(detail["queue_labels"]) or app_state.NO_QUEUE))
     if verdict == "not-converted":
         st.markdown("**Primary cause:** " + cause_md(detail["primary_cause"]))
@@ -551,14 +567,19 @@ def app_url() -> str:
 
 def share_panel(cur: Current) -> None:
     """Create a link to this report (optionally masked), list this session's links, revoke them."""
-    from diagnostics.store import RunStore
+    from diagnostics.store import RunStore, run_id
 
     if cur.kind == "shared":
         st.markdown("This is a shared report, read-only. Whoever shared it can revoke the link.")
         return
+    signed_in = team.person() is not None
     with st.form("share_form", border=False):
-        name = st.text_input("Your name or team", max_chars=80, placeholder="e.g. Dana, Service admin team",
-                             help="Shown to whoever opens the link.")
+        if signed_in:  # the link records who made it; only people of the same organisation can open it
+            st.caption("Only people of your organisation can open the link, once signed in; you see who did.")
+            name = ""
+        else:
+            name = st.text_input("Your name or team", max_chars=80, placeholder="e.g. Dana, Service admin team",
+                                 help="Shown to whoever opens the link.")
         mask = st.checkbox("Mask email addresses and subjects", help="Customer addresses become a***@contoso.com "
                            "and subjects are hidden; queue addresses stay readable.")
         days = st.number_input("Link expires after (days)", min_value=1, max_value=365, value=30, step=1)
@@ -566,9 +587,10 @@ def share_panel(cur: Current) -> None:
     if create:
         try:
             with st.spinner("Saving the report…"):
-                token = RunStore().save(cur.report.to_json(), created_by=name.strip() or "an admin",
-                                        ttl_days=int(days), mask=mask)
-        except (sqlite3.Error, OSError) as error:
+                who = team.creator() if signed_in else {"created_by": name.strip() or "an admin"}
+                token = RunStore().save(cur.report.to_json(), ttl_days=int(days), mask=mask,
+                                        name=f"Share link: {cur.label}", **who)
+        except (StoreError, OSError) as error:
             LOG.error("could not save a shared report: %s", error)
             st.error("The report could not be saved for sharing; try again later.")
         else:
@@ -584,10 +606,28 @@ def share_panel(cur: Current) -> None:
             st.caption("This link no longer opens anything.")
             continue
         st.code(f"{app_url()}?run={share['token']}", language=None, wrap_lines=True)
+        if signed_in:
+            openings_caption(run_id(share["token"]))
         if st.button("Revoke this link", key=f"revoke_{share['token'][:12]}_{index}", icon=":material/link_off:"):
             RunStore().revoke(share["token"])
             share["revoked"] = True
             st.rerun()
+
+
+def openings_caption(run_id: str) -> None:
+    """Who opened a link this person shared, and when."""
+    from diagnostics.store import RunStore
+
+    try:
+        opened = RunStore().openings(run_id)
+    except StoreError as error:
+        LOG.warning("could not read who opened a link: %s", error)
+        return
+    if not opened:
+        st.caption("Not opened by anyone yet.")
+        return
+    st.caption("Opened by " + "; ".join(f"{md(opening.name)} on {md(when(opening.opened_at))}"
+                                        for opening in opened[:20]))
 
 
 def export_panel(cur: Current) -> None:

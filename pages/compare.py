@@ -1,14 +1,13 @@
 """Compare: did the fix work? Two runs (or the current report and a new upload) side by side, by cause and queue."""
 
-import sqlite3
-
 import pandas as pd
 import streamlit as st
 
 from diagnostics import app_state, charts, pipeline
 from diagnostics.compare import RULE_TAKES_NEW_MAIL, SAME_PERIOD, compare, verdict, without_subjects
 from diagnostics.errors import DiagnosisError, SnapshotError
-from diagnostics.store import RunStore
+from diagnostics.store import RunStore, StoreError, run_id
+from pages import _team as team
 from pages import _ui as ui
 
 ui.routed("compare")
@@ -22,18 +21,24 @@ st.title("Compare two runs")
 
 
 def _open_shared(token: str) -> dict | None:
+    """The comparison behind a link, when it is one and this person may open it (else None: one message)."""
     try:
+        run = RunStore().lookup(token)
+        if run is None or run.kind != "comparison" or not team.may_open(run):
+            return None
+        team.record_open(token, run)
         run = RunStore().load(token)
-    except (sqlite3.Error, OSError) as error:
+    except (StoreError, OSError) as error:
         ui.LOG.warning("could not open a shared comparison: %s", error)
         return None
-    return run.report if run is not None and run.kind == "comparison" else None
+    return run.report if run is not None else None
 
 
 def _choices(cur: ui.Current | None) -> dict[str, str]:
-    """Kept runs, oldest first, then the current report: the defaults compare the oldest with the newest."""
-    options = {run["token"]: f"Kept run: {run['name']} ({run['created']})"
-               for run in st.session_state.get(ui.KEPT_RUNS, []) if run["kind"] == "report"}
+    """Kept runs, newest first, then the current report: by default the last kept run is *before* and the
+    current report *after*."""
+    options = {run.run_id: f"Kept run: {run.name} ({ui.when(run.created_at)})"
+               for run in team.kept_runs() if run.kind == "report"}
     if cur is not None:
         options[CURRENT_OPTION] = f"Current report: {cur.label}"
     return options
@@ -42,7 +47,7 @@ def _choices(cur: ui.Current | None) -> dict[str, str]:
 def _report_of(choice: str, cur: ui.Current | None) -> dict | None:
     if choice == CURRENT_OPTION:
         return cur.report.to_dict() if cur is not None else None
-    run = RunStore().load(choice)
+    run = team.load_kept(choice)
     return run.report if run is not None else None
 
 
@@ -150,22 +155,23 @@ def _evidence(result: dict) -> None:
 def _share(result: dict) -> None:
     with st.popover("Share this comparison", icon=":material/share:"):
         with st.form("share_comparison", border=False):
-            name = st.text_input("Your name or team", max_chars=80)
+            name = "" if team.person() is not None else st.text_input("Your name or team", max_chars=80)
             mask = st.checkbox("Mask email addresses and subjects")
             days = st.number_input("Link expires after (days)", min_value=1, max_value=365, value=30)
             create = st.form_submit_button("Create share link", type="primary", icon=":material/link:")
         if create:
             try:
                 shared = without_subjects(result) if mask else result
-                token = RunStore().save(shared, created_by=name.strip() or "an admin", ttl_days=int(days),
-                                        mask=mask, name="comparison", kind="comparison")
-            except (sqlite3.Error, OSError) as error:
+                who = team.creator() if team.person() is not None else {"created_by": name.strip() or "an admin"}
+                token = RunStore().save(shared, ttl_days=int(days), mask=mask, name="comparison",
+                                        kind="comparison", browser_key=team.this_browser() or "", **who)
+            except (StoreError, OSError) as error:
                 ui.LOG.error("could not share a comparison: %s", error)
                 st.error("The comparison could not be saved for sharing; try again later.")
             else:
                 st.session_state.setdefault(ui.KEPT_RUNS, []).append({
-                    "token": token, "name": "comparison", "kind": "comparison", "days": int(days),
-                    "created": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M")})
+                    "token": token, "run_id": run_id(token), "name": "comparison", "kind": "comparison",
+                    "days": int(days), "created": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")})
                 st.code(f"{ui.app_url()}compare?compare={token}", language=None, wrap_lines=True)
 
 

@@ -67,6 +67,23 @@ def hostile_zip() -> bytes:
     return zip_folder(BASIC, _hostile)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the test session (per xdist worker), stopped and deleted at the end."""
+    from postgres_server import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty store on each back end: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    return request.getfixturevalue("postgres").database()
+
+
 @pytest.fixture
 def store_path(tmp_path, monkeypatch) -> Path:
     """A fresh share store for the test (the app reads DIAGNOSTICS_STORE)."""
@@ -90,15 +107,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+SERVE = TESTS.parent / "serve.py"  # the app as `make run` serves it: with the browser-key cookie
+
+
 @contextlib.contextmanager
-def streamlit_server(store: Path, log_path: Path, **env: str):
-    """``streamlit run`` of the app on a free loopback port until the block ends; yields its address."""
-    port = free_port()
+def streamlit_server(store: Path | str, log_path: Path, *, secrets: Path | None = None, port: int | None = None,
+                     **env: str):
+    """``streamlit run serve.py`` on a free loopback port until the block ends; yields its address.
+
+    ``store`` is a SQLite file or a database URL; ``secrets`` a secrets.toml (e.g. an ``[auth]`` section)."""
+    port = port or free_port()
+    options = ["--secrets.files", str(secrets)] if secrets else []
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
+            [sys.executable, "-m", "streamlit", "run", str(SERVE), "--server.port", str(port), "--server.address",
              "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=APP.parent,
+             "--browser.gatherUsageStats", "false", *options], cwd=APP.parent,
             env={**os.environ, "DIAGNOSTICS_STORE": str(store), **env}, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -59,7 +59,7 @@ def test_keep_a_run_compare_with_an_upload_and_share_it(basic_zip):
     at.switch_page("pages/compare.py").run()
     no_exception(at)
     before = at.selectbox(key="compare_before")
-    assert "Kept run: fourth coffee before" in before.options[before.value]  # the default: oldest kept run
+    assert "Kept run: fourth coffee before" in before.options[before.value]  # the default: the last kept run
     after = zip_folder(BASIC, sales_converted)
     at.file_uploader(key="compare_upload").set_value([("after.zip", after, "application/zip")])
     next(button for button in at.button if button.label == "Compare").click()
@@ -103,3 +103,18 @@ def test_runs_page_on_the_demo_starts_empty_and_deletes_what_it_kept():
     next(button for button in at.button if button.label == "Delete this run").click()
     at.run()
     assert any("No run kept yet" in item.value for item in at.caption)
+
+
+def test_compare_takes_the_last_kept_run_as_before_and_the_current_report_as_after():
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    keep_current(at, "monday")
+    keep_current(at, "tuesday")
+    at.switch_page("pages/runs.py").run()
+    listed = [item.value for item in at.markdown if "· Report ·" in item.value]
+    assert [text.split("**")[1] for text in listed] == ["tuesday", "monday"]  # newest first
+    assert any("kept in this session only" in item.value for item in at.markdown)  # no browser key here
+    at.switch_page("pages/compare.py").run()
+    no_exception(at)
+    before, after = at.selectbox(key="compare_before"), at.selectbox(key="compare_after")
+    assert before.options[before.value].startswith("Kept run: tuesday")
+    assert after.options[after.value].startswith("Current report:")

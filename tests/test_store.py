@@ -1,11 +1,14 @@
-"""The store of shared reports: round trip, expiry, revocation, masking, crash safety and concurrency."""
+"""The store of shared reports on SQLite and PostgreSQL: round trip, expiry, revocation, masking, crash safety,
+concurrency, the upgrade of older files, and who made and opened a run."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,12 +21,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from conftest import BASIC, TESTS
 
 from diagnostics.demo import demo_files
 from diagnostics.evaluate import diagnose
 from diagnostics.snapshot import load_snapshot, load_uploaded
-from diagnostics.store import HIDDEN_SUBJECT, RunStore, SharedRun, mask_report
+from diagnostics.store import HIDDEN_SUBJECT, RunStore, SharedRun, StoreError, mask_report, store_url
 
 QUEUE = "7b6f0a0e-1d2c-4c7e-9d7e-2f1f1b8c0a11"
 
@@ -72,15 +76,24 @@ class Clock:
         return self.now
 
 
-def row_count(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+def rows(url: str, sql: str, **params: object) -> list[tuple]:
+    """Rows read straight from the store's database (SQLite file or PostgreSQL), not through RunStore."""
+    engine = sa.create_engine(store_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as db:
+            return [tuple(row) for row in db.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def row_count(url: str) -> int:
+    return rows(url, "SELECT count(*) FROM runs")[0][0]
 
 
 # --- round trip, expiry, revocation ---------------------------------------------------------------
 
-def test_round_trip(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_round_trip(store_url: str) -> None:
+    store = RunStore(store_url)
     report = small_report()
     token = store.save(report, created_by="dana@fourthcoffee.com")
     run = store.load(token)
@@ -93,20 +106,29 @@ def test_round_trip(tmp_path: Path) -> None:
     assert len(token) >= 32 and token.replace("-", "").replace("_", "").isalnum()
 
 
-def test_report_is_stored_compressed_and_the_token_is_not_stored(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite"
-    store = RunStore(path)
+def test_report_is_stored_compressed_and_no_token_or_key_is_stored(store_url: str, tmp_path: Path,
+                                                                     request: pytest.FixtureRequest) -> None:
+    store = RunStore(store_url)
     report = small_report()
-    token = store.save(report, created_by="dana")
-    with sqlite3.connect(path) as db:
-        (blob,) = db.execute("SELECT report FROM runs").fetchone()
+    browser_key = "browser-key-" + "k" * 40
+    token = store.save(report, created_by="dana", browser_key=browser_key)
+    store.record_open(token, name="Sam", oid="oid-sam", tid="tenant-a")
+    ((blob,),) = rows(store_url, "SELECT report FROM runs")
     assert orjson.loads(zlib.decompress(blob)) == report
-    for file in tmp_path.iterdir():
-        assert token.encode() not in file.read_bytes()
+    if store_url.startswith("sqlite"):
+        files = list(tmp_path.iterdir())
+    else:  # every file of the server: tables, indexes and the write-ahead log
+        server = request.getfixturevalue("postgres")
+        server.checkpoint()
+        files = [path for path in server.data_dir.rglob("*") if path.is_file()]
+    assert files
+    for file in files:
+        data = file.read_bytes()
+        assert token.encode() not in data and browser_key.encode() not in data, file
 
 
-def test_tokens_differ(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_tokens_differ(store_url: str) -> None:
+    store = RunStore(store_url)
     tokens = {store.save(small_report(), created_by="dana") for _ in range(50)}
     assert len(tokens) == 50
 
@@ -117,8 +139,46 @@ def test_location_from_environment_and_folder_created(tmp_path: Path, monkeypatc
     token = RunStore().save(small_report(), created_by="dana")
     assert path.is_file()
     assert RunStore(path).load(token) is not None
+    assert RunStore(f"sqlite:///{path}").load(token) is not None  # the same file named by a URL
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_postgresql_from_environment(postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = postgres.database()
+    monkeypatch.setenv("DIAGNOSTICS_STORE", url)
+    store = RunStore()
+    token = store.save(small_report(), created_by="dana")
+    assert store.path is None and store.location.endswith(url.removeprefix("postgresql:"))
+    assert RunStore(url.replace("postgresql://", "postgres://")).load(token).report == small_report()
+
+
+@pytest.mark.parametrize(("where", "driver"), [("runs.sqlite", "sqlite"), ("sqlite:///data/runs.sqlite", "sqlite"),
+                                              ("postgresql://app:secret@db.internal/runs", "postgresql+psycopg"),
+                                              ("postgresql+psycopg2://app@db/runs", "postgresql+psycopg")])
+def test_store_url(where: str, driver: str) -> None:
+    url = store_url(where)
+    assert url.drivername == driver
+    if driver == "sqlite":
+        assert url.database.endswith("runs.sqlite")
+    else:
+        assert "secret" not in RunStore(where).location
+
+
+@pytest.mark.parametrize("where", ["mysql://app@db/runs", "sqlite://", "sqlite:///:memory:"])
+def test_other_databases_are_refused(where: str) -> None:
+    with pytest.raises(ValueError, match="DIAGNOSTICS_STORE"):
+        RunStore(where)
+
+
+def test_an_unreachable_database_is_a_store_error() -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = RunStore(f"postgresql://nobody@127.0.0.1:{port}/runs")
+    with pytest.raises(StoreError) as caught:
+        store.save(small_report(), created_by="dana")
+    assert isinstance(caught.value, sqlite3.Error)  # what callers of the SQLite-only store caught
 
 
 def test_default_location_under_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,29 +190,29 @@ def test_default_location_under_working_directory(tmp_path: Path, monkeypatch: p
     assert (tmp_path / "data" / "runs.sqlite").is_file()
 
 
-def test_expired_run_is_gone_and_purged(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite"
+def test_expired_run_is_gone_and_purged(store_url: str) -> None:
     clock = Clock()
-    store = RunStore(path, clock=clock)
+    store = RunStore(store_url, clock=clock)
     token = store.save(small_report(), created_by="dana", ttl_days=30)
+    store.record_open(token, name="Sam", oid="oid-sam", tid="tenant-a")
     clock.now += timedelta(days=29, hours=23)
     assert store.load(token) is not None
     clock.now += timedelta(hours=1)
     assert store.load(token) is None
-    assert row_count(path) == 0  # purged on access, not merely hidden
+    assert row_count(store_url) == 0  # purged on access, not merely hidden
+    assert rows(store_url, "SELECT count(*) FROM opens") == [(0,)]  # and who opened it with it
 
 
-def test_ttl_zero_expires_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite"
-    store = RunStore(path)
+def test_ttl_zero_expires_at_once(store_url: str) -> None:
+    store = RunStore(store_url)
     token = store.save(small_report(), created_by="dana", ttl_days=0)
     assert store.load(token) is None
-    assert row_count(path) == 0
+    assert row_count(store_url) == 0
 
 
-def test_purge_expired_counts_only_expired(tmp_path: Path) -> None:
+def test_purge_expired_counts_only_expired(store_url: str) -> None:
     clock = Clock()
-    store = RunStore(tmp_path / "runs.sqlite", clock=clock)
+    store = RunStore(store_url, clock=clock)
     short = [store.save(small_report(), created_by="a", ttl_days=1) for _ in range(3)]
     keep = store.save(small_report(), created_by="b", ttl_days=7)
     clock.now += timedelta(days=2)
@@ -162,13 +222,13 @@ def test_purge_expired_counts_only_expired(tmp_path: Path) -> None:
     assert store.load(keep) is not None
 
 
-def test_negative_ttl_is_refused(tmp_path: Path) -> None:
+def test_negative_ttl_is_refused(store_url: str) -> None:
     with pytest.raises(ValueError):
-        RunStore(tmp_path / "runs.sqlite").save(small_report(), created_by="dana", ttl_days=-1)
+        RunStore(store_url).save(small_report(), created_by="dana", ttl_days=-1)
 
 
-def test_revoke(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_revoke(store_url: str) -> None:
+    store = RunStore(store_url)
     token = store.save(small_report(), created_by="dana")
     other = store.save(small_report("other"), created_by="dana")
     assert store.revoke(token) is True
@@ -178,21 +238,113 @@ def test_revoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("token", ["", "nope", "x" * 43, "a" * 5000, "../../etc/passwd", "' OR 1=1 --", None, 42])
-def test_unknown_or_malformed_token(tmp_path: Path, token: object) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_unknown_or_malformed_token(store_url: str, token: object) -> None:
+    store = RunStore(store_url)
     store.save(small_report(), created_by="dana")
     assert store.load(token) is None  # type: ignore[arg-type]
+    assert store.lookup(token) is None  # type: ignore[arg-type]
     assert store.revoke(token) is False  # type: ignore[arg-type]
-    assert row_count(tmp_path / "runs.sqlite") == 1
+    assert row_count(store_url) == 1
 
 
-def test_damaged_row_reads_as_unknown(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite"
-    store = RunStore(path)
+def test_damaged_row_reads_as_unknown(store_url: str) -> None:
+    store = RunStore(store_url)
     token = store.save(small_report(), created_by="dana")
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE runs SET report = ?", (b"not zlib",))
+    rows(store_url, "UPDATE runs SET report = :junk RETURNING 1", junk=b"not zlib")
     assert store.load(token) is None
+
+
+# --- who made a run, who opened it, which browser kept it ------------------------------------------
+
+def test_creator_tenant_and_browser_listings(store_url: str) -> None:
+    store = RunStore(store_url)
+    dana = store.save(small_report("dana"), created_by="Dana", name="mine", creator_oid="oid-dana",
+                      creator_tid="tenant-a")
+    store.save(small_report("sam"), created_by="Sam", creator_oid="oid-sam", creator_tid="tenant-a")
+    store.save(small_report("bo"), created_by="Bo", creator_oid="oid-bo", creator_tid="tenant-b")
+    kept = store.save(small_report("laptop"), created_by="a run kept in the app", browser_key="key-one")
+    store.save(small_report("elsewhere"), created_by="a run kept in the app", browser_key="key-two")
+    assert {run.created_by for run in store.list_runs(tenant="tenant-a")} == {"Dana", "Sam"}
+    assert [run.created_by for run in store.list_runs(tenant="tenant-b")] == ["Bo"]
+    mine = store.list_runs(browser_key="key-one")
+    assert len(mine) == 1 and store.load_run(mine[0].run_id).report["source"] == "laptop"
+    assert store.list_runs(browser_key="key-three") == [] and len(store.list_runs()) == 5
+    run = store.load(dana)
+    assert (run.creator_oid, run.creator_tid, run.name) == ("oid-dana", "tenant-a", "mine")
+    assert store.lookup(dana).run_id == run.run_id == store.load_run(run.run_id).run_id
+    assert store.load_run(run.run_id).token == ""  # opened by its id: no token to hand out
+    assert store.delete_run(mine[0].run_id) == 1 and store.load(kept) is None
+
+
+@pytest.mark.parametrize("run_id", ["", "zz", "0" * 12, "' OR 1=1 --", None, 7, "A" * 12])
+def test_unknown_run_ids(store_url: str, run_id: object) -> None:
+    store = RunStore(store_url)
+    store.save(small_report(), created_by="dana")
+    assert store.load_run(run_id) is None  # type: ignore[arg-type]
+    assert store.delete_run(run_id) == 0  # type: ignore[arg-type]
+    assert store.openings(run_id) == []  # type: ignore[arg-type]
+    assert row_count(store_url) == 1
+
+
+def test_openings_are_recorded_and_leave_with_the_run(store_url: str) -> None:
+    clock = Clock()
+    store = RunStore(store_url, clock=clock)
+    token = store.save(small_report(), created_by="Dana", creator_oid="oid-dana", creator_tid="tenant-a")
+    other = store.save(small_report(), created_by="Dana")
+    store.record_open(token, name="Sam", oid="oid-sam", tid="tenant-a")
+    clock.now += timedelta(hours=1)
+    store.record_open(token, name="Kim", oid="oid-kim", tid="tenant-a")
+    store.record_open(other, name="Sam", oid="oid-sam", tid="tenant-a")
+    run_id = store.lookup(token).run_id
+    clock.now += timedelta(hours=1)
+    store.record_run_open(run_id, name="Lee", oid="oid-lee", tid="tenant-a")  # opened from a list, by its id
+    opened = store.openings(run_id)
+    assert [(opening.name, opening.oid) for opening in opened] == [("Lee", "oid-lee"), ("Kim", "oid-kim"),
+                                                                   ("Sam", "oid-sam")]
+    assert opened[1].opened_at == "2026-11-20T10:00:00Z"
+    assert store.revoke(token)
+    assert store.openings(run_id) == [] and len(store.openings(store.lookup(other).run_id)) == 1
+
+
+# --- a store file written by an earlier version ------------------------------------------------------
+
+FIRST_RELEASE = """
+CREATE TABLE runs (token_hash BLOB PRIMARY KEY, report BLOB NOT NULL, created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, masked INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX runs_expiry ON runs (expires_at);
+"""
+WITH_NAMES = """
+CREATE TABLE IF NOT EXISTS runs (token_hash BLOB PRIMARY KEY, report BLOB NOT NULL, created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, masked INTEGER NOT NULL, name TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'report') WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_expiry ON runs (expires_at);
+"""
+
+
+@pytest.mark.parametrize("schema", [FIRST_RELEASE, WITH_NAMES], ids=["first-release", "with-names"])
+def test_a_file_of_an_earlier_version_opens_and_gains_the_new_columns(tmp_path: Path, schema: str) -> None:
+    path = tmp_path / "runs.sqlite"
+    token = "t" * 43
+    with sqlite3.connect(path) as db:  # written as that version wrote it, WAL included
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+        db.execute("INSERT INTO runs (token_hash, report, created_by, created_at, expires_at, masked) "
+                   "VALUES (?, ?, 'Dana', '2026-11-01T09:00:00Z', '2999-01-01T00:00:00Z', 0)",
+                   (hashlib.sha256(token.encode()).digest(), zlib.compress(orjson.dumps(small_report()))))
+    db.close()
+    store = RunStore(path)
+    run = store.load(token)
+    assert run.report == small_report() and (run.name, run.kind, run.creator_tid) == ("", "report", "")
+    assert [info.created_by for info in store.list_runs()] == ["Dana"]
+    new = store.save(small_report("new"), created_by="Sam", creator_oid="oid-sam", creator_tid="tenant-a")
+    assert store.list_runs(tenant="tenant-a")[0].run_id == store.lookup(new).run_id
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(runs)")}
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    assert {"name", "kind", "creator_oid", "creator_tid", "browser_hash"} <= columns
+    assert {"runs_expiry", "runs_tenant", "runs_browser"} <= indexes
 
 
 # --- masking ----------------------------------------------------------------------------------------
@@ -281,21 +433,20 @@ def test_mask_sample_report() -> None:
                   | {email["subject"] for email in report["emails"]})
 
 
-def test_save_masked(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_save_masked(store_url: str) -> None:
+    store = RunStore(store_url)
     report = small_report()
     token = store.save(report, created_by="dana", mask=True)
     run = store.load(token)
     assert run.masked is True and run.report == mask_report(report)
     assert_hidden(run.report, {"jo.smith@tailspin.com", "Printer on fire"})
-    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
-        (blob,) = db.execute("SELECT report FROM runs").fetchone()
+    ((blob,),) = rows(store_url, "SELECT report FROM runs")
     assert b"Printer on fire" not in zlib.decompress(blob)  # never written unmasked
 
 
 @pytest.mark.parametrize("mask", [False, True])
-def test_a_report_already_written_as_json_is_kept_the_same(tmp_path: Path, mask: bool) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_a_report_already_written_as_json_is_kept_the_same(store_url: str, mask: bool) -> None:
+    store = RunStore(store_url)
     written = diagnose(load_snapshot(BASIC)).to_json()
     as_dict = orjson.loads(written)
     run = store.load(store.save(written, created_by="dana", mask=mask))
@@ -303,23 +454,20 @@ def test_a_report_already_written_as_json_is_kept_the_same(tmp_path: Path, mask:
     assert run.masked is mask
 
 
+
 # --- durability ---------------------------------------------------------------------------------------
 
 WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
+import sqlalchemy as sa
 import diagnostics.store as store_module
 from test_store import big_report
 
-connect = store_module.sqlite3.connect
-
-def traced_connect(*args, **kwargs):
-    db = connect(*args, **kwargs)
-    db.set_trace_callback(lambda sql: sql.startswith("INSERT") and print("insert", flush=True))
-    return db
-
-store_module.sqlite3.connect = traced_connect
 store = store_module.RunStore(sys.argv[1])
+engine = store_module._engine(store.url)
+sa.event.listen(engine, "before_cursor_execute",
+                lambda conn, cursor, sql, *rest: sql.startswith("INSERT") and print("insert", flush=True))
 seed = int(sys.argv[3])
 while True:
     token = store.save(big_report(seed), created_by=f"writer-{seed}")
@@ -328,9 +476,9 @@ while True:
 """
 
 
-def _kill_writer_mid_save(path: Path, first_seed: int, delay: float) -> tuple[dict[int, str], int]:
+def _kill_writer_mid_save(url: str, first_seed: int, delay: float) -> tuple[dict[int, str], int]:
     """Run a writer until it has saved a report and started the next, then SIGKILL it."""
-    child = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(TESTS), str(first_seed)],
+    child = subprocess.Popen([sys.executable, "-c", WRITER, url, str(TESTS), str(first_seed)],
                              stdout=subprocess.PIPE, text=True, cwd=TESTS.parent)
     saved: dict[int, str] = {}
     inserts = 0
@@ -350,29 +498,29 @@ def _kill_writer_mid_save(path: Path, first_seed: int, delay: float) -> tuple[di
         child.wait(timeout=30)
         child.stdout.close()
     assert child.returncode == -signal.SIGKILL
+    assert inserts == 2, "the writer never reached its second save"
     return saved, first_seed + 1  # the seed whose save was interrupted
 
 
-def test_writer_killed_mid_save_leaves_whole_reports(tmp_path: Path) -> None:
-    path = tmp_path / "runs.sqlite"
+def test_writer_killed_mid_save_leaves_whole_reports(store_url: str) -> None:
     rng = random.Random(7)
     tokens: dict[int, str] = {}
     interrupted_seeds: set[int] = set()  # each may or may not have committed before its kill
     interrupted_absent = 0
     for round_ in range(3):
         delay = 0 if round_ == 0 else rng.uniform(0, 0.015)  # at once: surely before the commit ends
-        saved, interrupted = _kill_writer_mid_save(path, round_ * 10, delay)
+        saved, interrupted = _kill_writer_mid_save(store_url, round_ * 10, delay)
         tokens.update(saved)
         interrupted_seeds.add(interrupted)
-        with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            rows = db.execute("SELECT created_by, report FROM runs").fetchall()
-        seeds = {int(created_by.removeprefix("writer-")) for created_by, _ in rows}
+        if store_url.startswith("sqlite"):
+            assert rows(store_url, "PRAGMA integrity_check") == [("ok",)]
+        found = rows(store_url, "SELECT created_by, report FROM runs")
+        seeds = {int(created_by.removeprefix("writer-")) for created_by, _ in found}
         assert set(tokens) <= seeds <= set(tokens) | interrupted_seeds
         interrupted_absent += interrupted not in seeds
-        for created_by, blob in rows:  # every row is whole, including one committed just before the kill
+        for created_by, blob in found:  # every row is whole, including one committed just before the kill
             assert orjson.loads(zlib.decompress(blob)) == big_report(int(created_by.removeprefix("writer-")))
-    store = RunStore(path)
+    store = RunStore(store_url)
     for seed, token in tokens.items():
         assert store.load(token).report == big_report(seed)
     assert interrupted_absent > 0  # at least one kill really landed before the commit finished
@@ -380,8 +528,8 @@ def test_writer_killed_mid_save_leaves_whole_reports(tmp_path: Path) -> None:
 
 # --- concurrency --------------------------------------------------------------------------------------
 
-def test_twenty_threads_save_and_load(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_twenty_threads_save_and_load(store_url: str) -> None:
+    store = RunStore(store_url)
     start = threading.Barrier(20)
     everything: dict[str, dict] = {}
     lock = threading.Lock()
@@ -406,7 +554,7 @@ def test_twenty_threads_save_and_load(tmp_path: Path) -> None:
     with ThreadPoolExecutor(20) as pool:
         results = [item for items in pool.map(work, range(20)) for item in items]
     assert len(results) == 200 and len({token for token, _ in results}) == 200
-    assert row_count(tmp_path / "runs.sqlite") == 200
+    assert row_count(store_url) == 200
     for token, report in results:
         assert store.load(token).report == report
 
