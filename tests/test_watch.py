@@ -8,7 +8,6 @@ posts to (``json://``), so what is asserted is what a Teams or Slack channel wou
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from dataverse_standin import TOKEN, Fault, StandIn
+from sqlalchemy.engine import Connection
 
 from diagnostics import cli, watch
 from diagnostics.dataverse import org_root
@@ -272,21 +272,6 @@ def test_a_round_stuck_for_hours_is_alerted(server, receiver, env):
     assert outcome.exit_code == 1 and "is still running" in receiver.posts[0]["message"]
 
 
-class _Interrupted:
-    """A store connection that is interrupted (Ctrl+C, SIGTERM) once the run's row is in, before the commit."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def execute(self, sql: str, *args: object):
-        if sql.startswith("INSERT INTO watch_state"):
-            raise KeyboardInterrupt
-        return self.db.execute(sql, *args)
-
-    def __getattr__(self, name: str):
-        return getattr(self.db, name)
-
-
 def test_an_interrupted_round_keeps_nothing(server, receiver, env, monkeypatch):
     from diagnostics import store as store_module
 
@@ -296,7 +281,15 @@ def test_an_interrupted_round_keeps_nothing(server, receiver, env, monkeypatch):
     _deactivate(server, HELPDESK_RULE)
     pulls_before = set(Path(tempfile.gettempdir()).glob("watch-*"))
     with monkeypatch.context() as patch:
-        patch.setattr(store_module._Connection, "__enter__", lambda self: _Interrupted(self.db))
+        execute = Connection.execute
+
+        def interrupted(connection: Connection, statement: object, *args: object, **kwargs: object) -> object:
+            """Interrupted (Ctrl+C, SIGTERM) once the run's row is in, before the commit."""
+            if getattr(statement, "table", None) is store_module.WATCH_STATE and statement.is_insert:
+                raise KeyboardInterrupt
+            return execute(connection, statement, *args, **kwargs)
+
+        patch.setattr(Connection, "execute", interrupted)
         with pytest.raises(KeyboardInterrupt):
             watch.run_round(watch.settings_from(server.url, days=3650, notify=None, drop=10, share_days=None,
                                                 mask_share=False, keep_days=14), store=store,
