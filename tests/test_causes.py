@@ -56,7 +56,7 @@ def test_registry_refuses_bad_definitions_and_duplicates():
     assert isinstance(dataclasses.replace(helpdesk, kind="by-design"), Cause)
     with pytest.raises(ValueError, match="id repeated"):
         _registry((*CAUSES, dataclasses.replace(helpdesk, order=99, seed_number=99, color="#000001")))
-    assert _registry(CAUSES) == CAUSES
+    assert _registry(tuple(CAUSES)) == tuple(CAUSES)
 
 
 def test_healthy_environment_explains_nothing_and_says_where_to_look():
