@@ -166,7 +166,7 @@ def test_auto_submitted_and_exchange_rule_markers_still_make_it_automatic(run: R
 def test_scl_9_delivered_to_the_inbox_by_safe_senders_is_not_junk(run: Run) -> None:
     result = run(corpus("exchange-online-trusted-sender-scl9"))
     spam = result["spam"]
-    assert (spam["scl"], spam["junk"], spam["delivered_to"]) == (9, False, "Inbox")
+    assert (spam["scl"], spam["in_junk"], spam["delivered_to"]) == (9, False, "Inbox")
     assert spam["override"] == "TrustedSenderList"
     assert "dest:I: the mailbox delivered it to the Inbox (override OFR:TrustedSenderList; allow-list marks wl:1, " \
            "pcwl:1" in notes(result)
@@ -176,10 +176,10 @@ def test_scl_9_delivered_to_the_inbox_by_safe_senders_is_not_junk(run: Run) -> N
 def test_dest_j_or_no_mailbox_delivery_leaves_scl_9_junk(run: Run) -> None:
     raw = corpus("exchange-online-trusted-sender-scl9")
     spam = run(raw.replace("dest:I;OFR:TrustedSenderList;", "dest:J;"))["spam"]
-    assert (spam["junk"], spam["delivered_to"]) == (True, "Junk Email")
+    assert (spam["in_junk"], spam["delivered_to"]) == (True, "Junk Email")
     without = raw.replace("X-Microsoft-Antispam-Mailbox-Delivery:\n", "X-Other:\n")
     result = run(without)
-    assert (result["spam"]["junk"], result["spam"]["delivered_to"]) == (True, None)
+    assert (result["spam"]["in_junk"], result["spam"]["delivered_to"]) == (True, None)
     assert "Exchange Online Protection classed it as spam (SFV:SPM" in notes(result)
 
 
@@ -187,7 +187,7 @@ def test_dest_j_or_no_mailbox_delivery_leaves_scl_9_junk(run: Run) -> None:
 
 def test_outbound_spam_verdict_is_not_the_receivers_junk(run: Run) -> None:
     result = run(corpus("exchange-online-outbound-spam-to-onprem"))
-    assert (result["spam"]["dir"], result["spam"]["sfv"], result["spam"]["junk"]) == ("OUT", "SPM", False)
+    assert (result["spam"]["dir"], result["spam"]["sfv"], result["spam"]["in_junk"]) == ("OUT", "SPM", False)
     assert "outbound filter" in result["spam"]["verdict_by"]
     assert "DIR:OUT (SFV:SPM, CAT:OSPM, SCL 5): that is the sending organisation's outbound spam filter" \
         in notes(result)
@@ -196,7 +196,7 @@ def test_outbound_spam_verdict_is_not_the_receivers_junk(run: Run) -> None:
 
 def test_the_same_report_inbound_is_the_receivers_junk(run: Run) -> None:
     result = run(corpus("exchange-online-outbound-spam-to-onprem").replace("DIR:OUT;", "DIR:INB;"))
-    assert result["spam"]["junk"] is True
+    assert result["spam"]["in_junk"] is True
     assert result["spam"]["junk_reason"] == "SFV:SPM, marked as spam by spam filtering"
     assert "Exchange Online Protection classed it as spam" in notes(result) and "DIR:OUT" not in notes(result)
 
@@ -205,7 +205,7 @@ def test_the_same_report_inbound_is_the_receivers_junk(run: Run) -> None:
 
 def test_scl_9_beside_kaspersky_names_kaspersky_not_exchange_online_protection(run: Run) -> None:
     result = run(corpus("kaspersky-gateway-onprem"))
-    assert (result["spam"]["scl"], result["spam"]["junk"]) == (9, True)
+    assert (result["spam"]["scl"], result["spam"]["in_junk"]) == (9, True)
     assert result["spam"]["other_filters"] == {"X-KLMS-AntiSpam-Status": "spam"}
     assert "Kaspersky Linux Mail Security" in result["spam"]["verdict_by"]
     assert "Exchange Online Protection classed it" not in notes(result)
@@ -287,3 +287,12 @@ def test_failed_authentication_to_junk_or_unknown_folder(run: Run) -> None:
     allowed = notes(run(raw.replace("SFV:SKN", "SFV:NSPM").replace("SCL:-1", "SCL:1")
                         .replace("X-MS-Exchange-Organization-Rules-Execution-History", "X-Other")))
     assert "the headers do not show which" in allowed
+
+
+def test_the_contract_junk_field_stays_as_the_contract_writes_it():
+    """``spam.junk`` keeps the contract's rule (SCL 5 or more, SFV SPM/SKS/SKB/BLK) even where the mailbox put the
+    message in the Inbox or the report is the sender's outbound one; ``in_junk`` says where it went."""
+    trusted = analyse_headers(corpus("exchange-online-trusted-sender-scl9"))["spam"]
+    outbound = analyse_headers(corpus("exchange-online-outbound-spam-to-onprem"))["spam"]
+    assert (trusted["junk"], trusted["in_junk"]) == (True, False)
+    assert (outbound["junk"], outbound["in_junk"]) == (True, False)

@@ -9,6 +9,7 @@ from ..cause_view import words_of
 from ..causes import BY_ID
 from .model import Mailbox, ParsedHeaders
 from .received import host
+from .spam import contract_junk
 
 
 def headers_json(parsed: ParsedHeaders) -> dict:
@@ -40,7 +41,9 @@ def headers_json(parsed: ParsedHeaders) -> dict:
 def _spam_json(parsed: ParsedHeaders) -> dict:
     verdict = parsed.spam
     return {"scl": parsed.scl, "sfv": parsed.sfv, "cat": parsed.antispam.get("CAT"),
-            "junk": verdict.junk, "junk_reason": verdict.reason, "verdict_by": verdict.by,
+            "junk": contract_junk(parsed.antispam),
+            # where the message really went, read with dest, DIR and the other filters (our reading, see spam.py)
+            "in_junk": verdict.junk, "junk_reason": verdict.reason, "verdict_by": verdict.by,
             "bcl": parsed.antispam.get("BCL"), "dir": parsed.antispam.get("DIR"), "dest": parsed.antispam.get("DEST"),
             "delivered_to": verdict.delivered_to, "override": verdict.override,
             "mailbox_delivery": parsed.mailbox_delivery, "other_filters": parsed.other_filters,
@@ -89,7 +92,7 @@ def spam_summary(spam: dict) -> str | None:
     if not parts:
         return None
     where = f", delivered to {spam['delivered_to']}" if spam.get("delivered_to") else ""
-    return ", ".join(parts) + (f": junk ({spam['junk_reason']})" if spam.get("junk") else ": not junk") + where
+    return ", ".join(parts) + (f": junk ({spam['junk_reason']})" if spam.get("in_junk") else ": not junk") + where
 
 
 def authentication_summary(entry: dict) -> str:
@@ -192,7 +195,7 @@ def spam_rows(spam: dict) -> list[dict]:
     rows += [{"Field": name, "Value": value, "Meaning": "another filter's verdict"}
              for name, value in (spam.get("other_filters") or {}).items()]
     if rows:
-        rows.append({"Field": "Junk", "Value": "yes" if spam.get("junk") else "no",
+        rows.append({"Field": "Junk", "Value": "yes" if spam.get("in_junk") else "no",
                      "Meaning": spam.get("junk_reason") or "not classed as spam"})
     if spam.get("verdict_by"):
         rows.append({"Field": "Verdict by", "Value": spam["verdict_by"], "Meaning": "whose verdict the rows show"})

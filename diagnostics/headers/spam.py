@@ -71,6 +71,13 @@ def read_verdict(antispam: dict[str, str], report_present: bool, delivery: dict[
     return SpamVerdict(filter_reason is not None, filter_reason, by, None, override, filter_reason, outbound_reason)
 
 
+def contract_junk(antispam: dict[str, str]) -> bool:
+    """The contract's ``spam.junk``, as written there: SCL 5 or more, or SFV SPM, SKS, SKB or BLK. It ignores
+    ``dest``, ``DIR`` and whose filter set the SCL; ``in_junk`` (``read_verdict``) is where the message went."""
+    level = scl_of(antispam)
+    return (level is not None and level >= JUNK_SCL) or antispam.get("SFV", "").upper() in JUNK_VERDICTS
+
+
 def scl_of(antispam: dict[str, str]) -> int | None:
     value = antispam.get("SCL", "")
     return int(value) if re.fullmatch(r"-?\d{1,3}", value) else None
