@@ -106,6 +106,9 @@ def release_parse_memory() -> None:
 _POOL_SWITCH = threading.Lock()
 
 
+JEMALLOC_DECAY_MS = 1000  # Arrow's own default for its jemalloc arenas
+
+
 @contextlib.contextmanager
 def writer_memory() -> Iterator[None]:
     """Arrow's jemalloc as the process's pool while the JSON writer runs, where there is one. The system's pool
@@ -121,9 +124,14 @@ def writer_memory() -> Iterator[None]:
     with _POOL_SWITCH:
         previous = pa.default_memory_pool()
         pa.set_memory_pool(pool)
+        # Pages freed while writing go back at once: the writer's columns are short-lived and large, and jemalloc's
+        # default decay kept them (200,000 emails, lean bench: peak RSS 905 MB, with decay 0 about 750 MB, for
+        # 0.05 s more CPU). The parse pool keeps Arrow's default decay.
+        pa.jemalloc_set_decay_ms(0)
         try:
             yield
         finally:
+            pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)
             pa.set_memory_pool(previous)
 
 
