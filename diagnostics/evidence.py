@@ -126,11 +126,13 @@ def values_json(values: dict[str, pd.Series | str], index: pd.Index) -> pd.Serie
 def rows(frame: pd.DataFrame, code: Code, values: dict[str, pd.Series | str], *, about_id: pd.Series | None = None,
          about_name: pd.Series | str | None = None, queue: str | None = "queueid") -> pd.DataFrame:
     """Evidence rows of ``code`` for the rows of ``frame`` (its ``activityid``, or none for a finding)."""
-    index = frame.index
-    missing = pd.Series(pd.NA, index=index, dtype="str")
     unknown = set(code.fields) - set(values)
     if unknown:
         raise KeyError(f"evidence code {code.code!r}: no value for {sorted(unknown)}")
+    if not len(frame.index):  # most checks find nothing: no columns to build
+        return empty_rows()
+    index = frame.index
+    missing = pd.Series(pd.NA, index=index, dtype="str")
     name = code.group if code.about == SENDERS else about_name
     return pd.DataFrame({
         "activityid": frame.get("activityid", missing),

@@ -12,9 +12,11 @@ By-design causes (a reply appended to its case) are never a thing to fix: their 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from .causes import BY_ID, CAUSES
@@ -38,8 +40,8 @@ def build(report: Report, snapshot: object | None = None) -> list[dict]:
     rows = pd.concat([_finding_rows(report), _cause_rows(report)], ignore_index=True)
     if rows.empty:
         return []
-    rows["thing"] = _things(rows)
-    entries = _entries(rows, report)
+    codes, things = _things(rows)
+    entries = _entries(rows, codes, things, report)
     plan = _ranked(entries, report.org_url)
     _set_finding_severities(report, plan)
     return plan
@@ -50,65 +52,70 @@ def _finding_rows(report: Report) -> pd.DataFrame:
     found = [(finding.get("id"), as_item(value))
              for finding in report.findings for value in finding.get("evidence", [])]
     found = [(cause, item) for cause, item in found if item.get("about")]
-    return pd.DataFrame({
-        "cause": [cause for cause, _ in found], "table": [item["about"]["table"] for _, item in found],
-        "record_id": [item["about"].get("id") for _, item in found],
-        "name": [item["about"].get("name") for _, item in found], "code": [item["code"] for _, item in found],
-        "text": [item["text"] for _, item in found], "values": [item["values"] for _, item in found],
-        "email": -1, "expected": False, "finding": True}, columns=_THING_COLUMNS)
+    texts = {"cause": [cause for cause, _ in found], "table": [item["about"]["table"] for _, item in found],
+             "record_id": [item["about"].get("id") for _, item in found],
+             "name": [item["about"].get("name") for _, item in found], "code": [item["code"] for _, item in found],
+             "text": [item["text"] for _, item in found],
+             "values": [orjson.dumps(item["values"]).decode() for _, item in found]}
+    return pd.DataFrame({**{name: pd.array(column, dtype="str") for name, column in texts.items()},
+                         "email": np.full(len(found), -1), "expected": False, "finding": True},
+                        columns=_THING_COLUMNS)
 
 
 def _cause_rows(report: Report) -> pd.DataFrame:
     """One row per evidence item of the faults of emails not converted, with its email (a code) and whether its
-    cause is on an expected queue (only those block the email)."""
+    cause is on an expected queue (only those block the email). Texts stay Arrow columns: no object per row."""
     causes, evidence = report.causes, report.evidence
     pending = report.emails.loc[report.emails["verdict"].eq("not-converted").fillna(False).to_numpy(dtype=bool),
                                 "activityid"]
     fault = (~is_by_design(causes)) & isin(causes["activityid"], pending).to_numpy()
     owners = evidence["row"].to_numpy(dtype=np.int64)
-    kept = evidence[fault[owners]] if len(causes) else evidence.iloc[:0]
+    kept = (evidence[fault[owners]] if len(causes) else evidence.iloc[:0]).reset_index(drop=True)
     owners = kept["row"].to_numpy(dtype=np.int64)
-    mine = causes.iloc[owners]
-    email_codes = pd.factorize(causes["activityid"])[0][owners]
-    table, record_id, name = _abouts(kept, mine, report)
+    cause = causes["cause"].iloc[owners].reset_index(drop=True).astype("str")
+    table, record_id, name = _abouts(kept, causes["queue"].iloc[owners].reset_index(drop=True), cause, report)
     return pd.DataFrame({
-        "cause": mine["cause"].to_numpy(dtype=object), "table": table, "record_id": record_id, "name": name,
-        "code": kept["code"].to_numpy(dtype=object), "text": kept["text"].to_numpy(dtype=object),
-        "values": kept["values"].to_numpy(dtype=object), "email": email_codes,
-        "expected": mine["expected"].fillna(True).to_numpy(dtype=bool), "finding": False}, columns=_THING_COLUMNS)
+        "cause": cause, "table": table, "record_id": record_id, "name": name, "code": kept["code"],
+        "text": kept["text"], "values": kept["values"], "email": pd.factorize(causes["activityid"])[0][owners],
+        "expected": causes["expected"].fillna(True).to_numpy(dtype=bool)[owners], "finding": False},
+        columns=_THING_COLUMNS)
 
 
-def _abouts(evidence: pd.DataFrame, causes: pd.DataFrame, report: Report) -> tuple[np.ndarray, ...]:
+def _abouts(evidence: pd.DataFrame, queue: pd.Series, cause: pd.Series,
+            report: Report) -> tuple[pd.Series, pd.Series, pd.Series]:
     """What each item is about; an item of a report saved before evidence said so is about its queue (or, with
     no queue, the cause's senders)."""
-    table = evidence["about_table"].to_numpy(dtype=object).copy()
-    record_id = evidence["about_id"].to_numpy(dtype=object).copy()
-    name = evidence["about_name"].to_numpy(dtype=object).copy()
-    unknown = pd.isna(table)
+    table, record_id, name = (evidence[column].astype("str") for column in ("about_table", "about_id", "about_name"))
+    unknown = table.isna()
     if unknown.any():
-        queues = causes["queue"].to_numpy(dtype=object)[unknown]
-        names = pd.Series(queues).map(report.queue_names()).to_numpy(dtype=object)
-        has_queue = ~pd.isna(queues)
-        table[unknown] = np.where(has_queue, "queues", SENDERS)
-        record_id[unknown] = np.where(has_queue, queues, None)
-        name[unknown] = np.where(has_queue, np.where(pd.isna(names), queues, names),
-                                 "senders of these emails (" + causes["cause"].to_numpy(dtype=object)[unknown] + ")")
+        has_queue = queue.notna()
+        queue_name = queue.map(report.queue_names()).astype("str").fillna(queue)
+        table = table.where(~unknown, pd.Series(np.where(has_queue, "queues", SENDERS), dtype="str"))
+        record_id = record_id.where(~unknown, queue.where(has_queue))
+        name = name.where(~unknown, queue_name.where(has_queue, "senders of these emails (" + cause + ")"))
     return table, record_id, name
 
 
-def _things(rows: pd.DataFrame) -> pd.Series:
-    """A stable id per thing: its cause, table and record (the id, else the name)."""
-    key = rows["record_id"].where(rows["record_id"].notna(), rows["name"]).astype("str").fillna("")
-    slug = key.str.lower().str.replace(r"[^a-z0-9@.]+", "-", regex=True).str.strip("-").str.slice(0, 60)
-    return rows["cause"].astype("str") + "/" + rows["table"].astype("str") + "/" + slug
+def _things(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Each row's thing (a code) and each thing's stable id: its cause, table and record (the id, else the name),
+    made readable once per distinct record."""
+    key = rows["record_id"].fillna(rows["name"]).fillna("")
+    records, distinct = pd.factorize(rows["cause"].fillna("") + "\t" + rows["table"].fillna("") + "\t" + key)
+    ids = []
+    for record in distinct:  # a handful
+        cause, table, name = record.split("\t", 2)
+        slug = re.sub(r"[^a-z0-9@.]+", "-", name.lower()).strip("-")[:60]
+        ids.append(f"{cause}/{table}/{slug}")
+    codes, things = pd.factorize(np.asarray(ids, dtype=object)[records] if len(records) else np.array([], object))
+    return codes, list(things)
 
 
-def _entries(rows: pd.DataFrame, report: Report) -> pd.DataFrame:
+def _entries(rows: pd.DataFrame, codes: np.ndarray, things: list[str], report: Report) -> pd.DataFrame:
     """One row per thing: its record, severity, emails blocked and emails it alone blocks, fix and evidence."""
-    codes, things = pd.factorize(rows["thing"])
     order = np.argsort(codes, kind="stable")
     first = order[_starts(codes)]
-    entries = rows.iloc[first][["thing", "cause", "table", "record_id", "name"]].reset_index(drop=True)
+    entries = rows.iloc[first][["cause", "table", "record_id", "name"]].reset_index(drop=True)
+    entries.insert(0, "thing", things)
     blocked, alone = _email_counts(rows, codes, len(things), report)
     entries["emails_blocked"], entries["emails_unblocked_alone"] = blocked, alone
     kinds, known = pd.factorize(rows["cause"].astype("str") + "|" + rows["code"].astype("str"))
@@ -192,22 +199,23 @@ def _remediation(report: Report, cause_id: str, cause: object) -> str:
 
 
 def _examples(rows: pd.DataFrame, codes: np.ndarray, count: int) -> list[list[dict]]:
-    """The first distinct items of each thing (``EVIDENCE_LIMIT``), the findings' own first."""
-    distinct = rows.assign(at=codes).drop_duplicates(["at", "code", "text"])
-    distinct = distinct.sort_values(["at", "finding"], ascending=[True, False], kind="stable")
-    distinct = distinct.groupby("at", sort=False).head(EVIDENCE_LIMIT)
+    """The first distinct items of each thing (``EVIDENCE_LIMIT``), the findings' own first: chosen by codes, and
+    only the chosen rows' texts are read."""
+    keys = pd.DataFrame({"at": codes, "finding": rows["finding"].to_numpy(),
+                         "item": pd.factorize(rows["code"].fillna("") + "\t" + rows["text"].fillna(""))[0]})
+    keys = keys.drop_duplicates(["at", "item"]).sort_values(["at", "finding"], ascending=[True, False], kind="stable")
+    chosen = keys.groupby("at", sort=False).head(EVIDENCE_LIMIT).index.to_numpy()
+    distinct = rows.iloc[chosen]
     lists: list[list[dict]] = [[] for _ in range(count)]
     for at, code, text, values, table, record_id, name in zip(
-            distinct["at"], distinct["code"], distinct["text"], distinct["values"], distinct["table"],
+            codes[chosen], distinct["code"], distinct["text"], distinct["values"], distinct["table"],
             distinct["record_id"], distinct["name"], strict=True):
-        lists[at].append({"code": code, "about": about_of(table, record_id, name),
-                          "values": values if isinstance(values, dict) else _loads(values), "text": text})
+        lists[at].append({"code": code, "about": about_of(table, record_id, name), "values": _loads(values),
+                          "text": text})
     return lists
 
 
 def _loads(values: object) -> dict:
-    import orjson
-
     try:
         return orjson.loads(values) if isinstance(values, str) else {}
     except orjson.JSONDecodeError:

@@ -329,9 +329,10 @@ def _cause_items(causes: pd.DataFrame, evidence: pa.Array, rows: np.ndarray, lat
 def evidence_lists(evidence: pd.DataFrame, count: int) -> pa.Array:
     """The inside of each cause row's evidence array (``{"code":…,"about":…,"values":…,"text":…},…``): every
     item written once, column-wise, each row's items a slice of one buffer. ``values`` is JSON already."""
-    order = np.argsort(evidence["row"].to_numpy(), kind="stable")
-    evidence = evidence.iloc[order]
     owners = evidence["row"].to_numpy()
+    if len(owners) and (np.diff(owners) < 0).any():  # evaluation writes them in order; a report read back may not
+        evidence = evidence.iloc[np.argsort(owners, kind="stable")]
+        owners = evidence["row"].to_numpy()
     offsets = np.searchsorted(owners, np.arange(count + 1))
     later = np.ones(len(evidence), np.int8)
     later[offsets[:-1][np.diff(offsets) > 0]] = 0
