@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ import orjson
 from .errors import SnapshotError
 
 if TYPE_CHECKING:  # the pull's modules load only when a pull runs
-    from .dataverse import PullProgress, PullSummary
+    from .dataverse import PullSummary
 
 MAX_HEADER_BYTES = 5 * 1024 * 1024
 
@@ -90,6 +89,8 @@ def _range_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="last day of emails to pull, YYYY-MM-DD (default: today)")
     parser.add_argument("--client-id", help="app registration for device-code sign-in (default: DATAVERSE_CLIENT_ID, "
                                             "else Microsoft's shared sample registration)")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N",
+                        help="requests in flight while pulling, 1 to 16 (default 4; 1 reads one page after another)")
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -195,11 +196,22 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _pull_to(args: argparse.Namespace, org_url: str, out: Path) -> PullSummary:
+    """The pull, with bars on a terminal; one ``note:`` line per table Dataverse refused (the pull goes on)."""
     from .dataverse import pull_snapshot, sign_in
 
     since, until = _day(args.since, "--since"), _day(args.until, "--until")
-    return pull_snapshot(org_url, out, since, until, signin=sign_in(client_id=args.client_id),
-                         progress=_terminal_progress() if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        from .pull_terminal import TerminalProgress
+
+        shown = TerminalProgress()
+    else:
+        shown = contextlib.nullcontext(None)
+    with shown as progress:
+        summary = pull_snapshot(org_url, out, since, until, signin=sign_in(client_id=args.client_id),
+                                progress=progress, concurrency=args.concurrency)
+    for note in summary.notes():
+        print(f"note: {note}", file=sys.stderr)
+    return summary
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -209,17 +221,6 @@ def _day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise SnapshotError(f"{option} {text!r} is not a date like 2026-11-20") from None
-
-
-def _terminal_progress() -> Callable[[PullProgress], None]:
-    """One status line on a terminal, rewritten in place."""
-    def show(step: PullProgress) -> None:
-        text = step.waiting or f"{step.table}: page {step.page}, {step.rows:,} rows"
-        line = f"[{step.tables_done}/{step.tables_total}] {text}"[:110]
-        sys.stderr.write("\r\033[K" + line + ("\n" if step.tables_done == step.tables_total and step.done else ""))
-        sys.stderr.flush()
-
-    return show
 
 
 def _write_pieces(pieces: list, output: str | None) -> None:

@@ -8,7 +8,10 @@ What a pull relies on is done as Dataverse does it: ``$select`` (selected column
 with Dataverse's error body without the right bearer token. Faults can be injected per table and page: ``429`` with
 ``Retry-After``, ``503``, ``403``, ``400``, a dropped connection, an answer that never ends.
 
-``serving_seconds`` adds up the time spent answering, for the benchmark's overhead figure.
+``latency`` (seconds per page) and ``per_row`` (seconds per row of the page) make each answer as slow as a real
+organisation's; ``in_flight`` and ``most_in_flight`` count the requests being answered at once, and every request
+is logged with when it came and when it was answered. ``serving_seconds`` adds up the time spent answering (the
+delays left out), for the benchmark's overhead figure.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Fault:
     page: int | None = None
     times: int = 1
     retry_after: str = "1"
+    message: str = ""  # the 400's message, when not the default one
 
     def matches(self, table: str, page: int) -> bool:
         return self.times > 0 and self.table in (None, table) and self.page in (None, page)
@@ -58,11 +62,15 @@ class Fault:
 class StandIn:
     """``with StandIn(files) as server: server.url`` serves the records of ``files`` (name -> JSON page)."""
 
-    def __init__(self, files: dict[str, bytes], token: str = TOKEN):
+    def __init__(self, files: dict[str, bytes], token: str = TOKEN, latency: float = 0.0, per_row: float = 0.0):
         self.tables = _records(files)
         self.token = token
+        self.latency, self.per_row = latency, per_row
         self.faults: list[Fault] = []
-        self.requests: list[dict] = []  # table, page, prefer, query of every answered request
+        # table, page, prefer, query, status, came and answered (time.monotonic()) of every request
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.serving_seconds = 0.0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -287,35 +295,62 @@ def _handler(server: StandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # http.server's name for it
             started = time.perf_counter()
+            with server._lock:
+                server.in_flight += 1
+                server.most_in_flight = max(server.most_in_flight, server.in_flight)
+            delay = 0.0
             try:
-                _answer(server, self)
+                delay = _answer(server, self)
             finally:
                 with server._lock:
-                    server.serving_seconds += time.perf_counter() - started
+                    server.in_flight -= 1
+                    server.serving_seconds += time.perf_counter() - started - delay
 
     return Handler
 
 
-def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> None:
+def _delay(server: StandIn, rows: int) -> float:
+    """Wait as a real organisation would before answering; returns the seconds waited."""
+    seconds = server.latency + server.per_row * rows
+    if seconds:
+        server.stopping.wait(seconds)
+    return seconds
+
+
+def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> float:
+    """Answers one request; returns the seconds it was delayed on purpose."""
+    came = time.monotonic()
     parts = urlsplit(request.path)
     table = parts.path[len(API):] if parts.path.startswith(API) else ""
     if table not in server.tables:
-        return _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
+        _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
+        return 0.0
     if request.headers.get("Authorization") != f"Bearer {server.token}":
-        return _error(request, 401, UNAUTHORIZED)
+        _error(request, 401, UNAUTHORIZED)
+        return 0.0
     query = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
     page = _page_number(query.get("$skiptoken"))
-    server.requests.append({"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query})
+    logged = {"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query,
+              "came": came}
+    with server._lock:
+        server.requests.append(logged)
     fault = server.fault(table, page)
+    delay = 0.0
     if fault:
-        return _fault(server, request, fault)
-    unknown = [name for name in query if name not in ("$select", "$filter", "$skiptoken")]
-    if unknown:
-        return _error(request, 400, {"code": "0x0", "message": f"The stand-in does not support {unknown[0]}."})
-    _serve_page(server, request, table, query, page)
+        delay = _delay(server, 0)
+        logged["status"] = _fault(server, request, fault)
+    elif unknown := [name for name in query if name not in ("$select", "$filter", "$skiptoken")]:
+        logged["status"] = 400
+        _error(request, 400, {"code": "0x0", "message": f"The stand-in does not support {unknown[0]}."})
+    else:
+        delay, logged["status"] = _serve_page(server, request, table, query, page)
+    logged["answered"] = time.monotonic()
+    return delay
 
 
-def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, query: dict, page: int) -> None:
+def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, query: dict,
+                page: int) -> tuple[float, int]:
+    """The page of the query; returns the seconds delayed and the status."""
     prefer = request.headers.get("Prefer", "")
     size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
     size = int(size_match.group(1)) if size_match else 5000
@@ -324,7 +359,8 @@ def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, qu
     try:
         rows, positions = server.rows(table, select, query.get("$filter"), annotated)
     except FilterError as error:
-        return _error(request, 400, {"code": "0x80060888", "message": f"Invalid $filter: {error}"})
+        _error(request, 400, {"code": "0x80060888", "message": f"Invalid $filter: {error}"})
+        return 0.0, 400
     start = positions[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
     chunk = rows[start:start + size]
     root = f"{server.url}{API}"
@@ -338,7 +374,10 @@ def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, qu
     headers = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
     if applied:
         headers["Preference-Applied"] = applied
-    _send(request, 200, orjson.dumps(body), headers)
+    data = orjson.dumps(body)
+    delay = _delay(server, len(chunk))
+    _send(request, 200, data, headers)
+    return delay, 200
 
 
 def _skiptoken(table: str, page: int, chunk: list[dict]) -> str:
@@ -359,21 +398,20 @@ def _last_key(token: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> None:
-    if fault.kind == "429":
-        return _error(request, 429, THROTTLED, {"Retry-After": fault.retry_after})
-    if fault.kind == "503":
-        return _error(request, 503, UNAVAILABLE)
-    if fault.kind == "403":
-        return _error(request, 403, FORBIDDEN)
-    if fault.kind == "400":
-        return _error(request, 400, {"code": "0x80060888", "message": "Could not find a property named 'queueid' "
-                                     "on type 'Microsoft.Dynamics.CRM.activitymonitor'."})
+def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> int:
+    """Answers badly as the fault says; returns the status (0: no answer)."""
+    if fault.kind in ("429", "503", "403", "400"):
+        status = int(fault.kind)
+        error = {"429": THROTTLED, "503": UNAVAILABLE, "403": FORBIDDEN}.get(fault.kind) or {
+            "code": "0x80060888", "message": fault.message or "Could not find a property named 'queueid' on type "
+            "'Microsoft.Dynamics.CRM.activitymonitor'."}
+        _error(request, status, error, {"Retry-After": fault.retry_after} if status == 429 else None)
+        return status
     if fault.kind == "drop":  # a reset: close at once with SO_LINGER 0
         request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         request.close_connection = True
         request.connection.close()
-        return None
+        return 0
     if fault.kind == "hang":
         request.send_response(200)
         request.send_header("Content-Type", "application/json")
@@ -383,7 +421,7 @@ def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> No
         request.wfile.flush()
         server.stopping.wait(30)
         request.close_connection = True
-        return None
+        return 0
     raise ValueError(f"unknown fault {fault.kind}")
 
 
