@@ -57,14 +57,17 @@ def diagnosis(snapshot: Path) -> dict:
 
 
 def run(server: StandIn, out: Path, concurrency: int, label: str) -> float:
+    server.forget()  # each run computes its answers afresh
     server.requests.clear()
     server.most_in_flight = 0
+    server.serving_seconds = 0.0
     seconds = pull(server.url, out, concurrency)
     with zipfile.ZipFile(out) as archive:
         pages = sum(name != "pull.json" for name in archive.namelist())
         raw = sum(info.file_size for info in archive.infolist())
     print(f"{label:<22} {seconds:7.1f} s  {len(server.requests):5,} requests  {pages:5,} pages  "
-          f"{raw / 1e6:6,.0f} MB of JSON  at most {server.most_in_flight} in flight (configured {concurrency})")
+          f"{raw / 1e6:6,.0f} MB of JSON  at most {server.most_in_flight} in flight (configured {concurrency}); "
+          f"stand-in busy {server.serving_seconds:.1f} s besides its delays")
     return seconds
 
 

@@ -93,6 +93,20 @@ class TableProgress:
     done: bool
     refused: str  # Dataverse's refusal, when the table is left out
 
+    @property
+    def status(self) -> str:
+        """``done``, ``refused: not in the snapshot``, ``about 40 s left`` or ``reading`` (no estimate yet)."""
+        if self.refused:
+            return "refused: not in the snapshot"
+        if self.done:
+            return "done"
+        if self.seconds_left is not None:
+            return f"about {self.seconds_left:,.0f} s left"
+        return "reading"
+
+    def line(self) -> str:
+        return f"{self.table}: {self.rows:,} rows, {self.pages:,} pages, {self.status}"
+
 
 @dataclass(frozen=True)
 class PullProgress:
@@ -114,6 +128,11 @@ class PullProgress:
         """The longest estimate of the tables still being read (they are read side by side)."""
         left = [table.seconds_left for table in self.tables if table.seconds_left is not None]
         return max(left) if left else None
+
+    @property
+    def share(self) -> float:
+        """The part of the pull done: each table counts as one, a table read in windows by its period's share."""
+        return sum(1.0 if table.done else table.share or 0.0 for table in self.tables) / max(1, len(self.tables))
 
 
 @dataclass(frozen=True)
@@ -181,7 +200,10 @@ class SignIn:
             except CredentialUnavailableError:
                 continue
             except ClientAuthenticationError as error:
-                raise PullError(_sign_in_refused(method, error.message or str(error))) from None
+                text = error.message or str(error)
+                if _CONNECTION_TROUBLE.search(text):  # azure-identity wraps an unreachable sign-in service too
+                    raise PullError(_unreachable(text, SIGN_IN_HOST)) from None
+                raise PullError(_sign_in_refused(method, text)) from None
             except AzureError as error:  # the sign-in service could not be reached
                 raise PullError(_unreachable(str(error), SIGN_IN_HOST)) from None
             self.method = method
@@ -199,12 +221,17 @@ def _sign_in_refused(method: str, message: str) -> str:
     return line
 
 
+_CONNECTION_TROUBLE = re.compile(r"HTTPS?Connection|\[Errno|Failed to resolve|Max retries exceeded|"
+                                 r"Connection (refused|reset|aborted)|timed out|ProxyError", re.IGNORECASE)
+
+
 def _unreachable(text: str, host: str) -> str:
     """``cannot reach HOST from this server: why``, from a connection error's text (never the text itself)."""
     named = re.search(r"host='([^']+)'", text)
     host = named.group(1) if named else host
     lowered = text.lower()
-    if any(words in lowered for words in ("name or service not known", "errno -2", "errno -3", "nodename nor servname",
+    if any(words in lowered for words in ("failed to resolve", "name or service not known", "errno -2", "errno -3",
+                                          "nodename nor servname",
                                           "temporary failure in name resolution", "getaddrinfo failed")):
         why = "its name cannot be resolved (no DNS or no internet access)"
     elif "refused" in lowered:

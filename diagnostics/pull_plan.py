@@ -253,6 +253,7 @@ class Throttle:
         finally:
             with self._changed:
                 self._closed -= 1
+                self.allowed = 1  # answers that came during the pause were to requests sent before it
                 self._changed.notify_all()
 
     def stop(self) -> None:

@@ -43,15 +43,4 @@ class TerminalProgress:
         share = 1.0 if done else table.share
         self._bars.update(self._tasks[table.table], total=1.0 if share is not None else None,
                           completed=share or 0.0, counts=f"{table.rows:,} rows, {table.pages:,} pages",
-                          state=state(table))
-
-
-def state(table: TableProgress) -> str:
-    """``done``, ``refused``, ``about 40 s left`` or ``reading`` (no estimate yet)."""
-    if table.refused:
-        return "refused: not in the snapshot"
-    if table.done:
-        return "done"
-    if table.seconds_left is not None:
-        return f"about {table.seconds_left:,.0f} s left"
-    return "reading"
+                          state=table.status)

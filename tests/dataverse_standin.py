@@ -16,6 +16,7 @@ delays left out), for the benchmark's overhead figure.
 
 from __future__ import annotations
 
+import bisect
 import re
 import socket
 import struct
@@ -40,12 +41,14 @@ THROTTLED = {"code": "0x80072322", "message": "Number of requests exceeded the l
              "300 seconds."}
 UNAVAILABLE = {"code": "0x80040216", "message": "The service is temporarily unavailable."}
 ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+_WINDOW = re.compile(r"(?P<path>[A-Za-z_][\w/]*) ge (?P<low>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) and "
+                     r"(?P=path) lt (?P<high>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 PAGE_FILE = re.compile(r"^(?P<set>[a-z]+)(?:\.(?P<page>\d+))?\.json$")
 
 
 @dataclass
 class Fault:
-    """Answer the ``page`` of ``table`` (any when None) badly, ``times`` times: ``429``, ``503``, ``403``,
+    """Answer the ``page`` of ``table`` (any when None) badly, ``times`` times: ``429``, ``503``, ``403``, ``404``,
     ``400``, ``drop`` (the connection is reset) or ``hang`` (headers, part of the body, then silence)."""
 
     kind: str
@@ -74,7 +77,8 @@ class StandIn:
         self.serving_seconds = 0.0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._results: dict[tuple, tuple[list[dict], dict[str, int]]] = {}
+        self._results: dict[tuple, tuple[list[int], dict[str, int]]] = {}
+        self._indexes: dict[tuple, tuple[list[datetime], list[int]]] = {}
         self._keys: dict[str, dict] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -101,16 +105,55 @@ class StandIn:
                     return fault
         return None
 
-    def rows(self, table: str, select: list[str] | None, filter_text: str | None, annotated: bool):
-        """The records a query returns (computed once per query) and each key's position in them."""
-        cache_key = (table, tuple(select or ()), filter_text, annotated)
+    def rows(self, table: str, select: list[str] | None, filter_text: str | None, annotated: bool) -> list[dict]:
+        """The records a query returns, as it returns them (every page of it)."""
+        key, records = _key_column(table, self.tables[table]), self.tables[table]
+        return [_project(records[index], key, select, annotated) for index in self.query(table, filter_text)[0]]
+
+    def query(self, table: str, filter_text: str | None) -> tuple[list[int], dict[str, int]]:
+        """The positions of the records a ``$filter`` keeps, and where each key is among them (computed once per
+        filter; a page projects only its own records, as a database reads only the rows it returns)."""
         with self._lock:
-            if cache_key not in self._results:
-                matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
+            if (table, filter_text) not in self._results:
                 key = _key_column(table, self.tables[table])
-                rows = [_project(row, key, select, annotated) for row in self.tables[table] if matches(row)]
-                self._results[cache_key] = (rows, {str(row.get(key)): index for index, row in enumerate(rows)})
-            return self._results[cache_key]
+                positions = self._matches(table, filter_text)
+                keys = {str(self.tables[table][position].get(key)).lower(): index
+                        for index, position in enumerate(positions)}
+                self._results[(table, filter_text)] = (positions, keys)
+            return self._results[(table, filter_text)]
+
+    def _matches(self, table: str, filter_text: str | None) -> list[int]:
+        """The positions of the records a ``$filter`` keeps. A time window (``path ge T1 and path lt T2``) is
+        found in an index of the rest of the filter by date, as a database's index would: reading a large table
+        in windows then costs the stand-in no more than reading it whole."""
+        window = _WINDOW.search(filter_text or "")
+        if not window:
+            matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
+            return [index for index, row in enumerate(self.tables[table]) if matches(row)]
+        rest = filter_text[:window.start()] + "true eq true" + filter_text[window.end():]
+        dates, positions = self._dated(table, rest, window["path"])
+        low, high = (datetime.fromisoformat(window[bound].replace("Z", "+00:00")) for bound in ("low", "high"))
+        return sorted(positions[bisect.bisect_left(dates, low):bisect.bisect_left(dates, high)])
+
+    def _dated(self, table: str, rest: str, path: str) -> tuple[list[datetime], list[int]]:
+        """The records the filter keeps (without its window), sorted by the window's date, with their positions."""
+        index_key = (table, rest, path)
+        if index_key not in self._indexes:
+            matches, value = parse_filter(rest, self.resolve), _path(path, self.resolve)
+            dated = []
+            for position, row in enumerate(self.tables[table]):
+                moment = value(row)
+                if isinstance(moment, str) and moment and matches(row):
+                    dated.append((datetime.fromisoformat(moment.replace("Z", "+00:00")), position))
+            dated.sort()
+            self._indexes[index_key] = ([moment for moment, _ in dated], [position for _, position in dated])
+        return self._indexes[index_key]
+
+    def forget(self) -> None:
+        """Drop the answers and indexes computed so far (a benchmark's runs each start cold)."""
+        with self._lock:
+            self._results.clear()
+            self._indexes.clear()
 
     def resolve(self, row: dict, navigation: str) -> dict | None:
         """The record a single-valued navigation property points to (``activityid_email`` -> the email)."""
@@ -149,10 +192,15 @@ def _key_column(table: str, records: list[dict]) -> str:
 def _project(row: dict, key: str, select: list[str] | None, annotated: bool) -> dict:
     projected: dict = {"@odata.etag": f'W/"{abs(hash(str(row.get(key)))) % 10**8}"'}
     names = [name for name in row if "@" not in name] if select is None else list(dict.fromkeys([*select, key]))
+    annotations: dict[str, list[tuple[str, object]]] = {}
+    if annotated:  # each column's annotations (name@...), in one pass over the record
+        for column, value in row.items():
+            base, at, _rest = column.partition("@")
+            if at and base:
+                annotations.setdefault(base, []).append((column, value))
     for name in names:
         projected[name] = row.get(name)
-        if annotated:
-            projected.update({column: value for column, value in row.items() if column.startswith(name + "@")})
+        projected.update(annotations.get(name, ()))
     return projected
 
 
@@ -322,21 +370,20 @@ def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> float:
     came = time.monotonic()
     parts = urlsplit(request.path)
     table = parts.path[len(API):] if parts.path.startswith(API) else ""
-    if table not in server.tables:
-        _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
-        return 0.0
-    if request.headers.get("Authorization") != f"Bearer {server.token}":
-        _error(request, 401, UNAUTHORIZED)
-        return 0.0
     query = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
     page = _page_number(query.get("$skiptoken"))
     logged = {"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query,
               "came": came}
     with server._lock:
         server.requests.append(logged)
-    fault = server.fault(table, page)
     delay = 0.0
-    if fault:
+    if table not in server.tables:
+        logged["status"] = 404
+        _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
+    elif request.headers.get("Authorization") != f"Bearer {server.token}":
+        logged["status"] = 401
+        _error(request, 401, UNAUTHORIZED)
+    elif fault := server.fault(table, page):
         delay = _delay(server, 0)
         logged["status"] = _fault(server, request, fault)
     elif unknown := [name for name in query if name not in ("$select", "$filter", "$skiptoken")]:
@@ -357,15 +404,17 @@ def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, qu
     annotated = "odata.include-annotations" in prefer
     select = query["$select"].split(",") if query.get("$select") else None
     try:
-        rows, positions = server.rows(table, select, query.get("$filter"), annotated)
+        matches, keys = server.query(table, query.get("$filter"))
     except FilterError as error:
         _error(request, 400, {"code": "0x80060888", "message": f"Invalid $filter: {error}"})
         return 0.0, 400
-    start = positions[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
-    chunk = rows[start:start + size]
+    start = keys[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
+    key = _key_column(table, server.tables[table])
+    chunk = [_project(server.tables[table][position], key, select, annotated)
+             for position in matches[start:start + size]]
     root = f"{server.url}{API}"
     body: dict = {"@odata.context": f"{root}$metadata#{table}({query.get('$select', '')})", "value": chunk}
-    if start + size < len(rows):
+    if start + size < len(matches):
         kept = "&".join(f"{name}={quote(value, safe=',/:()=*@.-_')}" for name, value in query.items()
                         if name != "$skiptoken")
         body["@odata.nextLink"] = f"{root}{table}?{kept}&$skiptoken={_skiptoken(table, page, chunk)}"
@@ -400,11 +449,12 @@ def _last_key(token: str) -> str:
 
 def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> int:
     """Answers badly as the fault says; returns the status (0: no answer)."""
-    if fault.kind in ("429", "503", "403", "400"):
+    if fault.kind in ("429", "503", "403", "404", "400"):
         status = int(fault.kind)
-        error = {"429": THROTTLED, "503": UNAVAILABLE, "403": FORBIDDEN}.get(fault.kind) or {
-            "code": "0x80060888", "message": fault.message or "Could not find a property named 'queueid' on type "
-            "'Microsoft.Dynamics.CRM.activitymonitor'."}
+        error = {"429": THROTTLED, "503": UNAVAILABLE, "403": FORBIDDEN,
+                 "404": {"code": "0x8006088a", "message": f"Resource not found for the segment '{fault.table}'."},
+                 "400": {"code": "0x80060888", "message": fault.message or "Could not find a property named "
+                         "'queueid' on type 'Microsoft.Dynamics.CRM.activitymonitor'."}}[fault.kind]
         _error(request, status, error, {"Retry-After": fault.retry_after} if status == 429 else None)
         return status
     if fault.kind == "drop":  # a reset: close at once with SO_LINGER 0
