@@ -105,7 +105,8 @@ class TableProgress:
         return "reading"
 
     def line(self) -> str:
-        return f"{self.table}: {self.rows:,} rows, {self.pages:,} pages, {self.status}"
+        return (f"{self.table}: {self.rows:,} rows, {self.pages:,} page{'' if self.pages == 1 else 's'}, "
+                f"{self.status}")
 
 
 @dataclass(frozen=True)
@@ -405,12 +406,15 @@ def _leave_out(path: Path, names: list[str]) -> None:
         return
     dropped = set(names)
     kept = path.with_name(path.name + ".kept")
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(kept, "w", zipfile.ZIP_DEFLATED,
-                                                          compresslevel=ZIP_LEVEL) as target:
-        for info in source.infolist():
-            if info.filename not in dropped:
-                target.writestr(info.filename, source.read(info))
-    os.replace(kept, path)
+    try:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(kept, "w", zipfile.ZIP_DEFLATED,
+                                                              compresslevel=ZIP_LEVEL) as target:
+            for info in source.infolist():
+                if info.filename not in dropped:
+                    target.writestr(info.filename, source.read(info))
+        os.replace(kept, path)
+    finally:
+        kept.unlink(missing_ok=True)
 
 
 class _Transient(Exception):

@@ -92,7 +92,6 @@ class TableState:
     rows: int = 0
     pages: int = 0
     requests: int = 0
-    dropped: int = 0  # pages read and let go because their window was split
     windows: int = 0  # windows being read (0: read page by page as the export guide has it)
     covered: float = 0.0
     started: float | None = None
@@ -125,10 +124,6 @@ class Plan:
             return request
         return None
 
-    @property
-    def finished(self) -> bool:
-        return not any(self._open.values())
-
     def answered(self, answer: Answer) -> list[Answer]:
         """The pages to write now (in order), having queued what the answer calls for next."""
         request, state = answer.request, self.tables[answer.request.table]
@@ -136,8 +131,7 @@ class Plan:
             return []
         self._open[request.table] -= 1
         if answer.next_link and request.page == 1 and self._splits(request):
-            state.dropped += 1
-            self._split(request, request.window or self.period, state)
+            self._split(request, self.period, state)
             return []
         if request.first_of_window:
             return self._sibling_answered(answer)
@@ -180,7 +174,6 @@ class Plan:
         for waiting in held:
             request = waiting.request
             if crowded and request.window.seconds > 1 and not self.tables[request.table].refused:
-                self.tables[request.table].dropped += 1
                 self._split(request, request.window, self.tables[request.table])
             else:
                 written += self._keep(waiting)

@@ -507,6 +507,43 @@ def test_a_failed_sign_in_is_one_line():
         dataverse.SignIn([("device code", Refused())]).token("https://contoso.crm.dynamics.com/.default")
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Authentication failed: HTTPSConnection(host='login.microsoftonline.com', port=443): Failed to resolve "
+     "'login.microsoftonline.com' ([Errno -2] Name or service not known)",
+     "cannot reach login.microsoftonline.com from this server: its name cannot be resolved"),
+    ("Authentication failed: HTTPSConnectionPool(host='login.microsoftonline.com', port=443): Max retries exceeded "
+     "(Caused by NewConnectionError('[Errno 111] Connection refused'))",
+     "cannot reach login.microsoftonline.com from this server: the connection was refused"),
+    ("AADSTS700016: Application with identifier '51f8' was not found in the directory 'Contoso'.\r\nTrace ID: 1"
+     "\r\nCorrelation ID: 2", "sign-in with device code failed: AADSTS700016: Application with identifier '51f8' was "
+     "not found in the directory 'Contoso'. Your tenant may not allow this app registration")])
+def test_sign_in_trouble_is_one_plain_line_without_exception_text(text, expected):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Trouble:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError(text)
+
+    with pytest.raises(PullError) as caught:
+        dataverse.SignIn([("device code", Trouble())]).token("https://contoso.crm.dynamics.com/.default")
+    message = _one_line(str(caught.value))
+    assert message.startswith(expected)
+    assert "Errno" not in message and "HTTPS" not in message and "Trace ID" not in message
+
+
+def test_an_unreachable_sign_in_service_is_one_plain_line():
+    from azure.core.exceptions import ServiceRequestError
+
+    class Offline:
+        def get_token(self, *scopes, **kwargs):
+            raise ServiceRequestError("<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new "
+                                      "connection: [Errno -3] Temporary failure in name resolution")
+
+    with pytest.raises(PullError, match=r"^cannot reach login\.microsoftonline\.com from this server: its name "
+                                        r"cannot be resolved \(no DNS or no internet access\)$"):
+        dataverse.SignIn([("device code", Offline())]).token("https://contoso.crm.dynamics.com/.default")
+
+
 @pytest.mark.parametrize(("claims", "expected"), [
     ({"upn": "dana@contoso.com", "appid": "x"}, "dana@contoso.com (signed in with m)"),
     ({"appid": "0000-app"}, "the application 0000-app (signed in with m)"), (None, "the account of the token from m")])
@@ -598,6 +635,20 @@ def test_app_connect_shows_the_device_code_and_a_refusal_in_one_line(server, dev
     errors = [_plain(item.value) for item in at.error]
     assert len(errors) == 1 and "refused access (401" in errors[0] and "dana@contoso" in errors[0]
     assert "current" not in at.session_state  # the demo stays
+
+
+def test_app_connect_names_the_refused_tables_and_the_causes_left_unchecked(server, monkeypatch, store_path):
+    monkeypatch.setenv("DATAVERSE_TOKEN", TOKEN)
+    server.faults.append(Fault("403", table="activitymonitors", times=99))
+    at = _connect_in_app(server)
+    assert not at.exception, [item.value for item in at.exception]
+    said = _plain(" ".join(item.value for item in at.success))
+    assert "Pulled and diagnosed 127.0.0.1" in said
+    assert "Left out of the snapshot because Dataverse refused them: activitymonitors: Dataverse refused access " \
+           "(403: Principal user" in said
+    assert "The snapshot has no activitymonitors table, so " in said and "could not be checked" in said
+    captions = _plain(" ".join(item.value for item in at.caption))
+    assert "The snapshot has no activitymonitors table" in captions  # the overview says it too
 
 
 def test_app_connect_pulls_and_shows_the_report_without_keeping_the_token(server, monkeypatch, store_path,

@@ -13,13 +13,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 from dataverse_standin import TOKEN, Fault, StandIn
 
 from diagnostics import export_guide
 from diagnostics.dataverse import RetryPolicy, pull_snapshot, sign_in
 from diagnostics.demo import demo_files
 from diagnostics.evaluate import diagnose
-from diagnostics.pull_plan import Window
+from diagnostics.pull_plan import Answer, Plan, Request, Window
 from diagnostics.snapshot import load_snapshot
 
 ROOT = Path(__file__).parent.parent
@@ -63,6 +64,39 @@ def test_windows_tile_their_period_in_whole_seconds():
     odd = Window(period.start, period.start.replace(second=7)).split(4)
     assert [part.seconds for part in odd] == [1, 2, 2, 2] and odd[0].start == period.start
     assert len(Window(period.start, period.start.replace(second=3)).split(8)) == 3  # never under one second
+
+
+def _plan_with_windows() -> tuple[Plan, list[Request]]:
+    """A plan of the emails table whose whole-period page came back full: its 8 windows, asked for."""
+    step = export_guide.export_steps("https://x.example", date(2026, 11, 1), date(2026, 11, 8))[0]
+    plan = Plan([step], Window(*export_guide.period(date(2026, 11, 1), date(2026, 11, 8))), fanout=8)
+    whole = plan.next_request(0.0)
+    assert plan.answered(Answer(whole, b"{}", 5000, "next")) == []  # the page of the whole period is dropped
+    windows = [plan.next_request(0.0) for _ in range(8)]
+    assert plan.next_request(0.0) is None and [request.window.start.day for request in windows] == list(range(1, 9))
+    return plan, windows
+
+
+def test_when_most_windows_come_back_full_every_page_is_kept_and_each_follows_its_chain():
+    plan, windows = _plan_with_windows()
+    written = [page for request in windows for page in plan.answered(Answer(request, b"{}", 5000, "next"))]
+    assert len(written) == 8  # held until the last sibling answered, then all kept: no request wasted
+    chains = [plan.next_request(0.0) for _ in range(8)]
+    assert [request.page for request in chains] == [2] * 8 and plan.next_request(0.0) is None
+    assert plan.tables["emails"].windows == 8 and plan.tables["emails"].rows == 40_000
+
+
+def test_a_window_full_among_emptier_siblings_is_split_again():
+    plan, windows = _plan_with_windows()
+    written = []
+    for request in windows:
+        crowded = request.window.start.day == 3
+        written += plan.answered(Answer(request, b"{}", 5000 if crowded else 10, "next" if crowded else None))
+    assert len(written) == 7  # the crowded day's page is dropped...
+    again = [plan.next_request(0.0) for _ in range(8)]
+    assert all(request.page == 1 and request.window.start.day == 3 for request in again)  # ...and it is split
+    assert sum(request.window.seconds for request in again) == 86_400 and plan.next_request(0.0) is None
+    assert plan.tables["emails"].covered == pytest.approx(7 / 8)
 
 
 def test_a_window_edge_at_the_same_second_loses_and_duplicates_nothing(tmp_path):
