@@ -79,6 +79,7 @@ class StandIn:
         self._lock = threading.Lock()
         self._results: dict[tuple, tuple[list[int], dict[str, int]]] = {}
         self._indexes: dict[tuple, tuple[list[datetime], list[int]]] = {}
+        self._serialised: dict[tuple, list[bytes]] = {}
         self._keys: dict[str, dict] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -154,6 +155,23 @@ class StandIn:
         with self._lock:
             self._results.clear()
             self._indexes.clear()
+
+    def warm(self, queries: list[tuple[str, list[str]]], annotated: bool = True) -> None:
+        """Serialise every record of each (table, selected columns) once, ahead of the requests: a page is then
+        joined from bytes, as a database serves rows it holds in memory (a benchmark's pulls then measure the
+        pull, not this stand-in's Python). Without it, each page's records are serialised when asked for."""
+        for table, select in queries:
+            key, records = _key_column(table, self.tables[table]), self.tables[table]
+            self._serialised[(table, tuple(select), annotated)] = [
+                orjson.dumps(_project(record, key, select, annotated)) for record in records]
+
+    def serialised(self, table: str, select: list[str] | None, annotated: bool, positions: list[int]) -> list[bytes]:
+        """The records at ``positions`` as the query's JSON objects."""
+        warmed = self._serialised.get((table, tuple(select or ()), annotated))
+        if warmed is not None:
+            return [warmed[position] for position in positions]
+        key, records = _key_column(table, self.tables[table]), self.tables[table]
+        return [orjson.dumps(_project(records[position], key, select, annotated)) for position in positions]
 
     def resolve(self, row: dict, navigation: str) -> dict | None:
         """The record a single-valued navigation property points to (``activityid_email`` -> the email)."""
@@ -410,29 +428,30 @@ def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, qu
         return 0.0, 400
     start = keys[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
     key = _key_column(table, server.tables[table])
-    chunk = [_project(server.tables[table][position], key, select, annotated)
-             for position in matches[start:start + size]]
+    chunk = matches[start:start + size]
     root = f"{server.url}{API}"
-    body: dict = {"@odata.context": f"{root}$metadata#{table}({query.get('$select', '')})", "value": chunk}
+    data = b'{"@odata.context":' + orjson.dumps(f"{root}$metadata#{table}({query.get('$select', '')})") + \
+        b',"value":[' + b",".join(server.serialised(table, select, annotated, chunk)) + b"]"
     if start + size < len(matches):
         kept = "&".join(f"{name}={quote(value, safe=',/:()=*@.-_')}" for name, value in query.items()
                         if name != "$skiptoken")
-        body["@odata.nextLink"] = f"{root}{table}?{kept}&$skiptoken={_skiptoken(table, page, chunk)}"
+        first, last = (server.tables[table][position][key] for position in (chunk[0], chunk[-1]))
+        link = f"{root}{table}?{kept}&$skiptoken={_skiptoken(key, page, first, last)}"
+        data += b',"@odata.nextLink":' + orjson.dumps(link)
+    data += b"}"
     applied = ",".join(part for part in ([prefer.split(",")[0]] if annotated else [])
                        + ([f"odata.maxpagesize={size}"] if size_match else []))
     headers = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
     if applied:
         headers["Preference-Applied"] = applied
-    data = orjson.dumps(body)
     delay = _delay(server, len(chunk))
     _send(request, 200, data, headers)
     return delay, 200
 
 
-def _skiptoken(table: str, page: int, chunk: list[dict]) -> str:
-    key = _key_column(table, chunk)
-    cookie = (f'<cookie page="{page}"><{key} last="{{{str(chunk[-1][key]).upper()}}}" '
-              f'first="{{{str(chunk[0][key]).upper()}}}" /></cookie>')
+def _skiptoken(key: str, page: int, first: object, last: object) -> str:
+    cookie = (f'<cookie page="{page}"><{key} last="{{{str(last).upper()}}}" '
+              f'first="{{{str(first).upper()}}}" /></cookie>')
     token = f'<cookie pagenumber="{page + 1}" pagingcookie="{quote(cookie, safe="")}" istracking="False" />'
     return quote(token, safe="")
 
