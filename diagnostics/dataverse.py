@@ -92,21 +92,26 @@ class TableProgress:
     seconds_left: float | None
     done: bool
     refused: str  # Dataverse's refusal, when the table is left out
+    started: bool = True  # its first request was sent
 
     @property
     def status(self) -> str:
-        """``done``, ``refused: not in the snapshot``, ``about 40 s left`` or ``reading`` (no estimate yet)."""
+        """``done``, ``refused: not in the snapshot``, ``about 40 s left``, ``reading`` (no estimate yet) or
+        ``queued``."""
         if self.refused:
             return "refused: not in the snapshot"
         if self.done:
             return "done"
         if self.seconds_left is not None:
             return f"about {self.seconds_left:,.0f} s left"
-        return "reading"
+        return "reading" if self.started else "queued"
+
+    @property
+    def counts(self) -> str:
+        return f"{self.rows:,} row{'' if self.rows == 1 else 's'}, {self.pages:,} page{'' if self.pages == 1 else 's'}"
 
     def line(self) -> str:
-        return (f"{self.table}: {self.rows:,} rows, {self.pages:,} page{'' if self.pages == 1 else 's'}, "
-                f"{self.status}")
+        return f"{self.table}: {self.counts}, {self.status}"
 
 
 @dataclass(frozen=True)
@@ -639,7 +644,7 @@ def _table_progress(state: TableState, now: float) -> TableProgress:
     share = None if not state.windows and not state.done else state.covered
     left = elapsed * (1 - share) / share if share and not state.done else None
     return TableProgress(state.table, state.rows, state.pages, state.windows, share, left, state.done,
-                         state.refused)
+                         state.refused, state.started is not None)
 
 
 def _where(table: str, page: int) -> str:

@@ -29,9 +29,8 @@ class TerminalProgress:
         self._bars.stop()
 
     def __call__(self, step: PullProgress) -> None:
-        for table in step.tables:
-            if table.pages or table.done:
-                self._show(table)
+        for table in step.tables:  # one line per table, in the export guide's order
+            self._show(table)
         if step.waiting and step.waiting != self._waiting:
             self._bars.console.print(step.waiting, markup=False, highlight=False)
         self._waiting = step.waiting
@@ -42,5 +41,4 @@ class TerminalProgress:
         done = table.done and not table.refused
         share = 1.0 if done else table.share
         self._bars.update(self._tasks[table.table], total=1.0 if share is not None else None,
-                          completed=share or 0.0, counts=f"{table.rows:,} rows, {table.pages:,} pages",
-                          state=table.status)
+                          completed=share or 0.0, counts=table.counts, state=table.status)

@@ -127,7 +127,7 @@ class StandIn:
         """The positions of the records a ``$filter`` keeps. A time window (``path ge T1 and path lt T2``) is
         found in an index of the rest of the filter by date, as a database's index would: reading a large table
         in windows then costs the stand-in no more than reading it whole."""
-        window = _WINDOW.search(filter_text or "")
+        window = _window_of(filter_text or "")
         if not window:
             matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
             return [index for index, row in enumerate(self.tables[table]) if matches(row)]
@@ -181,6 +181,21 @@ class StandIn:
         lookup = f"_{navigation.split('_')[0].lower()}_value"
         target = row.get(lookup)
         return self._keys.get(str(target).lower()) if target else None
+
+
+def _window_of(text: str) -> re.Match | None:
+    """``path ge T1 and path lt T2`` when the whole filter is that window and other conditions joined by ``and``
+    (not inside parentheses, after a ``not`` or beside a top-level ``or``)."""
+    window = _WINDOW.search(text)
+    if not window or text[:window.start()].rstrip().endswith("not"):
+        return None
+    before = text[:window.start()]
+    if before.count("(") != before.count(")"):
+        return None
+    top_level = text
+    while re.search(r"\([^()]*\)", top_level):
+        top_level = re.sub(r"\([^()]*\)", "", top_level)
+    return None if " or " in top_level else window
 
 
 def _records(files: dict[str, bytes]) -> dict[str, list[dict]]:
