@@ -185,7 +185,7 @@ def _runs(args: argparse.Namespace) -> int:
 def _pull_then_diagnose(args: argparse.Namespace) -> int:
     """``diagnose --pull``: the pulled zip lives in a temporary folder for the diagnosis only."""
     with tempfile.TemporaryDirectory(prefix="pull-") as folder:
-        summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip")
+        summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip", notes=False)  # diagnose prints them
         return _diagnose(argparse.Namespace(**{**vars(args), "snapshot": str(summary.path), "pull": None}))
 
 
@@ -195,7 +195,7 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pull_to(args: argparse.Namespace, org_url: str, out: Path) -> PullSummary:
+def _pull_to(args: argparse.Namespace, org_url: str, out: Path, notes: bool = True) -> PullSummary:
     """The pull, with bars on a terminal; one ``note:`` line per table Dataverse refused (the pull goes on)."""
     from .dataverse import pull_snapshot, sign_in
 
@@ -209,7 +209,7 @@ def _pull_to(args: argparse.Namespace, org_url: str, out: Path) -> PullSummary:
     with shown as progress:
         summary = pull_snapshot(org_url, out, since, until, signin=sign_in(client_id=args.client_id),
                                 progress=progress, concurrency=args.concurrency)
-    for note in summary.notes():
+    for note in summary.notes() if notes else ():
         print(f"note: {note}", file=sys.stderr)
     return summary
 

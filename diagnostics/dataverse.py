@@ -585,7 +585,7 @@ class _Puller:
             except requests.RequestException as error:
                 raise self._connection_problem(error) from None
         if response.status_code == 200:
-            self.throttle.answered()
+            self.throttle.answered(_dop_hint(response))
             return body, self._parse(table, page, body, response.headers.get("Content-Type", ""))
         message = _dataverse_message(body) or response.reason or "no message"
         status = response.status_code
@@ -679,6 +679,12 @@ def _dataverse_message(body: bytes) -> str:
 def _one_line(text: str, limit: int = 300) -> str:
     line = re.sub(r"\s+", " ", text).strip()
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _dop_hint(response: requests.Response) -> int | None:
+    """``x-ms-dop-hint``: how many requests at once Dataverse recommends to this client."""
+    value = (response.headers.get("x-ms-dop-hint") or "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def _retry_after(response: requests.Response) -> float | None:

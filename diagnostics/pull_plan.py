@@ -205,7 +205,7 @@ class Throttle:
     for its ``Retry-After``; then they start again from one request and ramp up the same way."""
 
     def __init__(self, limit: int):
-        self.limit = limit
+        self.configured = self.limit = limit
         self.allowed = 1
         self.in_flight = 0
         self.most_in_flight = 0
@@ -229,11 +229,14 @@ class Throttle:
                 self.in_flight -= 1
                 self._changed.notify_all()
 
-    def answered(self) -> None:
+    def answered(self, hint: int | None = None) -> None:
+        """An answer came; ``hint`` is Dataverse's recommended number of requests at once (``x-ms-dop-hint``),
+        which lowers the limit (never above the configured one)."""
         with self._changed:
-            if self.allowed < self.limit:
-                self.allowed += 1
-                self._changed.notify_all()
+            if hint:
+                self.limit = max(1, min(self.configured, hint))
+            self.allowed = min(self.limit, self.allowed + 1)
+            self._changed.notify_all()
 
     def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
         """Close the gate while ``sleep(seconds)`` runs in this thread (the one that got the 429)."""

@@ -65,10 +65,12 @@ class Fault:
 class StandIn:
     """``with StandIn(files) as server: server.url`` serves the records of ``files`` (name -> JSON page)."""
 
-    def __init__(self, files: dict[str, bytes], token: str = TOKEN, latency: float = 0.0, per_row: float = 0.0):
+    def __init__(self, files: dict[str, bytes], token: str = TOKEN, latency: float = 0.0, per_row: float = 0.0,
+                 dop_hint: int | None = None):
         self.tables = _records(files)
         self.token = token
         self.latency, self.per_row = latency, per_row
+        self.dop_hint = dop_hint  # sent as x-ms-dop-hint (Dataverse's recommended requests at once) when set
         self.faults: list[Fault] = []
         # table, page, prefer, query, status, came and answered (time.monotonic()) of every request
         self.requests: list[dict] = []
@@ -457,6 +459,8 @@ def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, qu
     applied = ",".join(part for part in ([prefer.split(",")[0]] if annotated else [])
                        + ([f"odata.maxpagesize={size}"] if size_match else []))
     headers = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
+    if server.dop_hint:
+        headers["x-ms-dop-hint"] = str(server.dop_hint)
     if applied:
         headers["Preference-Applied"] = applied
     delay = _delay(server, len(chunk))

@@ -159,6 +159,13 @@ def _overlap(log: list[dict], request: dict) -> int:
     return sum(other["came"] <= request["came"] < other["answered"] for other in log)
 
 
+def test_dataverses_recommended_parallelism_lowers_the_requests_in_flight(tmp_path):
+    with StandIn(demo_files(120), latency=0.05, dop_hint=2) as server:
+        summary = _pull(server, tmp_path / "pulled.zip", page_size=10, concurrency=8)
+        assert server.most_in_flight == 2 and summary.most_in_flight == 2
+        assert summary.counts["emails"] == 120
+
+
 # --------------------------------------------------------------------------- refused tables, from the command line
 
 def _cli(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess:
