@@ -467,9 +467,11 @@ class _Puller:
     # ------------------------------------------------------------------ the main thread: schedule and write
 
     def run(self, plan: Plan, archive: zipfile.ZipFile) -> None:
-        """Keep up to ``throttle.limit`` requests in flight; write each page as it comes, in this thread."""
+        """Keep up to ``throttle.allowed`` requests in flight; write each page as it comes, in this thread (once
+        the requests it calls for are on their way)."""
         pool = ThreadPoolExecutor(self.throttle.limit, thread_name_prefix="pull")
         in_flight: dict[Future, Request] = {}
+        pages: list[Answer] = []
         try:
             while True:
                 while len(in_flight) < self.throttle.allowed:
@@ -477,33 +479,37 @@ class _Puller:
                     if request is None:
                         break
                     in_flight[pool.submit(self._fetch, request)] = request
+                for page in pages:
+                    self._write(archive, page)
                 if not in_flight:
                     return
                 done, _ = wait(in_flight, timeout=PROGRESS_EVERY, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._collect(plan, in_flight.pop(future), future, archive)
+                pages = [page for future in done for page in self._collect(plan, in_flight.pop(future), future)]
                 self._report(plan)
         finally:
             self._stop.set()
             self.throttle.stop()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _collect(self, plan: Plan, request: Request, future: Future, archive: zipfile.ZipFile) -> None:
+    def _collect(self, plan: Plan, request: Request, future: Future) -> list[Answer]:
+        """The pages an answer gives to write (the plan has queued what it calls for next)."""
         try:
             body, parsed = future.result()
         except _Refused as refusal:
             if request.table == "emails":  # without emails there is nothing to diagnose
                 raise PullError(refusal.line) from None
             plan.refuse(request.table, refusal.line)
-            return
+            return []
         answer = Answer(request, body, len(parsed["value"]), self._next_link(request.table, request.page, parsed))
-        for page in plan.answered(answer):
-            if page.rows:
-                self._write(archive, page.request.table, page.body)
-            else:  # an empty window: kept aside, written only when the table has no rows at all
-                self.empty.setdefault(page.request.table, page.body)
+        return plan.answered(answer)
 
-    def _write(self, archive: zipfile.ZipFile, table: str, body: bytes) -> None:
+    def _write(self, archive: zipfile.ZipFile, page: Answer) -> None:
+        if page.rows:
+            self._write_page(archive, page.request.table, page.body)
+        else:  # an empty window: kept aside, written only when the table has no rows at all
+            self.empty.setdefault(page.request.table, page.body)
+
+    def _write_page(self, archive: zipfile.ZipFile, table: str, body: bytes) -> None:
         names = self.written.setdefault(table, [])
         name = table + (".json" if not names else f".{len(names) + 1}.json")
         archive.writestr(name, body)
@@ -513,7 +519,7 @@ class _Puller:
         """An empty table is there too (empty, not missing: its checks ran)."""
         for table, state in plan.tables.items():
             if not state.refused and table not in self.written:
-                self._write(archive, table, self.empty[table])
+                self._write_page(archive, table, self.empty[table])
 
     def _report(self, plan: Plan) -> None:
         if self.progress:

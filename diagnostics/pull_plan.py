@@ -201,12 +201,13 @@ class Plan:
 
 class Throttle:
     """At most ``limit`` requests in flight. A pull starts with one (a refused sign-in stops it before any
-    other request is sent), one more after each answer up to ``limit``. A 429 closes the gate to every worker
-    for its ``Retry-After``; then they start again from one request and ramp up the same way."""
+    other request is sent), then ``limit``. A 429 closes the gate to every worker for its ``Retry-After``;
+    then they start again from one request, one more after each answer, back up to ``limit``."""
 
     def __init__(self, limit: int):
         self.configured = self.limit = limit
         self.allowed = 1
+        self._answered = False
         self.in_flight = 0
         self.most_in_flight = 0
         self.pauses = 0
@@ -235,7 +236,8 @@ class Throttle:
         with self._changed:
             if hint:
                 self.limit = max(1, min(self.configured, hint))
-            self.allowed = min(self.limit, self.allowed + 1)
+            self.allowed = min(self.limit, self.allowed + 1) if self._answered else self.limit
+            self._answered = True
             self._changed.notify_all()
 
     def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
