@@ -5,9 +5,10 @@ each answer delayed as a real organisation's would be (`--latency` seconds per p
 row); its records are serialised once ahead, so that its own Python (one GIL for every request it answers)
 weighs on neither pull. The same pull runs twice as its own process with `DATAVERSE_TOKEN` set, pages of 5,000
 rows (the Web API's maximum): `--concurrency 1` (the serial pull: whole-period requests, page after page) and
-the default concurrency. Reported for each: wall time, requests, pages, the most requests the stand-in answered at once;
-then the speed-up, and whether the two zips diagnose identically (the diagnose JSON of each, `created_at`
-left out, emails compared by id). The machine's load (`uptime`) is printed before and after: it may be shared.
+the default concurrency. Reported for each: wall time, requests, pages, the most requests the stand-in answered
+at once and how many on average, the CPU seconds of the pull and of the stand-in; then the speed-up, and whether
+the two zips diagnose identically (the diagnose JSON of each, `created_at` left out, emails compared by id). The
+machine's load (`uptime`) is printed before and after: it may be shared.
 
     .venv/bin/python benchmarks/bench_pull.py [--emails 200000] [--latency 0.5] [--per-row 0.00005]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,15 +64,24 @@ def run(server: StandIn, out: Path, concurrency: int, label: str) -> float:
     server.forget()  # each run computes its answers afresh
     server.requests.clear()
     server.most_in_flight = 0
-    server.serving_seconds = 0.0
+    stand_in, client = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = pull(server.url, out, concurrency)
+    stand_in, client = _cpu(resource.getrusage(resource.RUSAGE_SELF), stand_in), \
+        _cpu(resource.getrusage(resource.RUSAGE_CHILDREN), client)
     with zipfile.ZipFile(out) as archive:
         pages = sum(name != "pull.json" for name in archive.namelist())
         raw = sum(info.file_size for info in archive.infolist())
-    print(f"{label:<22} {seconds:7.1f} s  {len(server.requests):5,} requests  {pages:5,} pages  "
-          f"{raw / 1e6:6,.0f} MB of JSON  at most {server.most_in_flight} in flight (configured {concurrency}); "
-          f"stand-in busy {server.serving_seconds:.1f} s besides its delays")
+    log = server.requests
+    span = max(request["answered"] for request in log) - min(request["came"] for request in log)
+    waited = sum(request["answered"] - request["came"] for request in log)
+    print(f"{label:<22} {seconds:7.1f} s  {len(log):5,} requests  {pages:5,} pages  {raw / 1e6:6,.0f} MB of JSON; "
+          f"in flight: at most {server.most_in_flight} (configured {concurrency}), {waited / span:.2f} on average; "
+          f"CPU: pull {client:.1f} s, stand-in {stand_in:.1f} s")
     return seconds
+
+
+def _cpu(after: resource.struct_rusage, before: resource.struct_rusage) -> float:
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def main() -> int:

@@ -72,7 +72,8 @@ def _connect(org: str, period: object, error_box) -> None:  # error_box: a Strea
         with tempfile.TemporaryDirectory(prefix="pull-") as folder:
             summary = dataverse.pull_snapshot(
                 org, Path(folder) / "snapshot.zip", period[0], period[1], clouds_only=True,
-                signin=dataverse.sign_in(_prompt(prompt_box), person_only=True), progress=_progress(bar, lines))
+                signin=dataverse.sign_in(_prompt(prompt_box), person_only=True),
+                progress=_progress(status, bar, lines))
             data = summary.path.read_bytes()
         prompt_box.empty()
         status.update(label=f"Pulled {summary.rows:,} rows; evaluating…")
@@ -122,12 +123,17 @@ def _prompt(box) -> dataverse.Prompt:  # box: a Streamlit placeholder
     return show
 
 
-def _progress(bar, lines) -> dataverse.Progress:  # Streamlit placeholders
+def _progress(status, bar, lines) -> dataverse.Progress:  # Streamlit elements
+    signed_in = []
+
     def show(step: dataverse.PullProgress) -> None:
+        if not signed_in:  # the first progress comes once the sign-in is done
+            signed_in.append(True)
+            status.update(label="Pulling from Dataverse…")
         left = step.seconds_left
         bar.progress(step.share, text=f"{step.tables_done} of {len(step.tables)} tables, {step.rows:,} rows"
                                       + (f", about {left:,.0f} s left" if left is not None else ""))
-        started = [table.line() for table in step.tables if table.pages or table.done]
+        started = [table.line() for table in step.tables if table.started]
         lines.text("\n".join([*started, step.waiting]).strip())
 
     return show
