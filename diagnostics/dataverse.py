@@ -87,12 +87,11 @@ class TableProgress:
     table: str
     rows: int
     pages: int
-    windows: int
     share: float | None
     seconds_left: float | None
+    started: bool  # its first request was sent
     done: bool
     refused: str  # Dataverse's refusal, when the table is left out
-    started: bool = True  # its first request was sent
 
     @property
     def status(self) -> str:
@@ -649,8 +648,8 @@ def _table_progress(state: TableState, now: float) -> TableProgress:
     elapsed = now - state.started if state.started is not None else 0.0
     share = None if not state.windows and not state.done else state.covered
     left = elapsed * (1 - share) / share if share and not state.done else None
-    return TableProgress(state.table, state.rows, state.pages, state.windows, share, left, state.done,
-                         state.refused, state.started is not None)
+    return TableProgress(state.table, state.rows, state.pages, share, left, state.started is not None, state.done,
+                         state.refused)
 
 
 def _where(table: str, page: int) -> str:
