@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import zipfile
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,11 +18,11 @@ import orjson
 import pytest
 from dataverse_standin import TOKEN, Fault, StandIn
 
-from diagnostics import export_guide
+from diagnostics import dataverse, export_guide
 from diagnostics.dataverse import RetryPolicy, pull_snapshot, sign_in
 from diagnostics.demo import demo_files
 from diagnostics.evaluate import diagnose
-from diagnostics.pull_plan import Answer, Plan, Request, Window
+from diagnostics.pull_plan import Answer, Plan, Request, Throttle, Window
 from diagnostics.snapshot import load_snapshot
 
 ROOT = Path(__file__).parent.parent
@@ -126,37 +128,63 @@ def test_a_window_edge_at_the_same_second_loses_and_duplicates_nothing(tmp_path)
 
 # --------------------------------------------------------------------------- throttling
 
-def test_a_429_mid_window_pauses_every_worker_then_they_ramp_up_and_the_pull_completes(tmp_path):
-    files = demo_files(120)
-    with StandIn(files, latency=0.05) as server:
+class RecordingThrottle(Throttle):
+    """The throttle of the pull, noting when each request got and freed its slot and when a 429 paused them."""
+
+    events: list[tuple[str, float]] = []
+
+    @contextmanager
+    def slot(self):
+        with super().slot():
+            self.events.append(("slot", time.monotonic()))
+            try:
+                yield
+            finally:
+                self.events.append(("free", time.monotonic()))
+
+    def pause(self, seconds, sleep):
+        self.events.append(("pause", time.monotonic()))
+        super().pause(seconds, sleep)
+        self.events.append(("resume", time.monotonic()))
+
+
+def test_a_429_mid_window_pauses_every_worker_then_they_ramp_up_and_the_pull_completes(tmp_path, monkeypatch):
+    RecordingThrottle.events = events = []
+    monkeypatch.setattr(dataverse, "Throttle", RecordingThrottle)
+    with StandIn(demo_files(120), latency=0.05) as server:
         serial = _pull(server, tmp_path / "serial.zip", page_size=10, concurrency=1)
         server.requests.clear()
+        events.clear()
         server.faults.append(Fault("429", table="emails", page=2, retry_after="1"))  # a window's second page
         summary = _pull(server, tmp_path / "concurrent.zip", page_size=10, concurrency=4)
-        log = sorted(server.requests, key=lambda request: request["came"])
+        log = list(server.requests)
     assert server.faults[0].times == 0 and server.most_in_flight <= 4
     throttled = next(request for request in log if request["status"] == 429)
     assert throttled["query"]["$filter"] != _served_filter("emails")  # inside a window, not the whole period
-    paused_from, paused_to = throttled["answered"] + 0.1, throttled["answered"] + 0.9
-    assert not [request for request in log if paused_from < request["came"] < paused_to]  # nobody asked
-    after = [request for request in log if request["came"] >= paused_to]
-    assert len(after) > 3
-    assert after[0]["answered"] <= after[1]["came"]  # one request first, then more
-    assert max(_overlap(after, request) for request in after) > 1  # ...ramping up again
-    assert _ids(summary.path).keys() == _ids(serial.path).keys()
-    for table, keys in _ids(summary.path).items():
+    paused = next(moment for kind, moment in events if kind == "pause")
+    resumed = next(moment for kind, moment in events if kind == "resume")
+    assert resumed - paused >= 1.0  # the Retry-After
+    slots = [moment for kind, moment in events if kind == "slot"]
+    assert not [moment for moment in slots if paused + 0.05 < moment < resumed]  # no worker sent anything
+    after = [(kind, moment) for kind, moment in events if moment >= resumed and kind in ("slot", "free")]
+    assert [kind for kind, _ in after[:3]] == ["slot", "free", "slot"]  # one request first...
+    assert max(_in_flight(after)) > 1  # ...then they ramp up again
+    for table, keys in _ids(summary.path).items():  # and the snapshot is the serial pull's
         assert sorted(keys) == sorted(_ids(serial.path)[table]), table
     assert summary.counts == serial.counts
+
+
+def _in_flight(events: list[tuple[str, float]]) -> list[int]:
+    counts, current = [], 0
+    for kind, _moment in events:
+        current += 1 if kind == "slot" else -1
+        counts.append(current)
+    return counts
 
 
 def _served_filter(table: str) -> str:
     step = next(step for step in export_guide.export_steps("https://x.example", SINCE, UNTIL) if step.table == table)
     return step.filter
-
-
-def _overlap(log: list[dict], request: dict) -> int:
-    """How many of the requests were being answered when ``request`` came."""
-    return sum(other["came"] <= request["came"] < other["answered"] for other in log)
 
 
 def test_dataverses_recommended_parallelism_lowers_the_requests_in_flight(tmp_path):
