@@ -483,7 +483,8 @@ class _Puller:
                 if not in_flight:
                     return
                 done, _ = wait(in_flight, timeout=PROGRESS_EVERY, return_when=FIRST_COMPLETED)
-                pages = [page for future in done for page in self._collect(plan, in_flight.pop(future), future)]
+                finished = [future for future in in_flight if future in done]  # in the order they were sent
+                pages = [page for future in finished for page in self._collect(plan, in_flight.pop(future), future)]
                 self._report(plan)
         finally:
             self._stop.set()
@@ -590,8 +591,9 @@ class _Puller:
             except requests.RequestException as error:
                 raise self._connection_problem(error) from None
         if response.status_code == 200:
-            self.throttle.answered(_dop_hint(response))
-            return body, self._parse(table, page, body, response.headers.get("Content-Type", ""))
+            parsed = self._parse(table, page, body, response.headers.get("Content-Type", ""))
+            self.throttle.answered(_dop_hint(response))  # a valid answer: the others may go
+            return body, parsed
         message = _dataverse_message(body) or response.reason or "no message"
         status = response.status_code
         if status == 429:

@@ -129,7 +129,7 @@ def _progress(status, bar, lines) -> dataverse.Progress:  # Streamlit elements
     def show(step: dataverse.PullProgress) -> None:
         if not signed_in:  # the first progress comes once the sign-in is done
             signed_in.append(True)
-            status.update(label="Pulling from Dataverse…")
+            status.update(label="Pulling from Dataverse…", expanded=True)
         left = step.seconds_left
         bar.progress(step.share, text=f"{step.tables_done} of {len(step.tables)} tables, {step.rows:,} rows"
                                       + (f", about {left:,.0f} s left" if left is not None else ""))
