@@ -1,13 +1,13 @@
 """Benchmark `python -m diagnostics pull`, one page after another and concurrent, against the local stand-in.
 
-The stand-in (tests/dataverse_standin.py) serves the demo snapshot of N emails on 127.0.0.1 in this process,
-each answer delayed as a real organisation's would be (`--latency` seconds per page plus `--per-row` seconds per
-row); its records are serialised once ahead, so that its own Python (one GIL for every request it answers)
-weighs on neither pull. The same pull runs twice as its own process with `DATAVERSE_TOKEN` set, pages of 5,000
-rows (the Web API's maximum): `--concurrency 1` (the serial pull: whole-period requests, page after page) and
-the default concurrency. Reported for each: wall time, requests, pages, the most requests the stand-in answered
-at once and how many on average, the CPU seconds of the pull and of the stand-in; then the speed-up, and whether
-the two zips diagnose identically (the diagnose JSON of each, `created_at` left out, emails compared by id). The
+The stand-in (tests/dataverse_standin.py) serves the demo snapshot of N emails on 127.0.0.1 in this process, each
+answer delayed as a real organisation's would be (`--latency` seconds per page plus `--per-row` seconds per row);
+its records are serialised and its dates indexed once ahead, so that its own Python (one GIL for every request it
+answers) weighs on neither pull. The same pull runs twice as its own process with `DATAVERSE_TOKEN` set, pages of
+5,000 rows (the Web API's maximum): `--concurrency 1` (the serial pull: whole-period requests, page after page) and
+the default concurrency. Reported for each: wall time, requests, pages, the most requests the stand-in answered at
+once and how many on average, the CPU seconds of the pull and of the stand-in; then the speed-up, and whether the
+two zips diagnose identically (the diagnose JSON of each, `created_at` left out, emails compared by id). The
 machine's load (`uptime`) is printed before and after: it may be shared.
 
     .venv/bin/python benchmarks/bench_pull.py [--emails 200000] [--latency 0.5] [--per-row 0.00005]
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -101,7 +102,8 @@ def main() -> int:
             tempfile.TemporaryDirectory(prefix="bench-pull-") as folder:
         del files
         started = time.perf_counter()
-        server.warm([(step.table, list(step.columns)) for step in export_steps("https://x.example", None, None)])
+        steps = export_steps("https://x.example", date.fromisoformat(SINCE), date.fromisoformat(UNTIL))
+        server.warm([(step.table, list(step.columns), step.filter) for step in steps])
         print(f"stand-in ready: records serialised ahead in {time.perf_counter() - started:.1f} s")
         serial, concurrent = Path(folder) / "serial" / "snapshot.zip", Path(folder) / "concurrent" / "snapshot.zip"
         serial.parent.mkdir()

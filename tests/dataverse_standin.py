@@ -78,7 +78,8 @@ class StandIn:
         self.most_in_flight = 0
         self.serving_seconds = 0.0
         self.stopping = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the answers being computed
+        self._counting = threading.Lock()  # the requests in flight
         self._results: dict[tuple, tuple[list[int], dict[str, int]]] = {}
         self._indexes: dict[tuple, tuple[list[datetime], list[int]]] = {}
         self._serialised: dict[tuple, list[bytes]] = {}
@@ -153,19 +154,21 @@ class StandIn:
         return self._indexes[index_key]
 
     def forget(self) -> None:
-        """Drop the answers and indexes computed so far (a benchmark's runs each start cold)."""
+        """Drop the answers computed so far (a benchmark's runs each start cold); what ``warm`` built stays."""
         with self._lock:
             self._results.clear()
-            self._indexes.clear()
 
-    def warm(self, queries: list[tuple[str, list[str]]], annotated: bool = True) -> None:
-        """Serialise every record of each (table, selected columns) once, ahead of the requests: a page is then
-        joined from bytes, as a database serves rows it holds in memory (a benchmark's pulls then measure the
-        pull, not this stand-in's Python). Without it, each page's records are serialised when asked for."""
-        for table, select in queries:
+    def warm(self, queries: list[tuple[str, list[str], str | None]], annotated: bool = True) -> None:
+        """Ahead of the requests, for each (table, selected columns, filter): serialise every record once and index
+        the filter's dates, as a database holds its rows in memory and its dates in an index. A page is then joined
+        from bytes and a window found by bisection: a benchmark's pulls measure the pull, not this stand-in's
+        Python (one GIL for every request it answers). Without it, each page's records are serialised when asked
+        for and an index is built on first use."""
+        for table, select, filter_text in queries:
             key, records = _key_column(table, self.tables[table]), self.tables[table]
             self._serialised[(table, tuple(select), annotated)] = [
                 orjson.dumps(_project(record, key, select, annotated)) for record in records]
+            self._matches(table, filter_text)
 
     def serialised(self, table: str, select: list[str] | None, annotated: bool, positions: list[int]) -> list[bytes]:
         """The records at ``positions`` as the query's JSON objects."""
@@ -378,14 +381,14 @@ def _handler(server: StandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # http.server's name for it
             started = time.perf_counter()
-            with server._lock:
+            with server._counting:
                 server.in_flight += 1
                 server.most_in_flight = max(server.most_in_flight, server.in_flight)
             delay = 0.0
             try:
                 delay = _answer(server, self)
             finally:
-                with server._lock:
+                with server._counting:
                     server.in_flight -= 1
                     server.serving_seconds += time.perf_counter() - started - delay
 
@@ -409,8 +412,7 @@ def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> float:
     page = _page_number(query.get("$skiptoken"))
     logged = {"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query,
               "came": came}
-    with server._lock:
-        server.requests.append(logged)
+    server.requests.append(logged)  # atomic; the lock is for the answers being computed
     delay = 0.0
     if table not in server.tables:
         logged["status"] = 404
