@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ from .errors import DiagnosisError, SnapshotError
 from .watch import DEFAULT_DAYS, DEFAULT_DROP, DEFAULT_KEEP_DAYS  # light: the round's modules load when it runs
 
 if TYPE_CHECKING:  # the pull's modules load only when a pull runs
-    from .dataverse import PullProgress, PullSummary
+    from .dataverse import PullSummary
     from .report import Report
 
 MAX_HEADER_BYTES = 5 * 1024 * 1024
@@ -122,6 +121,8 @@ def _range_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="last day of emails to pull, YYYY-MM-DD (default: today)")
     parser.add_argument("--client-id", help="app registration for device-code sign-in (default: DATAVERSE_CLIENT_ID, "
                                             "else Microsoft's shared sample registration)")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N",
+                        help="requests in flight while pulling, 1 to 16 (default 4; 1 reads one page after another)")
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -261,7 +262,7 @@ def _watch(args: argparse.Namespace) -> int:
 def _pull_then_diagnose(args: argparse.Namespace) -> int:
     """``diagnose --pull``: the pulled zip lives in a temporary folder for the diagnosis only."""
     with tempfile.TemporaryDirectory(prefix="pull-") as folder:
-        summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip")
+        summary = _pull_to(args, args.pull, Path(folder) / "snapshot.zip", notes=False)  # diagnose prints them
         return _diagnose(argparse.Namespace(**{**vars(args), "snapshot": str(summary.path), "pull": None}))
 
 
@@ -271,12 +272,23 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pull_to(args: argparse.Namespace, org_url: str, out: Path) -> PullSummary:
+def _pull_to(args: argparse.Namespace, org_url: str, out: Path, notes: bool = True) -> PullSummary:
+    """The pull, with bars on a terminal; one ``note:`` line per table Dataverse refused (the pull goes on)."""
     from .dataverse import pull_snapshot, sign_in
 
     since, until = _day(args.since, "--since"), _day(args.until, "--until")
-    return pull_snapshot(org_url, out, since, until, signin=sign_in(client_id=args.client_id),
-                         progress=_terminal_progress() if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        from .pull_terminal import TerminalProgress
+
+        shown = TerminalProgress()
+    else:
+        shown = contextlib.nullcontext(None)
+    with shown as progress:
+        summary = pull_snapshot(org_url, out, since, until, signin=sign_in(client_id=args.client_id),
+                                progress=progress, concurrency=args.concurrency)
+    for note in summary.notes() if notes else ():
+        print(f"note: {note}", file=sys.stderr)
+    return summary
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -286,17 +298,6 @@ def _day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise SnapshotError(f"{option} {text!r} is not a date like 2026-11-20") from None
-
-
-def _terminal_progress() -> Callable[[PullProgress], None]:
-    """One status line on a terminal, rewritten in place."""
-    def show(step: PullProgress) -> None:
-        text = step.waiting or f"{step.table}: page {step.page}, {step.rows:,} rows"
-        line = f"[{step.tables_done}/{step.tables_total}] {text}"[:110]
-        sys.stderr.write("\r\033[K" + line + ("\n" if step.tables_done == step.tables_total and step.done else ""))
-        sys.stderr.flush()
-
-    return show
 
 
 def _write_pieces(pieces: list, output: str | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 
 from . import schema
@@ -98,21 +98,30 @@ def select_columns(table: str) -> tuple[str, ...]:
     return tuple(schema.raw_name(table, column) for column in schema.TABLES[table])
 
 
-def _instant(day: date) -> str:
-    return f"{day.isoformat()}T00:00:00Z"
+def _instant(day: date | datetime) -> str:
+    moment = day if isinstance(day, datetime) else datetime.combine(day, time(), UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def table_filter(table: str, start: date | None, end: date | None) -> str | None:
-    """The ``$filter`` of a table: its extra condition and, for dated tables, ``start <= date < end + 1 day``."""
+def period(start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants a date range covers: ``[start 00:00Z, end + 1 day 00:00Z)``."""
+    return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
+
+
+def table_filter(table: str, start: date | None, end: date | None,
+                 window: tuple[datetime, datetime] | None = None) -> str | None:
+    """The ``$filter`` of a table: its extra condition and, for dated tables, ``start <= date < end + 1 day``
+    (or ``window[0] <= date < window[1]``: the pull reads large tables in time windows)."""
     parts = []
     if table in CONDITIONS:
         parts.append(CONDITIONS[table])
     if table in DATED:
         column = DATED[table]
-        if start is not None:
-            parts.append(f"{column} ge {_instant(start)}")
-        if end is not None:
-            parts.append(f"{column} lt {_instant(end + timedelta(days=1))}")
+        lower, upper = window or (start, end and end + timedelta(days=1))
+        if lower is not None:
+            parts.append(f"{column} ge {_instant(lower)}")
+        if upper is not None:
+            parts.append(f"{column} lt {_instant(upper)}")
     if table in CHANGED_SINCE and start is not None:
         parts.append(f"{CHANGED_SINCE[table]} ge {_instant(start)}")
     return " and ".join(parts) or None
@@ -127,12 +136,22 @@ def export_steps(org_url: str, start: date | None, end: date | None) -> list[Exp
     for table in schema.TABLES:
         columns = select_columns(table)
         condition = table_filter(table, start, end)
-        query = "$select=" + ",".join(columns)
-        if condition:
-            query += "&$filter=" + condition
-        url = f"{root}/{table}?{quote(query, safe=_SAFE + '&')}"
-        steps.append(ExportStep(table, url, columns, condition, WHY[table]))
+        steps.append(ExportStep(table, _url(root, table, columns, condition), columns, condition, WHY[table]))
     return steps
+
+
+def window_step(step: ExportStep, start: datetime, end: datetime) -> ExportStep:
+    """A dated table's step narrowed to ``start <= date < end`` (same columns and conditions, same root)."""
+    condition = table_filter(step.table, None, None, window=(start, end))
+    root = step.url[: step.url.index(f"/{step.table}?")]
+    return ExportStep(step.table, _url(root, step.table, step.columns, condition), step.columns, condition, step.why)
+
+
+def _url(root: str, table: str, columns: tuple[str, ...], condition: str | None) -> str:
+    query = "$select=" + ",".join(columns)
+    if condition:
+        query += "&$filter=" + condition
+    return f"{root}/{table}?{quote(query, safe=_SAFE + '&')}"
 
 
 def console_script(steps: list[ExportStep]) -> str:

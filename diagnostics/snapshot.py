@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -88,6 +89,8 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
     cmt_files = [member for member in members if _base_name(member) == "data.xml"]
     if cmt_files:  # the files CMT writes beside data.xml describe it; they are no tables
         members = [member for member in members if _base_name(member) not in _CMT_FILES]
+    manifests = [member for member in members if _base_name(member) == PULL_MANIFEST]
+    members = [member for member in members if _base_name(member) != PULL_MANIFEST]
     pages, ignored = _group_pages(members)
     if not pages and not cmt_files:
         raise SnapshotError(f"{source}: no Web API JSON files named after entity sets "
@@ -105,7 +108,8 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
             _report(progress, f"reading {member.name}", done, page_count + len(cmt_files))
         if "emails" not in tables.order:
             raise SnapshotError(_no_emails(source, entities if cmt_files else None, bool(pages)))
-        snapshot = _build(tables, ignored, progress, notes)
+        snapshot = _build(tables, ignored, progress, notes + [line for member in manifests
+                                                             for line in _refusals(member)])
     finally:
         pool.shutdown(cancel_futures=True)
         malloc.release_parse_memory()
@@ -116,6 +120,20 @@ def load_members(members: list[Member], source: str, progress: Progress | None =
 
 def _size(member: Member) -> int:
     return member.size
+
+
+PULL_MANIFEST = "pull.json"  # written by ``pull`` beside the tables
+
+
+def _refusals(member: Member) -> list[str]:
+    """The tables Dataverse refused when the snapshot was pulled (``pull.json``), one note each."""
+    try:
+        refused = orjson.loads(member.read()).get("refused")
+    except (orjson.JSONDecodeError, AttributeError):
+        return [f"{member.name}: not the pull's JSON; left aside"]
+    return [f"{item['message']} when the snapshot was pulled; the checks that need {item['table']} are marked "
+            "unchecked" for item in (refused if isinstance(refused, list) else ())
+            if isinstance(item, dict) and isinstance(item.get("table"), str) and isinstance(item.get("message"), str)]
 
 
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -8,11 +8,15 @@ What a pull relies on is done as Dataverse does it: ``$select`` (selected column
 with Dataverse's error body without the right bearer token. Faults can be injected per table and page: ``429`` with
 ``Retry-After``, ``503``, ``403``, ``400``, a dropped connection, an answer that never ends.
 
-``serving_seconds`` adds up the time spent answering, for the benchmark's overhead figure.
+``latency`` (seconds per page) and ``per_row`` (seconds per row of the page) make each answer as slow as a real
+organisation's; ``in_flight`` and ``most_in_flight`` count the requests being answered at once, and every request
+is logged with when it came and when it was answered. ``serving_seconds`` adds up the time spent answering (the
+delays left out), for the benchmark's overhead figure.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import socket
 import struct
@@ -37,12 +41,14 @@ THROTTLED = {"code": "0x80072322", "message": "Number of requests exceeded the l
              "300 seconds."}
 UNAVAILABLE = {"code": "0x80040216", "message": "The service is temporarily unavailable."}
 ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+_WINDOW = re.compile(r"(?P<path>[A-Za-z_][\w/]*) ge (?P<low>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) and "
+                     r"(?P=path) lt (?P<high>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 PAGE_FILE = re.compile(r"^(?P<set>[a-z]+)(?:\.(?P<page>\d+))?\.json$")
 
 
 @dataclass
 class Fault:
-    """Answer the ``page`` of ``table`` (any when None) badly, ``times`` times: ``429``, ``503``, ``403``,
+    """Answer the ``page`` of ``table`` (any when None) badly, ``times`` times: ``429``, ``503``, ``403``, ``404``,
     ``400``, ``drop`` (the connection is reset) or ``hang`` (headers, part of the body, then silence)."""
 
     kind: str
@@ -50,6 +56,7 @@ class Fault:
     page: int | None = None
     times: int = 1
     retry_after: str = "1"
+    message: str = ""  # the 400's message, when not the default one
 
     def matches(self, table: str, page: int) -> bool:
         return self.times > 0 and self.table in (None, table) and self.page in (None, page)
@@ -58,15 +65,24 @@ class Fault:
 class StandIn:
     """``with StandIn(files) as server: server.url`` serves the records of ``files`` (name -> JSON page)."""
 
-    def __init__(self, files: dict[str, bytes], token: str = TOKEN):
+    def __init__(self, files: dict[str, bytes], token: str = TOKEN, latency: float = 0.0, per_row: float = 0.0,
+                 dop_hint: int | None = None):
         self.tables = _records(files)
         self.token = token
+        self.latency, self.per_row = latency, per_row
+        self.dop_hint = dop_hint  # sent as x-ms-dop-hint (Dataverse's recommended requests at once) when set
         self.faults: list[Fault] = []
-        self.requests: list[dict] = []  # table, page, prefer, query of every answered request
+        # table, page, prefer, query, status, came and answered (time.monotonic()) of every request
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.serving_seconds = 0.0
         self.stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._results: dict[tuple, tuple[list[dict], dict[str, int]]] = {}
+        self._lock = threading.Lock()  # the answers being computed
+        self._counting = threading.Lock()  # the requests in flight
+        self._results: dict[tuple, tuple[list[int], dict[str, int]]] = {}
+        self._indexes: dict[tuple, tuple[list[datetime], list[int]]] = {}
+        self._serialised: dict[tuple, list[bytes]] = {}
         self._keys: dict[str, dict] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -103,16 +119,74 @@ class StandIn:
                     return fault
         return None
 
-    def rows(self, table: str, select: list[str] | None, filter_text: str | None, annotated: bool):
-        """The records a query returns (computed once per query) and each key's position in them."""
-        cache_key = (table, tuple(select or ()), filter_text, annotated)
+    def rows(self, table: str, select: list[str] | None, filter_text: str | None, annotated: bool) -> list[dict]:
+        """The records a query returns, as it returns them (every page of it)."""
+        key, records = _key_column(table, self.tables[table]), self.tables[table]
+        return [_project(records[index], key, select, annotated) for index in self.query(table, filter_text)[0]]
+
+    def query(self, table: str, filter_text: str | None) -> tuple[list[int], dict[str, int]]:
+        """The positions of the records a ``$filter`` keeps, and where each key is among them (computed once per
+        filter; a page projects only its own records, as a database reads only the rows it returns)."""
         with self._lock:
-            if cache_key not in self._results:
-                matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
+            if (table, filter_text) not in self._results:
                 key = _key_column(table, self.tables[table])
-                rows = [_project(row, key, select, annotated) for row in self.tables[table] if matches(row)]
-                self._results[cache_key] = (rows, {str(row.get(key)): index for index, row in enumerate(rows)})
-            return self._results[cache_key]
+                positions = self._matches(table, filter_text)
+                keys = {str(self.tables[table][position].get(key)).lower(): index
+                        for index, position in enumerate(positions)}
+                self._results[(table, filter_text)] = (positions, keys)
+            return self._results[(table, filter_text)]
+
+    def _matches(self, table: str, filter_text: str | None) -> list[int]:
+        """The positions of the records a ``$filter`` keeps. A time window (``path ge T1 and path lt T2``) is
+        found in an index of the rest of the filter by date, as a database's index would: reading a large table
+        in windows then costs the stand-in no more than reading it whole."""
+        window = _window_of(filter_text or "")
+        if not window:
+            matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
+            return [index for index, row in enumerate(self.tables[table]) if matches(row)]
+        rest = filter_text[:window.start()] + "true eq true" + filter_text[window.end():]
+        dates, positions = self._dated(table, rest, window["path"])
+        low, high = (datetime.fromisoformat(window[bound].replace("Z", "+00:00")) for bound in ("low", "high"))
+        return sorted(positions[bisect.bisect_left(dates, low):bisect.bisect_left(dates, high)])
+
+    def _dated(self, table: str, rest: str, path: str) -> tuple[list[datetime], list[int]]:
+        """The records the filter keeps (without its window), sorted by the window's date, with their positions."""
+        index_key = (table, rest, path)
+        if index_key not in self._indexes:
+            matches, value = parse_filter(rest, self.resolve), _path(path, self.resolve)
+            dated = []
+            for position, row in enumerate(self.tables[table]):
+                moment = value(row)
+                if isinstance(moment, str) and moment and matches(row):
+                    dated.append((datetime.fromisoformat(moment.replace("Z", "+00:00")), position))
+            dated.sort()
+            self._indexes[index_key] = ([moment for moment, _ in dated], [position for _, position in dated])
+        return self._indexes[index_key]
+
+    def forget(self) -> None:
+        """Drop the answers computed so far (a benchmark's runs each start cold); what ``warm`` built stays."""
+        with self._lock:
+            self._results.clear()
+
+    def warm(self, queries: list[tuple[str, list[str], str | None]], annotated: bool = True) -> None:
+        """Ahead of the requests, for each (table, selected columns, filter): serialise every record once and index
+        the filter's dates, as a database holds its rows in memory and its dates in an index. A page is then joined
+        from bytes and a window found by bisection: a benchmark's pulls measure the pull, not this stand-in's
+        Python (one GIL for every request it answers). Without it, each page's records are serialised when asked
+        for and an index is built on first use."""
+        for table, select, filter_text in queries:
+            key, records = _key_column(table, self.tables[table]), self.tables[table]
+            self._serialised[(table, tuple(select), annotated)] = [
+                orjson.dumps(_project(record, key, select, annotated)) for record in records]
+            self._matches(table, filter_text)
+
+    def serialised(self, table: str, select: list[str] | None, annotated: bool, positions: list[int]) -> list[bytes]:
+        """The records at ``positions`` as the query's JSON objects."""
+        warmed = self._serialised.get((table, tuple(select or ()), annotated))
+        if warmed is not None:
+            return [warmed[position] for position in positions]
+        key, records = _key_column(table, self.tables[table]), self.tables[table]
+        return [orjson.dumps(_project(records[position], key, select, annotated)) for position in positions]
 
     def resolve(self, row: dict, navigation: str) -> dict | None:
         """The record a single-valued navigation property points to (``activityid_email`` -> the email)."""
@@ -122,6 +196,21 @@ class StandIn:
         lookup = f"_{navigation.split('_')[0].lower()}_value"
         target = row.get(lookup)
         return self._keys.get(str(target).lower()) if target else None
+
+
+def _window_of(text: str) -> re.Match | None:
+    """``path ge T1 and path lt T2`` when the whole filter is that window and other conditions joined by ``and``
+    (not inside parentheses, after a ``not`` or beside a top-level ``or``)."""
+    window = _WINDOW.search(text)
+    if not window or text[:window.start()].rstrip().endswith("not"):
+        return None
+    before = text[:window.start()]
+    if before.count("(") != before.count(")"):
+        return None
+    top_level = text
+    while re.search(r"\([^()]*\)", top_level):
+        top_level = re.sub(r"\([^()]*\)", "", top_level)
+    return None if " or " in top_level else window
 
 
 def _records(files: dict[str, bytes]) -> dict[str, list[dict]]:
@@ -151,10 +240,15 @@ def _key_column(table: str, records: list[dict]) -> str:
 def _project(row: dict, key: str, select: list[str] | None, annotated: bool) -> dict:
     projected: dict = {"@odata.etag": f'W/"{abs(hash(str(row.get(key)))) % 10**8}"'}
     names = [name for name in row if "@" not in name] if select is None else list(dict.fromkeys([*select, key]))
+    annotations: dict[str, list[tuple[str, object]]] = {}
+    if annotated:  # each column's annotations (name@...), in one pass over the record
+        for column, value in row.items():
+            base, at, _rest = column.partition("@")
+            if at and base:
+                annotations.setdefault(base, []).append((column, value))
     for name in names:
         projected[name] = row.get(name)
-        if annotated:
-            projected.update({column: value for column, value in row.items() if column.startswith(name + "@")})
+        projected.update(annotations.get(name, ()))
     return projected
 
 
@@ -297,64 +391,98 @@ def _handler(server: StandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # http.server's name for it
             started = time.perf_counter()
+            with server._counting:
+                server.in_flight += 1
+                server.most_in_flight = max(server.most_in_flight, server.in_flight)
+            delay = 0.0
             try:
-                _answer(server, self)
+                delay = _answer(server, self)
             finally:
-                with server._lock:
-                    server.serving_seconds += time.perf_counter() - started
+                with server._counting:
+                    server.in_flight -= 1
+                    server.serving_seconds += time.perf_counter() - started - delay
 
     return Handler
 
 
-def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> None:
+def _delay(server: StandIn, rows: int) -> float:
+    """Wait as a real organisation would before answering; returns the seconds waited."""
+    seconds = server.latency + server.per_row * rows
+    if seconds:
+        server.stopping.wait(seconds)
+    return seconds
+
+
+def _answer(server: StandIn, request: BaseHTTPRequestHandler) -> float:
+    """Answers one request; returns the seconds it was delayed on purpose."""
+    came = time.monotonic()
     parts = urlsplit(request.path)
     table = parts.path[len(API):] if parts.path.startswith(API) else ""
-    if table not in server.tables:
-        return _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
-    if request.headers.get("Authorization") != f"Bearer {server.token}":
-        return _error(request, 401, UNAUTHORIZED)
     query = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
     page = _page_number(query.get("$skiptoken"))
-    server.requests.append({"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query})
-    fault = server.fault(table, page)
-    if fault:
-        return _fault(server, request, fault)
-    unknown = [name for name in query if name not in ("$select", "$filter", "$skiptoken")]
-    if unknown:
-        return _error(request, 400, {"code": "0x0", "message": f"The stand-in does not support {unknown[0]}."})
-    _serve_page(server, request, table, query, page)
+    logged = {"table": table, "page": page, "prefer": request.headers.get("Prefer", ""), "query": query,
+              "came": came}
+    server.requests.append(logged)  # atomic; the lock is for the answers being computed
+    delay = 0.0
+    if table not in server.tables:
+        logged["status"] = 404
+        _error(request, 404, {"code": "0x8006088a", "message": f"Resource not found for the segment '{table}'."})
+    elif request.headers.get("Authorization") != f"Bearer {server.token}":
+        logged["status"] = 401
+        _error(request, 401, UNAUTHORIZED)
+    elif fault := server.fault(table, page):
+        delay = _delay(server, 0)
+        logged["status"] = _fault(server, request, fault)
+    elif unknown := [name for name in query if name not in ("$select", "$filter", "$skiptoken")]:
+        logged["status"] = 400
+        _error(request, 400, {"code": "0x0", "message": f"The stand-in does not support {unknown[0]}."})
+    else:
+        delay, logged["status"] = _serve_page(server, request, table, query, page)
+    logged["answered"] = time.monotonic()
+    return delay
 
 
-def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, query: dict, page: int) -> None:
+def _serve_page(server: StandIn, request: BaseHTTPRequestHandler, table: str, query: dict,
+                page: int) -> tuple[float, int]:
+    """The page of the query; returns the seconds delayed and the status."""
     prefer = request.headers.get("Prefer", "")
     size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
     size = int(size_match.group(1)) if size_match else 5000
     annotated = "odata.include-annotations" in prefer
     select = query["$select"].split(",") if query.get("$select") else None
     try:
-        rows, positions = server.rows(table, select, query.get("$filter"), annotated)
+        matches, keys = server.query(table, query.get("$filter"))
     except FilterError as error:
-        return _error(request, 400, {"code": "0x80060888", "message": f"Invalid $filter: {error}"})
-    start = positions[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
-    chunk = rows[start:start + size]
+        _error(request, 400, {"code": "0x80060888", "message": f"Invalid $filter: {error}"})
+        return 0.0, 400
+    start = keys[_last_key(query["$skiptoken"])] + 1 if "$skiptoken" in query else 0
+    key = _key_column(table, server.tables[table])
+    chunk = matches[start:start + size]
     root = f"{server.url}{API}"
-    body: dict = {"@odata.context": f"{root}$metadata#{table}({query.get('$select', '')})", "value": chunk}
-    if start + size < len(rows):
+    data = b'{"@odata.context":' + orjson.dumps(f"{root}$metadata#{table}({query.get('$select', '')})") + \
+        b',"value":[' + b",".join(server.serialised(table, select, annotated, chunk)) + b"]"
+    if start + size < len(matches):
         kept = "&".join(f"{name}={quote(value, safe=',/:()=*@.-_')}" for name, value in query.items()
                         if name != "$skiptoken")
-        body["@odata.nextLink"] = f"{root}{table}?{kept}&$skiptoken={_skiptoken(table, page, chunk)}"
+        first, last = (server.tables[table][position][key] for position in (chunk[0], chunk[-1]))
+        link = f"{root}{table}?{kept}&$skiptoken={_skiptoken(key, page, first, last)}"
+        data += b',"@odata.nextLink":' + orjson.dumps(link)
+    data += b"}"
     applied = ",".join(part for part in ([prefer.split(",")[0]] if annotated else [])
                        + ([f"odata.maxpagesize={size}"] if size_match else []))
     headers = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
+    if server.dop_hint:
+        headers["x-ms-dop-hint"] = str(server.dop_hint)
     if applied:
         headers["Preference-Applied"] = applied
-    _send(request, 200, orjson.dumps(body), headers)
+    delay = _delay(server, len(chunk))
+    _send(request, 200, data, headers)
+    return delay, 200
 
 
-def _skiptoken(table: str, page: int, chunk: list[dict]) -> str:
-    key = _key_column(table, chunk)
-    cookie = (f'<cookie page="{page}"><{key} last="{{{str(chunk[-1][key]).upper()}}}" '
-              f'first="{{{str(chunk[0][key]).upper()}}}" /></cookie>')
+def _skiptoken(key: str, page: int, first: object, last: object) -> str:
+    cookie = (f'<cookie page="{page}"><{key} last="{{{str(last).upper()}}}" '
+              f'first="{{{str(first).upper()}}}" /></cookie>')
     token = f'<cookie pagenumber="{page + 1}" pagingcookie="{quote(cookie, safe="")}" istracking="False" />'
     return quote(token, safe="")
 
@@ -369,21 +497,21 @@ def _last_key(token: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> None:
-    if fault.kind == "429":
-        return _error(request, 429, THROTTLED, {"Retry-After": fault.retry_after})
-    if fault.kind == "503":
-        return _error(request, 503, UNAVAILABLE)
-    if fault.kind == "403":
-        return _error(request, 403, FORBIDDEN)
-    if fault.kind == "400":
-        return _error(request, 400, {"code": "0x80060888", "message": "Could not find a property named 'queueid' "
-                                     "on type 'Microsoft.Dynamics.CRM.activitymonitor'."})
+def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> int:
+    """Answers badly as the fault says; returns the status (0: no answer)."""
+    if fault.kind in ("429", "503", "403", "404", "400"):
+        status = int(fault.kind)
+        error = {"429": THROTTLED, "503": UNAVAILABLE, "403": FORBIDDEN,
+                 "404": {"code": "0x8006088a", "message": f"Resource not found for the segment '{fault.table}'."},
+                 "400": {"code": "0x80060888", "message": fault.message or "Could not find a property named "
+                         "'queueid' on type 'Microsoft.Dynamics.CRM.activitymonitor'."}}[fault.kind]
+        _error(request, status, error, {"Retry-After": fault.retry_after} if status == 429 else None)
+        return status
     if fault.kind == "drop":  # a reset: close at once with SO_LINGER 0
         request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         request.close_connection = True
         request.connection.close()
-        return None
+        return 0
     if fault.kind == "hang":
         request.send_response(200)
         request.send_header("Content-Type", "application/json")
@@ -393,7 +521,7 @@ def _fault(server: StandIn, request: BaseHTTPRequestHandler, fault: Fault) -> No
         request.wfile.flush()
         server.stopping.wait(30)
         request.close_connection = True
-        return None
+        return 0
     raise ValueError(f"unknown fault {fault.kind}")
 
 

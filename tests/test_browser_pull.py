@@ -8,6 +8,7 @@ download, and keep the token out of the share store and the server's log.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -99,4 +100,29 @@ def test_connect_refuses_a_foreign_host_with_one_line(app, browser, tmp_path):  
     expect(page.get_by_text("should be a Dynamics 365 address")).to_be_visible(timeout=WAIT)
     expect(page.get_by_text("Nothing was pulled")).to_be_visible()
     page.screenshot(path=str(tmp_path / "connect-refused.png"))
+    context.close()
+
+
+def test_a_new_attempt_clears_the_old_error_and_shows_each_tables_progress(app, browser, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    base, _store, _log = app
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.goto(f"{base}/upload")
+    page.get_by_text("Connect to Dataverse").click()
+    expect(page.get_by_text("This server, not your browser, talks to Dataverse", exact=False)).to_be_visible()
+    page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
+    page.get_by_role("button", name="Sign in and pull").click()
+    refusal = page.get_by_text("should be a Dynamics 365 address")
+    expect(refusal).to_be_visible(timeout=WAIT)
+    with StandIn(demo_files(EMAILS), token=TOKEN, latency=1.0) as slow:  # every answer takes a second
+        page.get_by_role("textbox", name="Organisation URL").fill(slow.url)
+        page.get_by_role("button", name="Sign in and pull").click()
+        progress = page.get_by_text(re.compile(r"^emails: [\d,]+ rows, \d+ pages?, "), exact=False)
+        expect(progress.first).to_be_visible(timeout=WAIT)
+        expect(refusal).to_have_count(0)  # gone while the new pull runs, not only once it ends
+        page.screenshot(path=str(tmp_path / "connect-progress.png"))
+        page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
+    expect(page.get_by_text("Pulled and diagnosed 127.0.0.1")).to_be_visible(timeout=WAIT)
     context.close()

@@ -1,8 +1,9 @@
 """Pulling a snapshot from Dataverse, against the local stand-in (tests/dataverse_standin.py) on 127.0.0.1.
 
-The stand-in serves the demo snapshot; a pulled zip must diagnose exactly like the demo folder. Faults
-(429 with Retry-After, 503, a dropped connection, an answer that never ends, 400/401/403) are survived
-or refused with one line, and a refused or interrupted pull leaves no file.
+The stand-in serves the demo snapshot; a pulled zip must diagnose exactly like the demo folder, read one page
+after another or several at once. Faults (429 with Retry-After, 503, a dropped connection, an answer that never
+ends) are survived; a table refused with 400/403/404 is left out and named; 401 stops the pull with one line;
+a failed or interrupted pull leaves no file. Reading in time windows is in tests/test_pull_windows.py.
 """
 
 from __future__ import annotations
@@ -81,8 +82,10 @@ def _pull(server: StandIn, out: Path, **options) -> dataverse.PullSummary:
 
 
 def _diagnosis(path: Path) -> dict:
-    """What a diagnosis says (without where it came from, when, and the raw table sizes)."""
+    """What a diagnosis says (without where it came from, when, and the raw table sizes). Emails are listed in
+    the order the snapshot holds them, which is the order their pages were read: compared by activity id."""
     report = diagnose(load_snapshot(path)).to_dict()
+    report["emails"].sort(key=lambda email: email["activityid"])
     return {key: report[key] for key in ("summary", "emails", "findings", "queues", "missing_tables")}
 
 
@@ -99,9 +102,12 @@ def _one_line(text: str) -> str:
 
 # --------------------------------------------------------------------------- the pulled snapshot
 
-def test_a_pulled_snapshot_diagnoses_exactly_like_the_folder_it_was_served_from(server, tmp_path, folder_report):
-    summary = _pull(server, tmp_path / "pulled.zip")
+@pytest.mark.parametrize("concurrency", [1, 4, 16])
+def test_a_pulled_snapshot_diagnoses_exactly_like_the_folder_it_was_served_from(server, tmp_path, folder_report,
+                                                                                concurrency):
+    summary = _pull(server, tmp_path / "pulled.zip", concurrency=concurrency)
     assert summary.path.exists() and summary.pages > len(summary.counts)  # several pages for the big tables
+    assert summary.most_in_flight <= concurrency and server.most_in_flight <= concurrency
     pulled = _diagnosis(summary.path)
     assert pulled["summary"]["incoming"] > 50
     assert pulled["emails"] == folder_report["emails"]  # every email's verdict, causes, notes
@@ -110,10 +116,12 @@ def test_a_pulled_snapshot_diagnoses_exactly_like_the_folder_it_was_served_from(
 
 
 def test_pages_are_named_and_shaped_like_a_manual_export(server, tmp_path, files):
-    summary = _pull(server, tmp_path / "pulled.zip")
+    summary = _pull(server, tmp_path / "pulled.zip", concurrency=1)
     with zipfile.ZipFile(summary.path) as archive:
-        names = archive.namelist()
+        names = [name for name in archive.namelist() if name != "pull.json"]
         pages = {name: orjson.loads(archive.read(name)) for name in names}
+        manifest = orjson.loads(archive.read("pull.json"))
+    assert manifest["rows"] == summary.counts and manifest["refused"] == []
     emails = sorted((name for name in names if name.startswith("emails.")), key=len)
     assert emails[:3] == ["emails.json", "emails.2.json", "emails.3.json"]
     assert len(emails) == -(-summary.counts["emails"] // PAGE)
@@ -136,14 +144,32 @@ def _annotations(row: dict) -> set[str]:
 
 def _served_counts(server: StandIn) -> dict[str, int]:
     steps = export_guide.export_steps("https://x.example", SINCE, UNTIL)
-    return {step.table: len(server.rows(step.table, list(step.columns), step.filter, True)[0]) for step in steps}
+    return {step.table: len(server.query(step.table, step.filter)[0]) for step in steps}
 
 
-def test_every_request_is_the_export_guides_with_the_prefer_header(server, tmp_path):
-    _pull(server, tmp_path / "pulled.zip")
+def test_concurrent_pages_are_numbered_as_they_come_without_gaps(server, tmp_path):
+    summary = _pull(server, tmp_path / "pulled.zip")
+    with zipfile.ZipFile(summary.path) as archive:
+        names = archive.namelist()
+        rows = {name: len(orjson.loads(archive.read(name))["value"]) for name in names if name != "pull.json"}
+    assert "pull.json" in names and len(rows) == summary.pages
+    for table, count in summary.counts.items():
+        pages = [name for name in rows if name.split(".")[0] == table]
+        assert pages == [f"{table}.json"] + [f"{table}.{page}.json" for page in range(2, len(pages) + 1)], table
+        assert sum(rows[name] for name in pages) == count
+        assert all(rows[name] for name in pages) or len(pages) == 1  # an empty page only for an empty table
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_every_request_is_the_export_guides_with_the_prefer_header(server, tmp_path, concurrency):
+    _pull(server, tmp_path / "pulled.zip", concurrency=concurrency)
     steps = export_guide.export_steps("https://contoso.crm.dynamics.com", SINCE, UNTIL)
-    first_pages = {request["table"]: request for request in server.requests if request["page"] == 1}
-    assert list(first_pages) == [step.table for step in steps]
+    first_pages = {}
+    for request in server.requests:  # the first request of each table is the export guide's, as it is
+        first_pages.setdefault(request["table"], request)
+    if concurrency == 1:
+        assert list(first_pages) == [step.table for step in steps]
+    assert sorted(first_pages) == sorted(step.table for step in steps)
     for step in steps:
         expected = {name: values[-1] for name, values in parse_qs(urlsplit(step.url).query).items()}
         assert first_pages[step.table]["query"] == expected, step.table
@@ -195,10 +221,11 @@ def test_stand_in_refuses_without_the_right_token(server):
 # --------------------------------------------------------------------------- faults
 
 @pytest.mark.parametrize("kind", ["429", "503", "drop"])
-def test_a_transient_fault_is_survived(server, tmp_path, folder_report, kind):
-    server.faults.append(Fault(kind, table="emails", page=2, retry_after="3"))
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_transient_fault_is_survived(server, tmp_path, folder_report, kind, concurrency):
+    server.faults.append(Fault(kind, table="activityparties", page=2 if concurrency == 1 else 1, retry_after="3"))
     waits = Waits()
-    summary = _pull(server, tmp_path / "pulled.zip", policy=_policy(waits))
+    summary = _pull(server, tmp_path / "pulled.zip", policy=_policy(waits), concurrency=concurrency)
     assert server.faults[0].times == 0  # the fault did happen
     assert len(waits.seconds) == 1
     if kind == "429":
@@ -236,13 +263,42 @@ def test_throttling_that_outlasts_the_bound_gives_up_with_one_line(server, tmp_p
 
 @pytest.mark.parametrize(("kind", "words"), [
     ("403", "refused access (403: Principal user"), ("400", "Dataverse answered 400: Could not find a property")])
-def test_a_refusal_is_not_retried_and_names_the_table_and_dataverses_message(server, tmp_path, kind, words):
+def test_a_refused_table_is_not_retried_and_left_out_with_dataverses_message(server, tmp_path, kind, words,
+                                                                             folder_report):
     server.faults.append(Fault(kind, table="activitymonitors", times=99))
-    with pytest.raises(PullError) as caught:
-        _pull(server, tmp_path / "pulled.zip")
-    message = _one_line(str(caught.value))
-    assert message.startswith("activitymonitors: ") and words in message
+    summary = _pull(server, tmp_path / "pulled.zip")
     assert [request["table"] for request in server.requests].count("activitymonitors") == 1
+    assert list(summary.refused) == ["activitymonitors"] and "activitymonitors" not in summary.counts
+    message = _one_line(summary.refused["activitymonitors"])
+    assert message.startswith("activitymonitors: ") and words in message
+    assert len(summary.counts) == 15 and list(tmp_path.iterdir()) == [summary.path]
+    with zipfile.ZipFile(summary.path) as archive:
+        assert not any(name.startswith("activitymonitors") for name in archive.namelist())
+        assert orjson.loads(archive.read("pull.json"))["refused"] == [{"table": "activitymonitors",
+                                                                       "message": message}]
+    pulled = _diagnosis(summary.path)
+    assert pulled["missing_tables"] == ["activitymonitors"]
+    assert pulled["summary"]["incoming"] == folder_report["summary"]["incoming"]
+    snapshot = load_snapshot(summary.path)
+    assert any(note.startswith(message) and "marked unchecked" in note for note in snapshot.notes)
+    assert "pull.json" not in snapshot.ignored_files
+
+
+def test_a_table_refused_after_some_of_its_pages_came_leaves_none_of_them(server, tmp_path):
+    server.faults.append(Fault("403", table="activityparties", page=2))
+    summary = _pull(server, tmp_path / "pulled.zip", concurrency=1)
+    assert list(summary.refused) == ["activityparties"]
+    with zipfile.ZipFile(summary.path) as archive:
+        names = archive.namelist()
+    assert not any(name.startswith("activityparties") for name in names) and "emails.2.json" in names
+    assert summary.pages == len(names) - 1
+
+
+@pytest.mark.parametrize("kind", ["403", "400"])
+def test_a_refused_emails_table_stops_the_pull(server, tmp_path, kind):
+    server.faults.append(Fault(kind, table="emails", times=99))
+    with pytest.raises(PullError, match=r"^emails: Dataverse (refused access \(403|answered 400)"):
+        _pull(server, tmp_path / "pulled.zip")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -275,7 +331,7 @@ def test_an_interrupted_pull_leaves_no_file_and_keeps_an_older_snapshot(server, 
     out.write_bytes(b"the snapshot of last week")
 
     def interrupt(step: dataverse.PullProgress) -> None:
-        if step.table == "queueitems":
+        if any(table.table == "queueitems" and table.pages for table in step.tables):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -283,15 +339,21 @@ def test_an_interrupted_pull_leaves_no_file_and_keeps_an_older_snapshot(server, 
     assert list(tmp_path.iterdir()) == [out] and out.read_bytes() == b"the snapshot of last week"
 
 
-def test_progress_reports_every_table_and_page_with_rows_so_far(server, tmp_path):
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_progress_reports_every_table_with_rows_and_pages_so_far(server, tmp_path, concurrency):
     seen: list[dataverse.PullProgress] = []
-    summary = _pull(server, tmp_path / "pulled.zip", progress=seen.append)
-    emails = [step for step in seen if step.table == "emails"]
-    assert [step.page for step in emails] == list(range(1, len(emails) + 1))
-    assert [step.rows for step in emails] == [min(PAGE * step.page, EMAILS) for step in emails]
-    assert emails[-1].done and not any(step.done for step in emails[:-1])
-    assert seen[-1].tables_done == seen[-1].tables_total == len(summary.counts)
-    assert seen[-1].total_rows == summary.rows
+    summary = _pull(server, tmp_path / "pulled.zip", progress=seen.append, concurrency=concurrency)
+    emails = [next(table for table in step.tables if table.table == "emails") for step in seen]
+    assert [table.rows for table in emails] == sorted(table.rows for table in emails)  # rows only grow
+    assert emails[-1].done and emails[-1].rows == EMAILS
+    assert emails[0].rows < EMAILS and not emails[0].done
+    last = seen[-1]
+    assert [table.table for table in last.tables] == list(summary.counts)
+    assert last.tables_done == len(last.tables) == len(summary.counts) and last.rows == summary.rows
+    assert sum(table.pages for table in last.tables) >= summary.pages
+    if concurrency > 1:  # the large tables are read in windows: their share of the period grows to 1
+        shares = [table.share for table in emails if table.share is not None and not table.done]
+        assert shares and all(0 <= share < 1 for share in shares) and emails[-1].share == 1.0
 
 
 def test_a_next_link_to_another_host_is_not_followed(server, tmp_path):
@@ -327,7 +389,7 @@ def test_an_html_answer_is_refused_with_one_line(tmp_path):
 
 def test_a_closed_port_is_refused_at_once(tmp_path):
     waits = Waits()
-    with pytest.raises(PullError, match="^cannot reach 127.0.0.1:9: the connection was refused"):
+    with pytest.raises(PullError, match="^cannot reach 127.0.0.1:9 from this server: the connection was refused"):
         pull_snapshot("http://127.0.0.1:9", tmp_path / "x.zip", SINCE, UNTIL, signin=_signin(), policy=_policy(waits))
     assert waits.seconds == []
 
@@ -445,6 +507,43 @@ def test_a_failed_sign_in_is_one_line():
         dataverse.SignIn([("device code", Refused())]).token("https://contoso.crm.dynamics.com/.default")
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Authentication failed: HTTPSConnection(host='login.microsoftonline.com', port=443): Failed to resolve "
+     "'login.microsoftonline.com' ([Errno -2] Name or service not known)",
+     "cannot reach login.microsoftonline.com from this server: its name cannot be resolved"),
+    ("Authentication failed: HTTPSConnectionPool(host='login.microsoftonline.com', port=443): Max retries exceeded "
+     "(Caused by NewConnectionError('[Errno 111] Connection refused'))",
+     "cannot reach login.microsoftonline.com from this server: the connection was refused"),
+    ("AADSTS700016: Application with identifier '51f8' was not found in the directory 'Contoso'.\r\nTrace ID: 1"
+     "\r\nCorrelation ID: 2", "sign-in with device code failed: AADSTS700016: Application with identifier '51f8' was "
+     "not found in the directory 'Contoso'. Your tenant may not allow this app registration")])
+def test_sign_in_trouble_is_one_plain_line_without_exception_text(text, expected):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Trouble:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError(text)
+
+    with pytest.raises(PullError) as caught:
+        dataverse.SignIn([("device code", Trouble())]).token("https://contoso.crm.dynamics.com/.default")
+    message = _one_line(str(caught.value))
+    assert message.startswith(expected)
+    assert "Errno" not in message and "HTTPS" not in message and "Trace ID" not in message
+
+
+def test_an_unreachable_sign_in_service_is_one_plain_line():
+    from azure.core.exceptions import ServiceRequestError
+
+    class Offline:
+        def get_token(self, *scopes, **kwargs):
+            raise ServiceRequestError("<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new "
+                                      "connection: [Errno -3] Temporary failure in name resolution")
+
+    with pytest.raises(PullError, match=r"^cannot reach login\.microsoftonline\.com from this server: its name "
+                                        r"cannot be resolved \(no DNS or no internet access\)$"):
+        dataverse.SignIn([("device code", Offline())]).token("https://contoso.crm.dynamics.com/.default")
+
+
 @pytest.mark.parametrize(("claims", "expected"), [
     ({"upn": "dana@contoso.com", "appid": "x"}, "dana@contoso.com (signed in with m)"),
     ({"appid": "0000-app"}, "the application 0000-app (signed in with m)"), (None, "the account of the token from m")])
@@ -469,6 +568,7 @@ def test_cli_pull_then_diagnose_gives_the_identical_diagnosis(server, tmp_path, 
     shortcut = _cli("diagnose", "--pull", server.url, "--since", str(SINCE), "--until", str(UNTIL))
     assert shortcut.returncode == 0, shortcut.stderr
     report = json.loads(shortcut.stdout)
+    report["emails"].sort(key=lambda email: email["activityid"])
     assert {key: report[key] for key in folder_report} == folder_report
 
 
@@ -535,6 +635,20 @@ def test_app_connect_shows_the_device_code_and_a_refusal_in_one_line(server, dev
     errors = [_plain(item.value) for item in at.error]
     assert len(errors) == 1 and "refused access (401" in errors[0] and "dana@contoso" in errors[0]
     assert "current" not in at.session_state  # the demo stays
+
+
+def test_app_connect_names_the_refused_tables_and_the_causes_left_unchecked(server, monkeypatch, store_path):
+    monkeypatch.setenv("DATAVERSE_TOKEN", TOKEN)
+    server.faults.append(Fault("403", table="activitymonitors", times=99))
+    at = _connect_in_app(server)
+    assert not at.exception, [item.value for item in at.exception]
+    said = _plain(" ".join(item.value for item in at.success))
+    assert "Pulled and diagnosed 127.0.0.1" in said
+    assert "Left out of the snapshot because Dataverse refused them: activitymonitors: Dataverse refused access " \
+           "(403: Principal user" in said
+    assert "The snapshot has no activitymonitors table, so " in said and "could not be checked" in said
+    captions = _plain(" ".join(item.value for item in at.caption))
+    assert "The snapshot has no activitymonitors table" in captions  # the overview says it too
 
 
 def test_app_connect_pulls_and_shows_the_report_without_keeping_the_token(server, monkeypatch, store_path,
