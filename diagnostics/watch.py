@@ -211,6 +211,8 @@ class _Round:
         with tempfile.TemporaryDirectory(prefix="watch-") as folder:  # the pulled zip lives for the diagnosis only
             pulled = pull_snapshot(self.organisation, Path(folder) / "snapshot.zip", since, until, signin=signin,
                                    policy=policy)
+            if pulled.refused:  # a pull keeps what it could read; a watch round without a table is a failed round
+                raise SnapshotError("; ".join(f"{table}: {message}" for table, message in pulled.refused.items()))
             snapshot = load_snapshot(pulled.path)
         report = diagnose(snapshot)
         report.fix_plan(snapshot)  # record ids and links
