@@ -27,7 +27,7 @@ EXPECTED = {
     "Help needed (first)": ("converted", None),
     "Help needed (stranger)": ("not-converted", "unknown-sender-not-allowed"),
     "Help needed (sales)": ("not-converted", "no-active-rule-for-queue"),
-    "Help needed (reply)": ("not-converted", "reply-to-tracked-email"),
+    "Help needed (reply)": ("converted", None),
 }
 
 
