@@ -31,7 +31,9 @@ def render_text(causes: list[dict]) -> str:
     for cause in causes:
         reads = ", ".join(cause["tables"]) or "none"
         needs = ", ".join(cause["requires"])
-        lines += [f"{cause['order']}. {cause['id']}  ({cause['kind']}; support article cause {cause['seed_number']})",
+        source = (f"support article cause {cause['seed_number']}" if cause["seed_number"] is not None
+                  else "beyond the support article")
+        lines += [f"{cause['order']}. {cause['id']}  ({cause['kind']}; {source})",
                   f"   {cause['title']}",
                   f"   reads:    {reads}" + (f" (cannot run without {needs})" if needs else ""),
                   f"   docs:     {cause['doc_url']}"]

@@ -161,18 +161,23 @@ MONITOR_REASONS = {
     18: "Internal failure",
     19: "Incorrect workflow trigger type",
 }
-MONITOR_STATES = {0: "Succeeded", 1: "Skipped", 2: "Failed"}
+# activitymonitor.currentstate of the current reference.
+MONITOR_STATES = {0: "Ready for workflow", 1: "Ready for Power Automate", 2: "Failed", 3: "Skipped"}
+MONITOR_TEMPLATE = ("activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} '{label}'; Microsoft's "
+                    "recommendation: {recommendation}")
+_TAGS = r"<[^>]{0,500}>"  # recommendation is rich text: shown as plain text, never as HTML
 
 
 def monitor_code(code: str = "activity-monitor", severity: Severity = "error", fix: str | None = None,
-                 doc_url: str | None = None) -> Code:
-    """The evidence of an activity monitor row: about the rule that evaluated the email."""
-    return Code(code, "activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} '{label}'",
-                about="convertrules", severity=severity, fix=fix, doc_url=doc_url, raw="reason = {reason}")
+                 doc_url: str | None = None, about: str = "convertrules") -> Code:
+    """The evidence of an activity monitor row: about the rule that evaluated the email (by default)."""
+    return Code(code, MONITOR_TEMPLATE, about=about, severity=severity, fix=fix, doc_url=doc_url,
+                raw="reason = {reason}")
 
 
-def monitor_evidence(frame: pd.DataFrame, code: Code) -> pd.DataFrame:
-    """Evidence rows of activity monitor rows: the reason's number and label, its state, when it ran."""
+def monitor_evidence(frame: pd.DataFrame, code: Code, **values: pd.Series | str) -> pd.DataFrame:
+    """Evidence rows of activity monitor rows: the reason's number and label, its state, when it ran, and
+    Microsoft's own recommendation for the row; ``values``: more values a cause cites."""
     if frame.empty:
         return empty_rows()
     reason = frame["reason"].astype("Int64").astype("str")
@@ -180,8 +185,12 @@ def monitor_evidence(frame: pd.DataFrame, code: Code) -> pd.DataFrame:
     state = frame["currentstate"].map(MONITOR_STATES).astype("str").fillna(
         "state " + frame["currentstate"].astype("str"))
     when = frame["createdon"].dt.strftime("%Y-%m-%d %H:%M").astype("str").fillna("unknown time")
+    advice = frame["recommendation"].astype("str").str.replace(_TAGS, " ", regex=True).str.replace(
+        r"\s+", " ", regex=True).str.strip()
+    advice = advice.str.slice(0, 300).where(advice.fillna("") != "", "none given")
     return rows(frame, code, {"evaluated": when, "state": state, "reason": reason.fillna("(empty)"),
-                              "label": label}, about_id=frame["ruleid"], about_name=frame["rule"])
+                              "label": label, "recommendation": advice, **values},
+                about_id=frame["ruleid"], about_name=frame["rule"])
 
 
 def finding_rows(frame: pd.DataFrame, scope: str, subject: pd.Series) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 from .. import docs
 from ..evidence import SETTING_TABLE, Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, finding_rows, monitor_evidence, monitor_rows
+from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence, monitor_rows
 from .unknown_sender_not_allowed import unknown_sender_targets
 
 SETTING = "msdyn_ArcCreateContactWithRuleOwner"
@@ -16,8 +16,7 @@ NO_CONTACT = Code("contact-not-created", "rule '{rule}' creates contacts for unk
 SETTING_VALUE = Code("setting-value", "the setting that says whose permissions create contacts is {value}: contacts "
                      "for unknown senders are created with {whose} permissions", about=SETTING_TABLE,
                      severity="info", unproven="info", raw=SETTING + " = {value}")
-MONITOR = Code("activity-monitor", "activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} "
-               "'{label}'", about=SETTING_TABLE, raw="reason = {reason}")
+MONITOR = monitor_code(about=SETTING_TABLE)
 
 
 def detect(context: Context) -> pd.DataFrame:
