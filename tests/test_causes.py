@@ -101,6 +101,7 @@ def test_inactive_queue_item_next_to_active_rule_is_a_note_not_a_cause():
 def _bcc(records):
     records["activityparties"] = parties(EMAIL, "jo@tailspin.com", to=[("dana@fourthcoffee.com", None)])
     records["emails"][0]["torecipients"] = "dana@fourthcoffee.com"
+    records["queueitems"][0]["statecode"] = 0  # active: the rule never touched it (third round, item 2)
     return records
 
 
