@@ -23,9 +23,10 @@ def report():
     def hostile(name, data):
         for row in data.get("value", []):
             if name == "emails.json":
-                row["subject"] = HOSTILE_SUBJECTS.get(row.get("subject"), row.get("subject"))
-                if row["subject"] == "Help needed (sales)":  # a not-converted email listed in the page
-                    row["subject"] = "<script>window.__pwned=1</script> Help needed (sales)"
+                original = row.get("subject")
+                row["subject"] = HOSTILE_SUBJECTS.get(original, original)
+                if original == "Help needed (sales)":  # a not-converted email, listed in the page
+                    row["subject"] = "<script>window.__pwned=1</script> " + row["subject"]
         return data
 
     return diagnose(load_uploaded([("basic.zip", zip_folder(BASIC, hostile))]))
