@@ -25,7 +25,7 @@ def report():
             if name == "emails.json":
                 original = row.get("subject")
                 row["subject"] = HOSTILE_SUBJECTS.get(original, original)
-                if original == "Help needed (sales)":  # a not-converted email, listed in the page
+                if original == "Help needed (stranger)":  # a not-converted email, listed in the page
                     row["subject"] = "<script>window.__pwned=1</script> " + row["subject"]
         return data
 
