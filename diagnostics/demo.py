@@ -27,7 +27,8 @@ contact creation failures on Helpdesk (with `msdyn_ArcCreateContactWithRuleOwner
 addresses shared by a contact and its account, and, beyond the support article, customers without an
 entitlement on Billing (whose rule requires one) and emails none of Helpdesk's conditions matches (it
 has no catch-all condition). Every rule has its own flow "ARC | rule name", and resolved cases have
-their completed case resolution (`incidentresolutions`). `intended_primary_causes` and `intended_verdicts` tell which is which.
+their completed case resolution (`incidentresolutions`). `intended_primary_causes` and
+`intended_verdicts` tell which is which.
 
 Everything is deterministic (a fixed random seed, uuid5 ids) and streamed page by page, so the
 same generator scales to a million emails for the benchmarks.
