@@ -72,8 +72,8 @@ JOBS_COUNT = _job_codes("failed-jobs", "{count} failed system job(s): {message}"
 MONITOR = monitor_code(fix="Open the rule {name} in Customer Service admin center and its activity monitor: fix what "
                            "the failed rows say, then deactivate and reactivate the rule.")
 MONITOR_SOURCE = monitor_code("monitor-source-data-missing", doc_url=docs.ARC_FAQ, fix=(
-    "ARC could not read these emails (activity monitor reason 1, rule {name}): reprocess them (open them in All "
-    "Activities and select Add To Queue) and contact Microsoft Support if it recurs."))
+    "ARC could not read these emails (activity monitor reason 1, rule {name}): reprocess them (Add To Queue) and "
+    "contact Microsoft Support if it recurs."))
 MONITOR_TRIGGER = monitor_code("monitor-flow-trigger-changed", doc_url=docs.ARC_FAQ, fix=(
     "The trigger of the flow of rule {name} was changed (activity monitor reason 19): deactivate and reactivate the "
     "rule in Customer Service admin center to restore it."))
