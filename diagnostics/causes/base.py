@@ -29,7 +29,7 @@ _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 @dataclass(frozen=True)
 class Cause:
-    """One of the nine causes of the support article, with a stable contract id."""
+    """A cause (one of the nine of the support article, or one beyond it), with a stable contract id."""
 
     id: str
     order: int  # pipeline order of the contract: 1 is met first
