@@ -253,7 +253,8 @@ def test_access_denied_says_who_is_signed_in_and_which_tables_need_read_access(s
     message = _one_line(str(caught.value))
     assert message.startswith("emails: Dataverse refused access (401: The user is not a member of the organization.)")
     assert "Signed in as alex@contoso.com (signed in with DATAVERSE_TOKEN)" in message
-    assert "needs read access to emails, activityparties, queues" in message and "incidents, incidentresolutions." in message
+    assert "needs read access to emails, activityparties, queues" in message
+    assert "incidents, incidentresolutions." in message
 
 
 def test_a_retry_after_longer_than_the_bound_gives_up_at_once(server, tmp_path):
