@@ -185,12 +185,20 @@ def monitor_evidence(frame: pd.DataFrame, code: Code, **values: pd.Series | str)
     state = frame["currentstate"].map(MONITOR_STATES).astype("str").fillna(
         "state " + frame["currentstate"].astype("str"))
     when = frame["createdon"].dt.strftime("%Y-%m-%d %H:%M").astype("str").fillna("unknown time")
-    advice = frame["recommendation"].astype("str").str.replace(_TAGS, " ", regex=True).str.replace(
-        r"\s+", " ", regex=True).str.strip()
-    advice = advice.str.slice(0, 300).where(advice.fillna("") != "", "none given")
     return rows(frame, code, {"evaluated": when, "state": state, "reason": reason.fillna("(empty)"),
-                              "label": label, "recommendation": advice, **values},
+                              "label": label, "recommendation": _plain_text(frame["recommendation"]), **values},
                 about_id=frame["ruleid"], about_name=frame["rule"])
+
+
+def _plain_text(rich: pd.Series) -> pd.Series:
+    """Rich text as plain text (tags dropped, spaces collapsed, 300 characters), "none given" when empty; cleaned
+    once per distinct text: a tenant's recommendations repeat."""
+    codes, texts = pd.factorize(rich.astype("str"))
+    plain = pd.Series(texts, dtype="str").str.replace(_TAGS, " ", regex=True).str.replace(
+        r"\s+", " ", regex=True).str.strip().str.slice(0, 300)
+    plain = plain.where(plain != "", "none given")
+    return pd.Series(plain.to_numpy(dtype=object, na_value=None), dtype="object").reindex(codes).fillna(
+        "none given").set_axis(rich.index).astype("str")
 
 
 def finding_rows(frame: pd.DataFrame, scope: str, subject: pd.Series) -> pd.DataFrame:

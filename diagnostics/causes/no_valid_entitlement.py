@@ -26,10 +26,9 @@ def detect(context: Context) -> pd.DataFrame:
     if found.empty:
         return empty_rows()
     rules = context.snapshot.table("convertrules").set_index("convertruleid")["checkactiveentitlement"].dropna()
-    requires = found["ruleid"].map(rules.map({True: "yes", False: "no"}).to_dict()).astype("str").fillna(
-        "not exported")
-    senders = context.pending.set_index("activityid")["sender_address"].dropna()
-    sender = found["activityid"].map(senders.to_dict()).astype("str").fillna("(no address)")
+    requires = found["ruleid"].map(rules.map({True: "yes", False: "no"})).astype("str").fillna("not exported")
+    senders = context.pending.set_index("activityid")["sender_address"]
+    sender = found["activityid"].map(senders).astype("str").fillna("(no address)")
     return monitor_evidence(found, MONITOR, requires=requires, sender=sender)
 
 
