@@ -58,8 +58,10 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "environmentvariabledefinition": ("environmentvariabledefinitions", "Environment Variable Definition"),
     "environmentvariablevalue": ("environmentvariablevalues", "Environment Variable Value"),
     "incident": ("incidents", "Case"),
+    "incidentresolution": ("incidentresolutions", "Case Resolution"),
 }
 LOGICAL_NAMES = {entity_set: logical for logical, (entity_set, _) in ENTITIES.items()}
+ACTIVITIES = {"email", "incidentresolution"}  # activity tables: their key is activityid
 
 # Party list fields of an activity and the participation type each implies.
 PARTY_LISTS = {"from": 1, "to": 2, "cc": 3, "bcc": 4}
@@ -104,7 +106,7 @@ _REFUSED = {
 
 def primary_key(logical_name: str) -> str:
     """The primary key column of a table: activities share ``activityid``."""
-    return "activityid" if logical_name == "email" else f"{logical_name}id"
+    return "activityid" if logical_name in ACTIVITIES else f"{logical_name}id"
 
 
 def is_cmt_zip(names: list[str]) -> bool:

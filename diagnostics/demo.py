@@ -23,8 +23,12 @@ About 68% of the emails became cases, 8% are agents' replies (outgoing), and the
 so that every cause of the contract is the primary cause of several emails: queue only in Bcc,
 queue item removed, customer replies to tracked emails, no active rule, broken rules (draft flow,
 no conditions, failed system jobs, failed activity monitor rows), unknown senders on Billing,
-contact creation failures on Helpdesk (with `msdyn_ArcCreateContactWithRuleOwner` = "0") and
-addresses shared by a contact and its account. `intended_primary_causes` and `intended_verdicts` tell which is which.
+contact creation failures on Helpdesk (with `msdyn_ArcCreateContactWithRuleOwner` = "0"),
+addresses shared by a contact and its account, and, beyond the support article, customers without an
+entitlement on Billing (whose rule requires one) and emails none of Helpdesk's conditions matches (it
+has no catch-all condition). Every rule has its own flow "ARC | rule name", and resolved cases have
+their completed case resolution (`incidentresolutions`). `intended_primary_causes` and
+`intended_verdicts` tell which is which.
 
 Everything is deterministic (a fixed random seed, uuid5 ids) and streamed page by page, so the
 same generator scales to a million emails for the benchmarks.
@@ -74,6 +78,7 @@ ENTITY_SETS = {
     "environmentvariabledefinitions": "environmentvariabledefinitionid",
     "environmentvariablevalues": "environmentvariablevalueid",
     "incidents": "incidentid",
+    "incidentresolutions": "activityid",
 }
 
 WINDOW_END = calendar.timegm((2026, 11, 21, 0, 0, 0))  # exclusive: the last day is 2026-11-20
@@ -116,13 +121,14 @@ class Rule:
     owner: str
     items: tuple[tuple[str, int, int], ...]  # (condition name, workflow statecode, workflow category)
     check_if_resolved: bool = True  # wait RESOLVED_WAIT minutes after a case is resolved, then open a new one
+    entitlement: bool = False  # 'Require a valid entitlement' on the rule's case connection
 
 
 RULES = (
     Rule("helpdesk", "Helpdesk email to case", 1, True, "dana",
-         (("Coffee machine issues", 1, 5), ("Everything else", 1, 5))),
+         (("Coffee machine issues", 1, 5), ("Machine service and parts", 1, 5))),
     Rule("billing", "Billing email to case", 1, False, "priya",
-         (("Invoices and payments", 1, 0), ("Other billing email", 1, 0)), check_if_resolved=False),
+         (("Invoices and payments", 1, 0), ("Other billing email", 1, 0)), check_if_resolved=False, entitlement=True),
     Rule("sales", "Sales enquiries to case", 0, True, "luis", (("Quote requests", 0, 5),)),
     Rule("returns", "Returns email to case", 1, False, "sam", (("Return requests", 0, 5),)),
     Rule("wholesale", "Wholesale orders to case", 1, False, "marco", ()),
@@ -135,23 +141,25 @@ SCENARIOS = {
     "outgoing": (None, 0.08, 2),
     "converted-new-contact": (None, 0.04, 2),
     "converted-external-reply": (None, 0.02, 1),
-    "bcc": ("queue-only-in-bcc", 0.025, 4),
-    "no-item": ("queue-item-missing", 0.025, 5),
+    "bcc": ("queue-only-in-bcc", 0.02, 4),
+    "no-item": ("queue-item-missing", 0.02, 5),
     "user-tracked": (None, 0.015, 2),
     "reply": ("reply-to-tracked-email", 0.07, 12),
     "reply-other-record": ("reply-to-tracked-email", 0.01, 2),
     "reply-uncorrelated": ("unknown-sender-not-allowed", 0.008, 2),
     "multiple-cases": (None, 0.008, 2),
     "two-queues": ("unknown-sender-not-allowed", 0.008, 2),
-    "sales": ("no-active-rule-for-queue", 0.03, 4),
+    "sales": ("no-active-rule-for-queue", 0.025, 4),
     "returns": ("rule-configuration-error", 0.012, 2),
     "wholesale": ("rule-configuration-error", 0.008, 2),
     "job-failed": ("rule-configuration-error", 0.012, 2),
     "monitor-failed": ("rule-configuration-error", 0.008, 2),  # failed rows, reasons 1 or 18
     "stranger": ("unknown-sender-not-allowed", 0.02, 3),
     "inactive-contact": ("unknown-sender-not-allowed", 0.008, 1),
-    "contact-failed": ("contact-creation-failed", 0.025, 4),
-    "conflict": ("customer-email-conflict", 0.025, 4),
+    "contact-failed": ("contact-creation-failed", 0.02, 4),
+    "conflict": ("customer-email-conflict", 0.02, 4),
+    "no-entitlement": ("no-valid-entitlement", 0.008, 3),  # Billing requires an entitlement: reasons 10, 11
+    "no-condition": ("no-condition-matched", 0.008, 3),  # Helpdesk has no catch-all condition: reason 13
 }
 CONVERTED = "converted"
 SCENARIO_NAMES = (CONVERTED, *SCENARIOS)  # a plan stores indexes into this
@@ -208,6 +216,9 @@ RECOMMENDATIONS = {
     7: "Select 'Create contact for unknown sender' in the rule, or add the sender as a contact.",
     9: "Give the rule owner permission to create contacts.",
     14: "Deactivate and activate the rule so that its Power Automate flow is connected again.",
+    10: "Check the customer's entitlements, or don't require a valid entitlement on the rule.",
+    11: "Check the customer's entitlements, or don't require a valid entitlement on the rule.",
+    13: "Review the rule's conditions: none applies to this email.",
     16: "Give the email owner permission to create contacts, or set msdyn_ArcCreateContactWithRuleOwner to 1.",
     17: "Make the rule owner an active user, then deactivate and activate the rule.",
     18: "Retry the rule; contact Microsoft Support if it keeps failing.",
@@ -481,8 +492,9 @@ def _rule_record(rule: Rule, created: int) -> dict:
         "allowunknownsender": rule.allow_unknown,
         "checkifresolved": rule.check_if_resolved,
         "resolvedsince": RESOLVED_WAIT,
-        "checkactiveentitlement": False,
+        "checkactiveentitlement": rule.entitlement,
         "sendautomaticresponse": rule.key == "helpdesk",
+        **_lookup("_workflowid_value", _rule_flow_id(rule), "workflow"),
         **_lookup("_ownerid_value", _id("systemuser", rule.owner), "systemuser"),
         "createdon": _iso(created),
     }
@@ -494,6 +506,11 @@ def _item_id(rule: Rule, index: int) -> str:
 
 def _workflow_id(rule: Rule, index: int) -> str:
     return _id("workflow", f"{rule.key}/{index}")
+
+
+def _rule_flow_id(rule: Rule) -> str:
+    """The rule's own flow, "ARC | rule name", besides one per condition."""
+    return _id("workflow", f"{rule.key}/rule")
 
 
 def _rule_items(rule: Rule) -> Iterator[dict]:
@@ -512,6 +529,16 @@ def _rule_items(rule: Rule) -> Iterator[dict]:
 
 
 def _rule_workflows(rule: Rule, created: int) -> Iterator[dict]:
+    yield {  # the rule's own flow: on while the rule is active
+        "workflowid": _rule_flow_id(rule),
+        "name": f"ARC | {rule.name}",
+        "category": 5,
+        "statecode": rule.state,
+        "statecode" + FORMATTED: "Activated" if rule.state else "Draft",
+        "primaryentity": "email",
+        **_lookup("_ownerid_value", _id("systemuser", rule.owner), "systemuser"),
+        "createdon": _iso(created),
+    }
     for index, (name, state, category) in enumerate(rule.items):
         yield {
             "workflowid": _workflow_id(rule, index),
@@ -656,6 +683,8 @@ class EmailFactory:
             "inactive-contact": self.inactive_contact,
             "contact-failed": self.contact_failed,
             "conflict": self.conflict,
+            "no-entitlement": self.no_entitlement,
+            "no-condition": self.no_condition,
         }
 
     def build(self, index: int, ts: int, scenario: str) -> tuple[str, Intent, Records]:
@@ -752,6 +781,8 @@ class EmailFactory:
         records = self.email_records(mail)
         records.append(("queueitems", self.queue_item(mail, state=1)))
         records.append(("incidents", self.incident(incident, mail.subject, created, customer, resolved_at)))
+        if resolved_at is not None:
+            records.append(("incidentresolutions", self.resolution(incident, resolved_at)))
         rule = RULE_BY_QUEUE[mail.queue]
         if rule.items[0][2] == 0:  # classic workflows leave system jobs behind
             records.append(("asyncoperations", self.job(mail, rule, 30, None)))
@@ -922,6 +953,16 @@ class EmailFactory:
         records[0][1]["isduplicatesenderunresolved"] = self.rng.random() < 0.5
         return records
 
+    def no_entitlement(self, mail: Mail) -> Records:
+        """A known customer without an active entitlement writes to Billing, whose rule requires one."""
+        self.fill(mail, "billing", "billing")
+        return [*self.queued(mail, state=1), ("activitymonitors", self.monitor(mail, 3, self.rng.choice((10, 11))))]
+
+    def no_condition(self, mail: Mail) -> Records:
+        """An email none of Helpdesk's conditions matches (it has no catch-all condition): skipped by design."""
+        self.fill(mail, "helpdesk", "direct")
+        return [*self.queued(mail, state=1), ("activitymonitors", self.monitor(mail, 3, 13))]
+
     def pick(self, accept: Callable[[int], bool], limit: int) -> int:
         while True:
             k = self.rng.randrange(limit)
@@ -1030,6 +1071,17 @@ class EmailFactory:
             "deactivatedon": None if resolved_at is None else _iso(resolved_at),
             **_lookup("_customerid_value", customer.party_id, customer.logical_name or "contact"),
             "createdon": _iso(created),
+        }
+
+    def resolution(self, incident: str, resolved_at: int) -> dict:
+        """The completed case resolution that closed the case (Dataverse writes it when a case is resolved)."""
+        return {
+            "activityid": _child_id(incident, "incidentresolution"),
+            "subject": "Resolved",
+            **_lookup("_incidentid_value", incident, "incident"),
+            "statecode": 1,
+            "statuscode": 2,
+            "createdon": _iso(resolved_at),
         }
 
     def monitor(self, mail: Mail, state: int, reason: int, *, condition: int | None = None,

@@ -19,7 +19,7 @@ from .causes import CAUSES, ORDER, Cause
 from .causes.base import Context
 from .causes.contact_creation_failed import SETTING
 from .causes.email_not_synced import queue_mailboxes
-from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links
+from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links, threaded_notes
 from .causes.reply_to_tracked_email import threaded as threaded_replies
 from .email_rows import EmailRows
 from .evidence import ROW_COLUMNS, SEVERITY_RANK, empty_rows, finding_dicts
@@ -36,8 +36,6 @@ STATUS_LABELS = {1: "(Draft)", 2: "(Completed)", 3: "(Sent)", 4: "(Received)", 5
 NOT_FOR_A_QUEUE = ("No queue is among its To/Cc recipients, no queue holds an item for it and neither its receiving "
                    "mailbox nor its accepting entity is a queue's: mail tracked by a user's own mailbox, out of "
                    "scope for email-to-case.")
-THREADED = ("A reply regarding an active case: correlation threaded it into that case, as designed (counted as "
-            "converted).")
 UNEXPLAINED = ("Nothing in the snapshot explains it: look at the flow run history of the rule's 'ARC: …' "
                "flows (or its failed workflows), and at plug-ins registered on email or case creation.")
 
@@ -57,6 +55,8 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     target_rows = context.targets["row"].to_numpy()
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
     converted, threaded = _converted(snapshot, context, rows, in_scope)
+    threads = threaded_replies(context)
+    thread_notes = threaded_notes(threads[threaded[threads["row"].to_numpy()]])
     email_queues = _queue_lists(context.targets, rows.count)
     context.reached_queues = context.targets["queueid"].unique()
     _restrict(context, in_scope & ~converted)
@@ -78,7 +78,7 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
         emails=verdicts,
         causes=causes,
         evidence=evidence,
-        notes=_notes(context, emails, direction, verdicts),
+        notes=_notes(context, emails, direction, verdicts, thread_notes),
         unchecked=_unchecked(unchecked, causes),
         findings=_findings(context),
         queues=_queue_summary(context),
@@ -383,7 +383,8 @@ def _spread(values: pd.Series, where: np.ndarray) -> pd.array:
     return pd.array(taken, dtype="str")
 
 
-def _notes(context: Context, emails: pd.DataFrame, direction: pd.Series, verdicts: pd.DataFrame) -> pd.DataFrame:
+def _notes(context: Context, emails: pd.DataFrame, direction: pd.Series, verdicts: pd.DataFrame,
+           thread_notes: pd.DataFrame) -> pd.DataFrame:
     targets = context.targets.merge(context.active_rules[["queueid", "name"]], on="queueid")
     by_design = targets[targets["has_item"] & ~targets["has_active_item"]].drop_duplicates(["activityid", "queueid"])
     by_design_text = ("the queue item in " + context.queue_label(by_design["queueid"]) + " is inactive: the "
@@ -391,12 +392,11 @@ def _notes(context: Context, emails: pd.DataFrame, direction: pd.Series, verdict
                       "processed the email (by design, not a fault)")
     unexplained = verdicts[(verdicts["verdict"] == "not-converted") & verdicts["primary_cause"].isna()]
     out_of_scope = verdicts[verdicts["verdict"] == "not-for-a-queue"]
-    threaded = verdicts[verdicts["threaded"]]
     parts = [
         pd.DataFrame({"activityid": by_design["activityid"].values, "note": by_design_text.values}),
         pd.DataFrame({"activityid": unexplained["activityid"].values, "note": UNEXPLAINED}),
         pd.DataFrame({"activityid": out_of_scope["activityid"].values, "note": NOT_FOR_A_QUEUE}),
-        pd.DataFrame({"activityid": threaded["activityid"].values, "note": THREADED}),
+        thread_notes,
         _direction_notes(emails, direction),
     ]
     parts += [cause.notes(context) for cause in CAUSES if cause.notes and not context.snapshot.missing(cause.requires)]

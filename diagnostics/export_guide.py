@@ -32,9 +32,11 @@ DATED = {
     "activitymonitors": "createdon",
     "asyncoperations": "createdon",
 }
-# Tables read for records older than the period: cases are read for the state of the case a reply is regarding,
-# so every case changed since the start (a case created in the period was changed in it too).
-CHANGED_SINCE = {"incidents": "modifiedon"}
+# Tables whose rows an email of the period regards, however old: a case created in the period, or one that an email
+# of the period is regarding (a reply to an older, untouched case). ``Incident_Emails`` is the case's one-to-many
+# navigation property to the emails regarding it (incident table reference); a resolution reaches its case through
+# the lookup's navigation property ``incidentid`` (incidentresolution table reference).
+REGARDED_CASES = {"incidents": "", "incidentresolutions": "incidentid/"}
 # Extra conditions that keep a table to the rows the diagnosis reads.
 CONDITIONS = {
     "queueitems": "objecttypecode eq 4202",
@@ -44,6 +46,7 @@ CONDITIONS = {
     # Through the definition: a value row's own schemaname need not be the definition's. The navigation property
     # is the lookup's ReferencingEntityNavigationPropertyName in the environmentvariablevalue table reference.
     "environmentvariablevalues": f"EnvironmentVariableDefinitionId/schemaname eq '{SETTING}'",
+    "incidentresolutions": "statecode eq 1",  # Completed: the resolution that closed the case
 }
 WHY = {
     "emails": "every email of the period: the incoming ones are diagnosed",
@@ -61,8 +64,9 @@ WHY = {
     "systemusers": "users, to see whether a rule owner is disabled",
     "environmentvariabledefinitions": f"the {SETTING} setting (whose permissions create contacts)",
     "environmentvariablevalues": f"the {SETTING} value, when it differs from the default",
-    "incidents": "cases changed since the start, with their state: converted emails and the cases replies are "
-                 "regarding",
+    "incidents": "cases created in the period or regarded by an email of the period, with their state: converted "
+                 "emails and the cases replies are regarding",
+    "incidentresolutions": "optional: when those cases were resolved, for versions whose cases lack deactivatedon",
 }
 
 
@@ -122,9 +126,21 @@ def table_filter(table: str, start: date | None, end: date | None,
             parts.append(f"{column} ge {_instant(lower)}")
         if upper is not None:
             parts.append(f"{column} lt {_instant(upper)}")
-    if table in CHANGED_SINCE and start is not None:
-        parts.append(f"{CHANGED_SINCE[table]} ge {_instant(start)}")
+    if table in REGARDED_CASES and (start is not None or end is not None):
+        parts.append(_regarded_cases(REGARDED_CASES[table], start, end))
     return " and ".join(parts) or None
+
+
+def _between(column: str, start: date | None, end: date | None) -> str:
+    bounds = ([f"{column} ge {_instant(start)}"] if start is not None else []) + (
+        [f"{column} lt {_instant(end + timedelta(days=1))}"] if end is not None else [])
+    return " and ".join(bounds)
+
+
+def _regarded_cases(path: str, start: date | None, end: date | None) -> str:
+    """Cases created in the period, or regarded by an email of the period (``path`` leads to the case)."""
+    return (f"(({_between(path + 'createdon', start, end)}) or "
+            f"{path}Incident_Emails/any(e:{_between('e/createdon', start, end)}))")
 
 
 def export_steps(org_url: str, start: date | None, end: date | None) -> list[ExportStep]:

@@ -41,14 +41,14 @@ TABLES: dict[str, dict[str, str]] = {
     "convertrules": {
         "convertruleid": "key", "name": "str", "queueid": "lookup", "statecode": "int",
         "sourcetypecode": "int", "allowunknownsender": "bool", "ownerid": "lookup", "workflowid": "lookup",
-        "checkifresolved": "bool", "resolvedsince": "int",
+        "checkifresolved": "bool", "resolvedsince": "int", "checkactiveentitlement": "bool",
     },
     "convertruleitems": {
         "convertruleitemid": "key", "convertruleid": "lookup", "name": "str", "workflowid": "lookup",
     },
     "activitymonitors": {
         "activitymonitorid": "key", "ruleid": "lookup", "monitoredactivityitemid": "lookup",
-        "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool",
+        "currentstate": "int", "reason": "int", "contactcreatedbyrule": "bool", "recommendation": "str",
         "createdon": "date",
     },
     "asyncoperations": {
@@ -81,6 +81,8 @@ TABLES: dict[str, dict[str, str]] = {
         "schemaname": "str", "value": "str",
     },
     "incidents": {"incidentid": "key", "title": "str", "statecode": "int", "deactivatedon": "date"},
+    # Optional: when a case was resolved, on versions whose incidents lack deactivatedon (contract, third round 13).
+    "incidentresolutions": {"activityid": "key", "incidentid": "lookup", "statecode": "int", "createdon": "date"},
 }
 
 # Lookups whose target table matters to the evaluation keep their lookuplogicalname annotation.

@@ -1,4 +1,5 @@
-"""Causes: the nine causes of the support article, how each is detected, the fix, and how many emails each explains."""
+"""Causes: the nine causes of the support article and those beyond it, how each is detected, the fix, and how many
+emails each explains."""
 
 import streamlit as st
 
@@ -14,7 +15,8 @@ if cur is None:
     ui.dead_link()
 else:
     ui.banner(cur)
-st.markdown("The support article *Incoming email isn't converted to a case* lists nine causes. The diagnosis "
+st.markdown("The support article *Incoming email isn't converted to a case* lists nine causes; the last ones below "
+            "are met in real tenants beyond it (each says so). The diagnosis "
             "tests them in **pipeline order**, the order in which an email meets the stages of email-to-case; "
             "the first one found is an email's *primary cause*. Quote the id (`queue-only-in-bcc`, …) in tickets: "
             "the command line prints the same ids.")

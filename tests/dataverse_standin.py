@@ -2,7 +2,8 @@
 
 What a pull relies on is done as Dataverse does it: ``$select`` (selected columns only, the key and
 ``@odata.etag`` always, a selected column absent from a record as null), ``$filter`` (comparisons,
-``and``/``or``/``not``, parentheses, a single-valued navigation such as ``activityid_email/createdon``),
+``and``/``or``/``not``, parentheses, a single-valued navigation such as ``activityid_email/createdon``, and
+``any`` over the collection-valued ``Incident_Emails``),
 ``Prefer: odata.maxpagesize`` and ``odata.include-annotations`` (annotations only when asked),
 ``@odata.nextLink`` with a ``$skiptoken`` paging cookie, ``modifiedon`` on every record, and ``401``
 with Dataverse's error body without the right bearer token. Faults can be injected per table and page: ``429`` with
@@ -84,6 +85,7 @@ class StandIn:
         self._indexes: dict[tuple, tuple[list[datetime], list[int]]] = {}
         self._serialised: dict[tuple, list[bytes]] = {}
         self._keys: dict[str, dict] | None = None
+        self._collections: dict[str, dict[str, list[dict]]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -108,6 +110,8 @@ class StandIn:
             for record in changed:
                 record.update(values)
             self._results.clear()  # answers computed before the change are stale
+            self._indexes.clear()
+            self._collections.clear()
             self._keys = None
         return len(changed)
 
@@ -142,7 +146,7 @@ class StandIn:
         in windows then costs the stand-in no more than reading it whole."""
         window = _window_of(filter_text or "")
         if not window:
-            matches = parse_filter(filter_text, self.resolve) if filter_text else (lambda _row: True)
+            matches = parse_filter(filter_text, self.resolve, self.collection) if filter_text else (lambda _row: True)
             return [index for index, row in enumerate(self.tables[table]) if matches(row)]
         rest = filter_text[:window.start()] + "true eq true" + filter_text[window.end():]
         dates, positions = self._dated(table, rest, window["path"])
@@ -153,7 +157,7 @@ class StandIn:
         """The records the filter keeps (without its window), sorted by the window's date, with their positions."""
         index_key = (table, rest, path)
         if index_key not in self._indexes:
-            matches, value = parse_filter(rest, self.resolve), _path(path, self.resolve)
+            matches, value = parse_filter(rest, self.resolve, self.collection), _path(path, self.resolve)
             dated = []
             for position, row in enumerate(self.tables[table]):
                 moment = value(row)
@@ -187,6 +191,18 @@ class StandIn:
             return [warmed[position] for position in positions]
         key, records = _key_column(table, self.tables[table]), self.tables[table]
         return [orjson.dumps(_project(records[position], key, select, annotated)) for position in positions]
+
+    def collection(self, row: dict, name: str) -> list[dict]:
+        """The records of a collection-valued navigation property of ``row`` (``Incident_Emails``: its emails)."""
+        if name not in COLLECTIONS:
+            raise FilterError(f"unknown collection {name!r}")
+        key, table, lookup = COLLECTIONS[name]
+        if name not in self._collections:
+            index: dict[str, list[dict]] = {}
+            for record in self.tables.get(table, []):
+                index.setdefault(str(record.get(lookup)).lower(), []).append(record)
+            self._collections[name] = index
+        return self._collections[name].get(str(row.get(key)).lower(), [])
 
     def resolve(self, row: dict, navigation: str) -> dict | None:
         """The record a single-valued navigation property points to (``activityid_email`` -> the email)."""
@@ -254,19 +270,22 @@ def _project(row: dict, key: str, select: list[str] | None, annotated: bool) -> 
 
 # --------------------------------------------------------------------------- $filter
 
-_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<open>\()|(?P<close>\))"
+_TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<open>\()|(?P<close>\))|(?P<colon>:)"
                     r"|(?P<datetime>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d))"
                     r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<word>[A-Za-z_][\w/]*))")
 _COMPARE = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
             "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
 Predicate = Callable[[dict], bool]
+# Collection-valued navigation properties: the records of a table whose lookup holds the row's key.
+COLLECTIONS = {"Incident_Emails": ("incidentid", "emails", "_regardingobjectid_value")}
 
 
 class FilterError(ValueError):
     pass
 
 
-def parse_filter(text: str, resolve: Callable[[dict, str], dict | None]) -> Predicate:
+def parse_filter(text: str, resolve: Callable[[dict, str], dict | None],
+                 collection: Callable[[dict, str], list[dict]] = lambda _row, _name: []) -> Predicate:
     """An OData ``$filter`` as a predicate over a record; ``FilterError`` for what the stand-in does not know."""
     tokens = _tokens(text)
     position = [0]
@@ -300,6 +319,8 @@ def parse_filter(text: str, resolve: Callable[[dict, str], dict | None]) -> Pred
             take()
             inner = unary()
             return lambda row: not inner(row)
+        if peek() and peek()[0] == "word" and peek()[1].endswith("/any"):
+            return lambda_any()
         if peek() == ("open", "("):
             take()
             inner = expression()
@@ -307,6 +328,24 @@ def parse_filter(text: str, resolve: Callable[[dict, str], dict | None]) -> Pred
                 raise FilterError("a parenthesis is not closed")
             return inner
         return comparison()
+
+    def lambda_any() -> Predicate:
+        """``path/Collection/any(e:e/column op value ...)``: true when one record of the collection matches."""
+        *navigations, name, _any = take()[1].split("/")
+        if take() != ("open", "(") or (variable := take())[0] != "word" or take() != ("colon", ":"):
+            raise FilterError("a lambda reads path/any(v:v/column ...)")
+        bound.append(variable[1] + "/")
+        inner = expression()
+        bound.pop()
+        if take() != ("close", ")"):
+            raise FilterError("a parenthesis is not closed")
+
+        def test(row: dict) -> bool:
+            for navigation in navigations:
+                row = resolve(row, navigation) or {}
+            return any(inner(item) for item in collection(row, name))
+
+        return test
 
     def comparison() -> Predicate:
         left, (kind, operator), right = operand(), take(), operand()
@@ -338,8 +377,11 @@ def parse_filter(text: str, resolve: Callable[[dict, str], dict | None]) -> Pred
             return lambda _row: constant
         if "(" in text or kind != "word":
             raise FilterError(f"unsupported operand {text!r}")
+        if bound and text.startswith(bound[-1]):
+            text = text[len(bound[-1]):]  # a column of the lambda's record
         return _path(text, resolve)
 
+    bound: list[str] = []  # the lambda variables in scope, as "e/"
     predicate = expression()
     if peek() is not None:
         raise FilterError(f"unexpected {peek()[1]!r}")

@@ -7,8 +7,12 @@ Transcribed from Microsoft's table/entity reference, the column lists ("Writable
   queueitem.md, mailbox.md, asyncoperation.md, workflow.md, contact.md, account.md, systemuser.md,
   environmentvariabledefinition.md, environmentvariablevalue.md
 - dynamics-365-customer-engagement/ce/developer/: entities/convertrule.md, entities/convertruleitem.md,
-  reference/entities/activitymonitor.md, reference/entities/incident.md (the current page lists
-  ``deactivatedon``; the old ce/developer/entities/incident.md does not)
+  reference/entities/activitymonitor.md (``recommendation``, a rich-text string), reference/entities/incident.md
+  (the current page lists ``deactivatedon``; the old ce/developer/entities/incident.md does not; its
+  one-to-many ``Incident_Emails`` is the emails whose ``regardingobjectid`` is the case),
+  reference/entities/incidentresolution.md (key ``activityid``, lookup ``incidentid`` whose navigation property
+  is ``incidentid``, ``statecode``, ``createdon``); ce/developer/entities/convertrule.md lists
+  ``checkactiveentitlement`` ("Check Active SLA", boolean)
 
 Only the columns this project reads or the demo writes are listed: the list is a subset of each table's
 columns, so a column that is not on the real table cannot be selected or invented. Note: the current
@@ -88,5 +92,8 @@ REAL_COLUMNS: dict[str, frozenset[str]] = {
     "incidents": frozenset({
         "incidentid", "title", "ticketnumber", "caseorigincode", "customerid", "statecode", "statuscode",
         "deactivatedon", "ownerid", "createdon", "modifiedon",
+    }),
+    "incidentresolutions": frozenset({
+        "activityid", "incidentid", "subject", "statecode", "statuscode", "ownerid", "createdon", "modifiedon",
     }),
 }

@@ -98,8 +98,8 @@ def test_upload_see_a_chart_share_and_open_the_link_in_a_fresh_context(server, b
     page.mouse.click(box["x"] + 10, box["y"] + box["height"] / 2)
     expect(page.locator("h1").first).to_have_text("Emails", timeout=WAIT)
     expect(page.locator('[data-testid="stMultiSelect"]', has_text="Cause")).to_contain_text(
-        "(no-active-rule-for-queue)", timeout=WAIT)
-    expect(page.get_by_text("of 3 emails")).to_contain_text("1 of 3 emails")  # of those not converted
+        "(no-active-rule-for-queue)", timeout=WAIT)  # the sample's reply is threaded (third round, item 1)
+    expect(page.get_by_text("of 4 incoming emails")).to_contain_text("1 of 4 incoming emails")
     context.close()
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})

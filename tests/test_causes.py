@@ -29,15 +29,16 @@ def test_registry_holds_exactly_the_nine_contract_ids_in_pipeline_order():
     assert [cause.id for cause in CAUSES] == [
         "email-not-synced", "queue-only-in-bcc", "queue-item-missing", "reply-to-tracked-email",
         "no-active-rule-for-queue", "rule-configuration-error", "unknown-sender-not-allowed",
-        "contact-creation-failed", "customer-email-conflict"]
-    assert sorted(cause.seed_number for cause in CAUSES) == list(range(1, 10))
-    assert len({cause.color for cause in CAUSES}) == 9
+        "contact-creation-failed", "customer-email-conflict", "no-valid-entitlement", "no-condition-matched"]
+    assert sorted(cause.seed_number for cause in CAUSES if cause.seed_number) == list(range(1, 10))
+    assert len({cause.color for cause in CAUSES}) == len(CAUSES)
     for cause in CAUSES:
         assert cause.title and cause.seed_text and cause.detection and cause.remediation
         assert cause.doc_url.startswith("https://learn.microsoft.com/")
         assert "email-not-converted-to-case" not in cause.doc_url  # correction 8: the published address
     by_design = {cause.id: cause.kind for cause in CAUSES if cause.kind != "fault"}
-    assert by_design == {"reply-to-tracked-email": "by-design"}
+    assert by_design == {"reply-to-tracked-email": "by-design", "no-valid-entitlement": "by-design",
+                         "no-condition-matched": "by-design"}
 
 
 def test_registry_refuses_bad_definitions_and_duplicates():
@@ -100,6 +101,7 @@ def test_inactive_queue_item_next_to_active_rule_is_a_note_not_a_cause():
 def _bcc(records):
     records["activityparties"] = parties(EMAIL, "jo@tailspin.com", to=[("dana@fourthcoffee.com", None)])
     records["emails"][0]["torecipients"] = "dana@fourthcoffee.com"
+    records["queueitems"][0]["statecode"] = 0  # active: the rule never touched it (third round, item 2)
     return records
 
 
@@ -167,6 +169,7 @@ def _with_reply(records, **columns):
     records["emails"].append(email(reply, "RE: Machine leaks", "<reply@mail.tailspin.com>", **columns))
     records["activityparties"] += parties(reply, "jo@tailspin.com", to=[("help@fourthcoffee.com", QUEUE)])
     records["queueitems"].append(queue_item(reply, QUEUE, active=False))
+    records["incidents"][0].update(statecode=1, deactivatedon="2026-11-03T09:00:00Z")  # resolved: no threading
     return records, reply
 
 
@@ -284,7 +287,7 @@ def test_succeeded_job_does_not_count():
 
 
 def test_monitor_reasons_of_rule_configuration():
-    for reason in (13, 14, 15, 17, 18):
+    for reason in (1, 14, 15, 17, 18, 19):
         records = healthy()
         records["activitymonitors"] = [monitor(EMAIL, reason=reason)]
         assert cause_ids(run(records)) == ["rule-configuration-error"], reason

@@ -54,8 +54,8 @@ def test_sample_output_has_the_contract_shape():
     assert report["tables"]["emails"] == 4
     assert {"mailboxes", "activitymonitors", "asyncoperations"} <= set(report["missing_tables"])
     summary = report["summary"]
-    assert (summary["incoming"], summary["converted"], summary["not_converted"]) == (4, 1, 3)
-    assert sum(summary["by_primary_cause"].values()) == 3
+    assert (summary["incoming"], summary["converted"], summary["not_converted"]) == (4, 2, 2)
+    assert sum(summary["by_primary_cause"].values()) == 2
     for email in report["emails"]:
         assert GUID.match(email["activityid"])
         assert all(GUID.match(queue) for queue in email["queues"])
@@ -66,10 +66,10 @@ def test_sample_output_has_the_contract_shape():
             assert all(set(item) == {"code", "about", "values", "text"} for item in cause["evidence"])
             assert cause["kind"] in ("fault", "by-design")
     for key in ("not_for_a_queue", "threaded", "by_design", "direction_unknown"):
-        assert summary[key] == (1 if key == "by_design" else 0), key  # the reply: its case state not exported
+        assert summary[key] == (1 if key == "threaded" else 0), key  # the reply: its case's state unchecked
     reply = next(email for email in report["emails"] if email["subject"] == "Help needed (reply)")
-    assert reply["primary_kind"] == "by-design"
-    assert any("state was not exported" in item["text"] for c in reply["causes"] for item in c["evidence"])
+    assert reply["verdict"] == "converted" and reply["threaded"] and reply["causes"] == []
+    assert any("its state was not checked" in note for note in reply["notes"])
     stranger = next(email for email in report["emails"] if email["subject"] == "Help needed (stranger)")
     unchecked = {item["id"]: item["missing"] for item in stranger["unchecked"]}
     assert "activitymonitors" in unchecked["contact-creation-failed"]
@@ -116,7 +116,7 @@ def test_text_format_names_causes_and_counts():
     done = cli("diagnose", str(SAMPLE), "--format", "text")
     assert done.returncode == 0
     text = done.stdout.decode()
-    assert "not converted 3" in text and "unknown-sender-not-allowed" in text
+    assert "not converted 2" in text and "unknown-sender-not-allowed" in text
     assert "no-active-rule-for-queue" in text
 
 
@@ -124,7 +124,7 @@ def test_output_file(tmp_path):
     out = tmp_path / "report.json"
     done = cli("diagnose", str(SAMPLE), "--output", str(out))
     assert done.returncode == 0 and done.stdout == b""
-    assert json.loads(out.read_text())["summary"]["not_converted"] == 3
+    assert json.loads(out.read_text())["summary"]["not_converted"] == 2
 
 
 @pytest.mark.parametrize("name, content, message", [

@@ -308,6 +308,7 @@ def distribution_list() -> tuple[dict, Callable[[Result], None]]:
     records = healthy()
     records["activityparties"] = parties(EMAIL, "jo@tailspin.com", to=[("team@tailspin.com", None)])
     records["emails"][0]["torecipients"] = "team@tailspin.com"
+    records["queueitems"][0]["statecode"] = 0  # active: the rule never touched it (third round, item 2)
     add_email(records, OTHER)
 
     def check(result: Result) -> None:

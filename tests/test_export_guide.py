@@ -38,7 +38,10 @@ def test_big_tables_are_filtered_to_the_date_range():
     assert query(steps["queueitems"].url)["$filter"].startswith("objecttypecode eq 4202 and createdon ge")
     assert "createdon ge 2026-10-01T00:00:00Z" in query(steps["activitymonitors"].url)["$filter"]
     # cases a reply is regarding may be older than the period: every case changed since the start, no end
-    assert query(steps["incidents"].url)["$filter"] == "modifiedon ge 2026-10-01T00:00:00Z"
+    assert query(steps["incidents"].url)["$filter"] == (  # third round, item 1: cases the period's emails regard
+        "((createdon ge 2026-10-01T00:00:00Z and createdon lt 2026-11-01T00:00:00Z) or Incident_Emails/any("
+        "e:e/createdon ge 2026-10-01T00:00:00Z and e/createdon lt 2026-11-01T00:00:00Z))")
+    assert query(steps["incidentresolutions"].url)["$filter"].startswith("statecode eq 1 and ((incidentid/createdon")
     for table in ("contacts", "accounts", "queues", "convertrules", "mailboxes", "systemusers"):
         assert "$filter" not in query(steps[table].url)
     assert " " not in steps["emails"].url  # spaces are encoded

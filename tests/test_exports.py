@@ -23,7 +23,10 @@ def report():
     def hostile(name, data):
         for row in data.get("value", []):
             if name == "emails.json":
-                row["subject"] = HOSTILE_SUBJECTS.get(row.get("subject"), row.get("subject"))
+                original = row.get("subject")
+                row["subject"] = HOSTILE_SUBJECTS.get(original, original)
+                if original == "Help needed (stranger)":  # a not-converted email, listed in the page
+                    row["subject"] = "<script>window.__pwned=1</script> " + row["subject"]
         return data
 
     return diagnose(load_uploaded([("basic.zip", zip_folder(BASIC, hostile))]))
@@ -105,7 +108,7 @@ def test_html_opens_with_the_fix_plan_and_gives_each_email_its_fix(report):
     row = page[page.rindex("<tr>", 0, end):end]
     cause = BY_ID["unknown-sender-not-allowed"]
     assert cause.doc_url.replace("&", "&amp;") in row or cause.doc_url in row
-    assert "Select &#39;Create contact for unknown sender&#39;" in row  # the cause's fix
+    assert "turn on &#39;Allow emails from unknown senders&#39;" in row  # the cause's fix
     assert "reply-to-tracked-email" not in page[page.index('<ol class="plan">'):page.index("</ol>")]
     assert "Working as designed" in page
 

@@ -34,3 +34,7 @@ def test_schema_carries_the_columns_the_corrections_need():
     assert {"statecode", "deactivatedon"} <= set(schema.TABLES["incidents"])
     assert {"checkifresolved", "resolvedsince"} <= set(schema.TABLES["convertrules"])
     assert "incomingemailfilteringmethod" in schema.TABLES["queues"]
+    # third round: entitlement (3), Microsoft's recommendation (3), resolution time on older versions (13)
+    assert "checkactiveentitlement" in schema.TABLES["convertrules"]
+    assert "recommendation" in schema.TABLES["activitymonitors"]
+    assert set(schema.TABLES["incidentresolutions"]) == {"activityid", "incidentid", "statecode", "createdon"}

@@ -1,4 +1,4 @@
-"""The registry of the nine causes, in the contract's pipeline order.
+"""The registry of the causes (the nine of the support article and those beyond it), in pipeline order.
 
 Each cause lives in its own module with its id, the support article's wording, how it is detected,
 the evidence it produces and its remediation (a message registry in the manner of pylint's).
@@ -14,6 +14,8 @@ from . import (
     customer_email_conflict,
     email_not_synced,
     no_active_rule_for_queue,
+    no_condition_matched,
+    no_valid_entitlement,
     queue_item_missing,
     queue_only_in_bcc,
     reply_to_tracked_email,
@@ -35,7 +37,8 @@ def _registry(causes: tuple[Cause, ...]) -> tuple[Cause, ...]:
 
 CAUSES: list[Cause] = list(_registry(tuple(module.CAUSE for module in (
     email_not_synced, queue_only_in_bcc, queue_item_missing, reply_to_tracked_email, no_active_rule_for_queue,
-    rule_configuration_error, unknown_sender_not_allowed, contact_creation_failed, customer_email_conflict))))
+    rule_configuration_error, unknown_sender_not_allowed, contact_creation_failed, customer_email_conflict,
+    no_valid_entitlement, no_condition_matched))))
 # Views of the registry; ``register`` keeps them (and CAUSES) up to date in place, so every importer sees a new cause.
 BY_ID: dict[str, Cause] = {}
 ORDER: dict[str, int] = {}

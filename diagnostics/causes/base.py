@@ -29,7 +29,7 @@ _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 @dataclass(frozen=True)
 class Cause:
-    """One of the nine causes of the support article, with a stable contract id."""
+    """A cause (one of the nine of the support article, or one beyond it), with a stable contract id."""
 
     id: str
     order: int  # pipeline order of the contract: 1 is met first
@@ -161,18 +161,23 @@ MONITOR_REASONS = {
     18: "Internal failure",
     19: "Incorrect workflow trigger type",
 }
-MONITOR_STATES = {0: "Succeeded", 1: "Skipped", 2: "Failed"}
+# activitymonitor.currentstate of the current reference.
+MONITOR_STATES = {0: "Ready for workflow", 1: "Ready for Power Automate", 2: "Failed", 3: "Skipped"}
+MONITOR_TEMPLATE = ("activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} '{label}'; Microsoft's "
+                    "recommendation: {recommendation}")
+_TAGS = r"<[^>]{0,500}>"  # recommendation is rich text: shown as plain text, never as HTML
 
 
 def monitor_code(code: str = "activity-monitor", severity: Severity = "error", fix: str | None = None,
-                 doc_url: str | None = None) -> Code:
-    """The evidence of an activity monitor row: about the rule that evaluated the email."""
-    return Code(code, "activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} '{label}'",
-                about="convertrules", severity=severity, fix=fix, doc_url=doc_url, raw="reason = {reason}")
+                 doc_url: str | None = None, about: str = "convertrules") -> Code:
+    """The evidence of an activity monitor row: about the rule that evaluated the email (by default)."""
+    return Code(code, MONITOR_TEMPLATE, about=about, severity=severity, fix=fix, doc_url=doc_url,
+                raw="reason = {reason}")
 
 
-def monitor_evidence(frame: pd.DataFrame, code: Code) -> pd.DataFrame:
-    """Evidence rows of activity monitor rows: the reason's number and label, its state, when it ran."""
+def monitor_evidence(frame: pd.DataFrame, code: Code, **values: pd.Series | str) -> pd.DataFrame:
+    """Evidence rows of activity monitor rows: the reason's number and label, its state, when it ran, and
+    Microsoft's own recommendation for the row; ``values``: more values a cause cites."""
     if frame.empty:
         return empty_rows()
     reason = frame["reason"].astype("Int64").astype("str")
@@ -181,7 +186,19 @@ def monitor_evidence(frame: pd.DataFrame, code: Code) -> pd.DataFrame:
         "state " + frame["currentstate"].astype("str"))
     when = frame["createdon"].dt.strftime("%Y-%m-%d %H:%M").astype("str").fillna("unknown time")
     return rows(frame, code, {"evaluated": when, "state": state, "reason": reason.fillna("(empty)"),
-                              "label": label}, about_id=frame["ruleid"], about_name=frame["rule"])
+                              "label": label, "recommendation": _plain_text(frame["recommendation"]), **values},
+                about_id=frame["ruleid"], about_name=frame["rule"])
+
+
+def _plain_text(rich: pd.Series) -> pd.Series:
+    """Rich text as plain text (tags dropped, spaces collapsed, 300 characters), "none given" when empty; cleaned
+    once per distinct text: a tenant's recommendations repeat."""
+    codes, texts = pd.factorize(rich.astype("str"))
+    plain = pd.Series(texts, dtype="str").str.replace(_TAGS, " ", regex=True).str.replace(
+        r"\s+", " ", regex=True).str.strip().str.slice(0, 300)
+    plain = plain.where(plain != "", "none given")
+    return pd.Series(plain.to_numpy(dtype=object, na_value=None), dtype="object").reindex(codes).fillna(
+        "none given").set_axis(rich.index).astype("str")
 
 
 def finding_rows(frame: pd.DataFrame, scope: str, subject: pd.Series) -> pd.DataFrame:

@@ -7,17 +7,20 @@ import pandas as pd
 from .. import docs
 from ..evidence import SETTING_TABLE, Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, finding_rows, monitor_evidence, monitor_rows
+from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence, monitor_rows
 from .unknown_sender_not_allowed import unknown_sender_targets
 
 SETTING = "msdyn_ArcCreateContactWithRuleOwner"
-NO_CONTACT = Code("contact-not-created", "rule '{rule}' creates contacts for unknown senders, yet no contact with "
-                  "{sender} exists", about=SETTING_TABLE)
+NO_CONTACT = Code("contact-not-created", "rule '{rule}' allows emails from unknown senders, yet no contact with "
+                  "{sender} exists", about=SETTING_TABLE, raw="allowunknownsender = true")
+# The snapshot cannot tell which 'Manage unknown senders by' option the rule uses: the fix names both.
+MANUAL = (" If the rule's 'Manage unknown senders by' is 'Mapping in Power Automate manually' rather than 'Creating a "
+          "new contact automatically', its flow decides what happens to the sender: the flow's run history says why "
+          "no contact was made (not a permissions problem).")
 SETTING_VALUE = Code("setting-value", "the setting that says whose permissions create contacts is {value}: contacts "
                      "for unknown senders are created with {whose} permissions", about=SETTING_TABLE,
                      severity="info", unproven="info", raw=SETTING + " = {value}")
-MONITOR = Code("activity-monitor", "activity monitor (evaluated {evaluated} UTC, {state}): reason {reason} "
-               "'{label}'", about=SETTING_TABLE, raw="reason = {reason}")
+MONITOR = monitor_code(about=SETTING_TABLE)
 
 
 def detect(context: Context) -> pd.DataFrame:
@@ -36,6 +39,10 @@ def detect(context: Context) -> pd.DataFrame:
 
 
 def remediation_for(context: Context) -> str:
+    return _permissions(context) + MANUAL
+
+
+def _permissions(context: Context) -> str:
     value = context.settings.get(SETTING)
     if value is None and not context.has("environmentvariabledefinitions"):
         return (f"Contacts for unknown senders are created with the email owner's permissions unless the "
@@ -72,11 +79,11 @@ CAUSE = Cause(
                "case might not get created if the email owner doesn't have the required permissions. "
                "Alternatively, you may choose to use the rule owner permissions to create the new contact by "
                "configuring the msdyn_ArcCreateContactWithRuleOwner environment variable."),
-    detection=("The sender is unknown, the queue's active rule allows unknown senders, and no contact with the "
-               "address exists at all; or the rule's activity monitor says the contact could not be created. (A "
-               "contact's 'created by rule' flag is off by default, so it proves nothing alone.)"),
-    remediation=(f"Grant Create on Contact to the email owner, or set {SETTING} to 1 and grant it to the "
-                 "rule owner."),
+    detection=("The sender is unknown, the queue's active rule allows emails from unknown senders, and no contact "
+               "with the address exists at all; or the rule's activity monitor says the contact could not be "
+               "created. (A contact's 'created by rule' flag is off by default, so it proves nothing alone.)"),
+    remediation=(f"With 'Creating a new contact automatically': grant Create on Contact to the email owner, or set "
+                 f"{SETTING} to 1 and grant it to the rule owner." + MANUAL),
     doc_url=docs.RULE_OWNER_CONTACTS,
     color="#F0E442",
     tables=("convertrules", "contacts", "accounts", "activitymonitors"),

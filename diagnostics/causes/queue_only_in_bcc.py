@@ -1,4 +1,11 @@
-"""Cause 6 of the article: the email is sent using only the Bcc field."""
+"""Cause 6 of the article: the email is sent using only the Bcc field.
+
+Server-side sync creates a queue item for a queue reached by Bcc or a distribution list while
+``CreateQueueItemForSynchronizingMailbox`` is on (the default), so how the email arrived matters only when the rule
+never processed it: no queue item, or an active one the rule never touched. When the rule demonstrably processed it
+(an inactive queue item in that queue, or an activity monitor row), it is a note and the other causes decide
+(contract, third round, item 2).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +17,51 @@ from ..normalize import isin, joined_by_key
 from .base import Cause, Context
 
 NOT_IN_TO_CC = Code(
-    "queue-not-in-to-cc", "queue {queue} {how} but its address is in neither To nor Cc (To/Cc: {recipients}): it "
-    "may have arrived by Bcc, or through a distribution list or forwarding", about="queues", severity="warning")
+    "queue-not-in-to-cc", "queue {queue} {how} but its address is {where} (recipients: {recipients}): it may have "
+    "arrived by Bcc, or through a distribution list or forwarding", about="queues", severity="warning")
+NEITHER = "in neither To nor Cc"
+NOT_IN_TO = "not in To (Cc and Bcc unknown without activity parties)"
 
 
-def detect(context: Context) -> pd.DataFrame:
+def _not_addressed(context: Context) -> pd.DataFrame:
+    """Target queues reached (queue item, receiving mailbox, accepting queue) whose address is not a recipient, with
+    whether the rule demonstrably processed the email there (``processed``)."""
     targets = context.targets
-    reached = targets[(targets["has_item"] | targets["via_mailbox"] | targets["accepted"])
-                      & ~targets["in_recipients"]]
+    reached = targets[(targets["has_item"] | targets["via_mailbox"] | targets["accepted"]) & ~targets["in_recipients"]]
+    monitored = context.monitor[["activityid", "queueid"]]
+    by_queue = isin(reached["activityid"] + "|" + reached["queueid"],
+                    monitored["activityid"] + "|" + monitored["queueid"].fillna(""))
+    unknown_queue = isin(reached["activityid"], monitored.loc[monitored["queueid"].isna(), "activityid"])
+    processed = (reached["has_item"] & ~reached["has_active_item"]) | by_queue | unknown_queue
+    return reached.assign(processed=processed.astype(bool))
+
+
+def _values(context: Context, reached: pd.DataFrame) -> dict[str, pd.Series]:
     how = reached["has_item"].map({True: "holds a queue item for the email", False: "received it"})
     how = how.where(reached["has_item"] | reached["via_mailbox"], "is the email's accepting queue")
     recipients = recipient_list(context, reached["activityid"]).reindex(reached["activityid"]).fillna("nobody")
-    return rows(reached, NOT_IN_TO_CC, {"queue": context.queue_label(reached["queueid"]), "how": how,
-                                        "recipients": recipients.set_axis(reached.index)},
-                about_id=reached["queueid"], about_name=context.queue_name(reached["queueid"]))
+    with_parties = isin(reached["activityid"], context.snapshot.table("activityparties")["activityid"])
+    where = pd.Series(NEITHER, index=reached.index, dtype="str").where(with_parties, NOT_IN_TO)
+    return {"queue": context.queue_label(reached["queueid"]), "how": how.astype("str"), "where": where,
+            "recipients": recipients.set_axis(reached.index)}
+
+
+def detect(context: Context) -> pd.DataFrame:
+    reached = _not_addressed(context)
+    reached = reached[~reached["processed"]]
+    return rows(reached, NOT_IN_TO_CC, _values(context, reached), about_id=reached["queueid"],
+                about_name=context.queue_name(reached["queueid"]))
+
+
+def processed_notes(context: Context) -> pd.DataFrame:
+    """Notes for queues reached without being addressed where the rule processed the email anyway."""
+    reached = _not_addressed(context)
+    reached = reached[reached["processed"]]
+    values = _values(context, reached)
+    note = ("queue " + values["queue"] + " " + values["how"] + " but its address is " + values["where"]
+            + ": the rule processed the email there (an inactive queue item or an activity monitor row), so how it "
+            "arrived explains nothing; the email is diagnosed by the other causes")
+    return pd.DataFrame({"activityid": reached["activityid"].values, "note": note.values})
 
 
 def recipient_list(context: Context, activityids: pd.Series) -> pd.Series:
@@ -44,7 +82,9 @@ CAUSE = Cause(
                "emails. Emails sent with the queue address in the Bcc field won't be processed."),
     detection=("A target queue reached through a queue item, the receiving mailbox or the accepting entity "
                "whose address is not among the email's To/Cc recipients (received emails never show Bcc "
-               "parties): Bcc, a distribution list or forwarding."),
+               "parties; without activity parties only To is known), and which the rule never processed: no "
+               "queue item, or an active one and no activity monitor row. When the rule processed the email "
+               "there (an inactive queue item, a monitor row), how it arrived explains nothing: a note."),
     remediation=("If senders used Bcc: ask them to put the queue address in To or Cc. If the mail came "
                  "through a distribution list or a forwarding rule: add the queue address itself as a visible "
                  "recipient (forward to it rather than redirecting, or add it to To/Cc of the list's mail), or "
@@ -56,4 +96,5 @@ CAUSE = Cause(
     codes=(NOT_IN_TO_CC,),
     severity="warning",
     detect=detect,
+    notes=processed_notes,
 )

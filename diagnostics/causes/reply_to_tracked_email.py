@@ -4,8 +4,11 @@ Server-side sync's correlation copies the earlier email's Regarding onto the rep
 is regarding decides what it means (contract, correction 4):
 
 - an active case: the reply was threaded into it; the evaluation counts it as converted;
-- a resolved or cancelled case: by design unless the queue's active rule waits after resolution
-  (``checkifresolved``) and the wait (``resolvedsince`` minutes after the case's ``deactivatedon``)
+- a case absent from the snapshot, or whose state is empty: correlation put the reply on a case, so it is
+  counted as converted and threaded, with a note that the case's state was not checked (third round, 1);
+- a resolved or cancelled case (a cancelled one judged like a resolved one: our inference): by design unless
+  the queue's active rule waits after resolution (``checkifresolved``) and the wait (``resolvedsince`` minutes
+  after the case was resolved: ``deactivatedon``, else the newest completed case resolution's ``createdon``)
   had passed: then a new case was expected and this is a fault;
 - another record: by design (ARC skips an email already connected to a record, monitor reason 2);
 - nothing: correlation did not happen, so the match explains nothing (a note, not this cause).
@@ -23,6 +26,7 @@ from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, 
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
+COMPLETED = 1  # incidentresolution.statecode: the resolution that closed the case
 CONNECTED_REASONS = {2, 3, 4, 5}  # activity monitor: a record is already connected, ARC skipped the email
 BY_DESIGN, FAULT = "by-design", "fault"
 REPLIES = "replies to resolved cases that got no new case"  # the fix-plan entry of the faults (a group)
@@ -58,28 +62,63 @@ def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
 
 
 def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
-    """What each incoming email is regarding, with the case's state when it is a case of the snapshot;
-    ``row``: the email's label in ``incoming`` (the evaluation indexes it by row number)."""
+    """What each incoming email is regarding, with the case's state and resolution time when it is a case of the
+    snapshot; ``row``: the email's label in ``incoming`` (the evaluation indexes it by row number)."""
     rows = incoming[["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]].dropna(
         subset=["regardingobjectid"])
     rows = rows.assign(row=rows.index)
     cases = snapshot.table("incidents")[["incidentid", "statecode", "deactivatedon"]]
     rows = rows.merge(cases, left_on="regardingobjectid", right_on="incidentid", how="left")
+    rows = rows.merge(_resolution_times(snapshot), left_on="regardingobjectid", right_on="case", how="left")
     is_case = (rows["regardingobjectid_type"] == "incident").fillna(False) | rows["incidentid"].notna()
+    resolved = rows["resolved"]
+    resolved_by = pd.Series(pd.NA, index=rows.index, dtype="str")
+    resolved_by = resolved_by.mask(resolved.notna(), "a completed case resolution").mask(
+        rows["deactivatedon"].notna(), "deactivatedon")
     return pd.DataFrame({
         "activityid": rows["activityid"], "record_id": rows["regardingobjectid"],
         "record_type": rows["regardingobjectid_type"].where(~is_case, "incident"),
-        "case_state": rows["statecode"], "deactivatedon": rows["deactivatedon"], "received": rows["createdon"],
-        "row": rows["row"],
+        "case_state": rows["statecode"], "in_snapshot": rows["incidentid"].notna(),
+        "deactivatedon": rows["deactivatedon"].fillna(resolved), "resolved_by": resolved_by,
+        "received": rows["createdon"], "row": rows["row"],
     })
 
 
+def _resolution_times(snapshot: Snapshot) -> pd.DataFrame:
+    """When each case (``case``) was resolved by its newest completed case resolution (an optional table)."""
+    resolutions = snapshot.table("incidentresolutions")
+    completed = resolutions[(resolutions["statecode"] == COMPLETED).fillna(False).astype(bool)]
+    newest = completed.dropna(subset=["incidentid"]).groupby("incidentid", as_index=False)["createdon"].max()
+    return newest.rename(columns={"incidentid": "case", "createdon": "resolved"})
+
+
 def threaded(context: Context) -> pd.DataFrame:
-    """The regarding rows of replies regarding an active case: ARC leaves them on that case, as designed."""
+    """The regarding rows of replies correlation left on a case that is active, or whose state the snapshot does
+    not have (absent, or empty): counted as converted, as designed."""
     regarding = context.regarding
-    active = regarding[(regarding["record_type"] == "incident").fillna(False)
-                       & (regarding["case_state"] == 0).fillna(False)]
-    return active[isin(active["activityid"], context.replies["activityid"])]
+    on_case = regarding[(regarding["record_type"] == "incident").fillna(False)
+                        & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())]
+    return on_case[isin(on_case["activityid"], context.replies["activityid"])]
+
+
+THREADED = ("A reply regarding an active case: correlation threaded it into that case, as designed (counted as "
+            "converted).")
+NOT_IN_SNAPSHOT = ("A reply regarding case {case}: the case is not in the snapshot: its state was not checked "
+                   "(counted as converted and threaded, as correlation put it on that case).")
+STATE_EMPTY = ("A reply regarding case {case}: the case's state is empty in the snapshot: its state was not checked "
+               "(counted as converted and threaded, as correlation put it on that case).")
+
+
+def threaded_notes(rows: pd.DataFrame) -> pd.DataFrame:
+    """The note of each threaded reply (``threaded`` rows): threaded into an active case, or a case unchecked."""
+    rows = rows.drop_duplicates("activityid")
+    case = rows["record_id"].astype("str")
+    absent = NOT_IN_SNAPSHOT.split("{case}")
+    empty = STATE_EMPTY.split("{case}")
+    note = pd.Series(THREADED, index=rows.index, dtype="str")
+    note = note.where(rows["case_state"].notna(), (empty[0] + case + empty[1]))
+    note = note.where(rows["in_snapshot"].astype(bool), absent[0] + case + absent[1])
+    return pd.DataFrame({"activityid": rows["activityid"].values, "note": note.values})
 
 
 def detect(context: Context) -> pd.DataFrame:
@@ -111,8 +150,7 @@ def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, p
     elapsed = ((rows["received"] - rows["deactivatedon"]).dt.total_seconds() / 60).round().astype("Float64")
     waits = (rows["checkifresolved"] == True).fillna(False).astype(bool)  # noqa: E712
     passed = (elapsed >= wait).fillna(False).astype(bool)
-    known = rows["case_state"].notna()
-    fault = known & waits & passed
+    fault = waits & passed
     kinds = fault.groupby(rows["activityid"].values).any().map({True: FAULT, False: BY_DESIGN}).astype("str")
     values = {"case": _case_sentence(rows), "rule": _rule_sentence(rows, waits, passed, wait, elapsed),
               "case_id": rows["record_id"], "wait_minutes": wait.astype("Int64").astype("str"),
@@ -123,11 +161,14 @@ def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, p
 
 def _case_sentence(rows: pd.DataFrame) -> pd.Series:
     case = "it is regarding case " + rows["record_id"]
-    when = (" on " + rows["deactivatedon"].dt.strftime("%Y-%m-%d %H:%M") + " UTC").fillna("")
+    when = (" on " + rows["deactivatedon"].dt.strftime("%Y-%m-%d %H:%M") + " UTC").fillna(
+        ", but the case's resolution time is empty (no deactivatedon, no completed case resolution)")
+    by = (" (from " + rows["resolved_by"] + ")").where(rows["resolved_by"] != "deactivatedon", "").fillna("")
     state = rows["case_state"].map(CASE_STATE).fillna("in state " + rows["case_state"].astype("str"))
-    unknown = case + (", whose state was not exported (incidents.statecode): if it is active the reply was "
-                      "simply threaded into it")
-    return (case + ", " + state + when).where(rows["case_state"].notna(), unknown)
+    cancelled = pd.Series("", index=rows.index, dtype="str").where(
+        ~(rows["case_state"] == 2).fillna(False).astype(bool),
+        "; a cancelled case is judged like a resolved one (our inference)")
+    return case + ", " + state + when + by + cancelled
 
 
 def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait: pd.Series,
@@ -141,7 +182,7 @@ def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait
     sentence = sentence.where(rows["checkifresolved"].notna(), rule + " setting checkifresolved was not exported")
     within = (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and the email "
               "arrived " + after + " minutes after: no new case yet, by design")
-    unknown_time = rule + " waits after resolution, but the case's deactivatedon was not exported"
+    unknown_time = rule + " waits after resolution, but the case's resolution time is empty: the wait is unchecked"
     before = ("the email arrived before the case was resolved, while it was still active: it was threaded into it, "
               "by design")
     expected = (rule + " creates a new case for a reply more than " + minutes + " minutes after the case was "

@@ -11,9 +11,11 @@ from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence, 
 
 FAILED_JOB = 31
 WORKFLOW_STATE = {0: "Draft", 1: "Activated", 2: "Suspended"}
-# Monitor reasons this cause claims outright; a Failed row with a reason no other cause claims, too.
-OWN_REASONS = {13, 14, 15, 17, 18}
-OTHER_CAUSES_REASONS = {2, 3, 4, 5, 6, 7, 9, 16}
+# Monitor reasons this cause claims outright (13 only for a rule without items); a Failed row with a reason no other
+# cause claims, too. 10/11 are no-valid-entitlement's, 13 of a rule with items no-condition-matched's.
+OWN_REASONS = {14, 15, 17, 18}
+SOURCE_DATA, NO_CONDITIONS, TRIGGER_TYPE = 1, 13, 19
+OTHER_CAUSES_REASONS = {2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 16}
 REACTIVATE = ("Deactivate and reactivate the rule {name} in Customer Service admin center so it activates its "
               "flows again (don't turn 'ARC' flows on by hand in Power Automate).")
 
@@ -69,6 +71,22 @@ RULE_JOB = _job_codes("rule-job-failed", "system job '{job}' for rule '{rule}' f
 JOBS_COUNT = _job_codes("failed-jobs", "{count} failed system job(s): {message}")
 MONITOR = monitor_code(fix="Open the rule {name} in Customer Service admin center and its activity monitor: fix what "
                            "the failed rows say, then deactivate and reactivate the rule.")
+MONITOR_SOURCE = monitor_code("monitor-source-data-missing", doc_url=docs.ARC_FAQ, fix=(
+    "ARC could not read these emails (activity monitor reason 1, rule {name}): reprocess them (Add To Queue) and "
+    "contact Microsoft Support if it recurs."))
+MONITOR_TRIGGER = monitor_code("monitor-flow-trigger-changed", doc_url=docs.ARC_FAQ, fix=(
+    "The trigger of the flow of rule {name} was changed (activity monitor reason 19): deactivate and reactivate the "
+    "rule in Customer Service admin center to restore it."))
+MONITOR_NO_ITEMS = monitor_code("monitor-rule-without-items", doc_url=docs.ARC_FAQ, fix=RULE_WITHOUT_ITEMS.fix)
+RULE_FLOW_FIX = ("The rule {name} has a flow of its own ('ARC | rule name') besides one per condition, and works only "
+                 "when both are on: deactivate and reactivate the rule in Customer Service admin center to restore "
+                 "it (don't turn 'ARC' flows on by hand in Power Automate).")
+RULE_FLOW_OFF = Code("rule-flow-not-activated", "the flow of rule '{rule}' itself, '{flow}', is {state}, not activated",
+                     about="convertrules", unproven="error", raw="workflows.statecode = {state}", fix=RULE_FLOW_FIX,
+                     doc_url=docs.ARC_FAQ)
+RULE_FLOW_MISSING = Code("rule-flow-missing", "rule '{rule}' points at a flow of its own ({flow_id}) that does not "
+                         "exist", about="convertrules", unproven="error", raw="convertrules.workflowid = {flow_id}",
+                         fix=RULE_FLOW_FIX, doc_url=docs.ARC_FAQ)
 
 
 def rule_problems(context: Context) -> pd.DataFrame:
@@ -76,6 +94,8 @@ def rule_problems(context: Context) -> pd.DataFrame:
     parts = []
     if context.has("convertruleitems"):
         parts += [_rules_without_items(context), _items_without_flow(context)]
+    if context.has("workflows"):
+        parts.append(_rule_flows(context))
     if context.has("systemusers"):
         parts.append(_disabled_owners(context))
     if context.has("asyncoperations"):
@@ -101,6 +121,22 @@ def _rules_without_items(context: Context) -> pd.DataFrame:
     items = context.snapshot.table("convertruleitems")
     empty = rules[~isin(rules["convertruleid"], items["convertruleid"])]
     return _rule_rows(empty, RULE_WITHOUT_ITEMS, {"rule": _name(empty["name"])})
+
+
+def _rule_flows(context: Context) -> pd.DataFrame:
+    """Active rules whose own flow (``convertrules.workflowid``) is missing or not activated. A rule without a
+    workflowid is left alone: older rules may have none (our inference)."""
+    flows = context.snapshot.table("workflows")[["workflowid", "name", "statecode"]].rename(
+        columns={"workflowid": "workflowid_rule", "name": "flow", "statecode": "flow_state"})
+    rules = context.active_rules.dropna(subset=["workflowid"])
+    rules = rules.merge(flows, left_on="workflowid", right_on="workflowid_rule", how="left")
+    absent = rules[rules["workflowid_rule"].isna()]
+    off = rules[rules["workflowid_rule"].notna() & (rules["flow_state"] != 1).fillna(True).astype(bool)]
+    state = off["flow_state"].map(WORKFLOW_STATE).astype("str").fillna("in an unknown state")
+    return pd.concat([
+        _rule_rows(absent, RULE_FLOW_MISSING, {"rule": _name(absent["name"]), "flow_id": absent["workflowid"]}),
+        _rule_rows(off, RULE_FLOW_OFF, {"rule": _name(off["name"]), "flow": _name(off["flow"]), "state": state}),
+    ], ignore_index=True)
 
 
 def _items_without_flow(context: Context) -> pd.DataFrame:
@@ -180,11 +216,24 @@ def detect(context: Context) -> pd.DataFrame:
                                                      right_on="regardingobjectid")
         parts.append(_job_rows(jobs, EMAIL_JOB, {"job": _name(jobs["job"]), "message": jobs["text"]}))
     if context.has("activitymonitors"):
-        unclaimed = monitor_rows(context, state=2)
-        unclaimed = unclaimed[~unclaimed["reason"].isin(list(OTHER_CAUSES_REASONS)).fillna(False).astype(bool)]
-        claimed = monitor_rows(context, reasons=OWN_REASONS)
-        parts.append(monitor_evidence(pd.concat([claimed, unclaimed]).drop_duplicates(), MONITOR))
+        parts += _monitor_parts(context)
     return pd.concat(parts, ignore_index=True)
+
+
+def _monitor_parts(context: Context) -> list[pd.DataFrame]:
+    """Activity monitor rows this cause claims, each reason under the code whose fix it needs."""
+    unclaimed = monitor_rows(context, state=2)
+    unclaimed = unclaimed[~unclaimed["reason"].isin(list(OTHER_CAUSES_REASONS | {SOURCE_DATA, TRIGGER_TYPE}))
+                          .fillna(False).astype(bool)]
+    claimed = monitor_rows(context, reasons=OWN_REASONS)
+    parts = [monitor_evidence(pd.concat([claimed, unclaimed]).drop_duplicates(), MONITOR),
+             monitor_evidence(monitor_rows(context, reasons={SOURCE_DATA}), MONITOR_SOURCE),
+             monitor_evidence(monitor_rows(context, reasons={TRIGGER_TYPE}), MONITOR_TRIGGER)]
+    if context.has("convertruleitems"):  # reason 13 of a rule without items: that rule's fault
+        no_conditions = monitor_rows(context, reasons={NO_CONDITIONS})
+        items = context.snapshot.table("convertruleitems")["convertruleid"]
+        parts.append(monitor_evidence(no_conditions[~isin(no_conditions["ruleid"], items)], MONITOR_NO_ITEMS))
+    return parts
 
 
 def findings(context: Context) -> pd.DataFrame:
@@ -210,9 +259,12 @@ CAUSE = Cause(
     seed_text=("You need to check whether the Automatic Record Creation and Update Rule feature is "
                "configured properly by going to system jobs and checking for a failure message."),
     detection=("The queue's active rule has no conditions; a condition's workflow or flow is missing or turned "
-               "off; the rule owner is disabled; a system job that failed is about this email or the rule "
-               "itself (jobs that failed for other emails do not count); or the rule's activity monitor says "
-               "the rule could not run for the email (a condition, flow or mapping failed)."),
+               "off; the rule's own flow ('ARC | rule name') is missing or turned off (a rule without one is left "
+               "alone: our inference); the rule owner is disabled; a system job that failed is about this email or "
+               "the rule itself (jobs that failed for other emails do not count); or the rule's activity monitor "
+               "says the rule could not run for the email: the email's source data was not found, the flow is "
+               "disconnected or its trigger was changed, matching the conditions failed, or a failure no other "
+               "cause explains."),
     remediation=("Deactivate and reactivate the rule: its 'ARC: …' flows follow the rule, so never turn them "
                  "on or off in Power Automate. Before reactivating, make the rule's owner an active user (a "
                  "deleted owner means assigning the rule to an active user: 'Error matching conditions'). A rule "
@@ -225,6 +277,7 @@ CAUSE = Cause(
             "activitymonitors"),
     requires=("convertrules",),
     codes=(RULE_WITHOUT_ITEMS, ITEM_WITHOUT_FLOW, ITEM_FLOW_MISSING, FLOW_NOT_ACTIVATED, OWNER_DISABLED, MONITOR,
+           MONITOR_SOURCE, MONITOR_TRIGGER, MONITOR_NO_ITEMS, RULE_FLOW_OFF, RULE_FLOW_MISSING,
            *EMAIL_JOB.values(), *RULE_JOB.values(), *JOBS_COUNT.values()),
     detect=detect,
     findings=findings,

@@ -9,9 +9,12 @@ from ..evidence import Code, empty_rows, rows
 from ..normalize import isin
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows
 
-FIX = ("The rule {name} ignores unknown senders: on its Advanced tab (Customer Service admin center), turn on 'Allow "
-       "emails from unknown senders' (legacy name: 'Create contact for unknown sender'), or add these senders as "
-       "contacts before they write again.")
+ALLOW = ("on the rule's Advanced tab (Customer Service admin center), turn on 'Allow emails from unknown senders' "
+         "(legacy name: 'Create contact for unknown sender') and choose how to 'Manage unknown senders by': "
+         "'Creating a new contact automatically', or 'Mapping in Power Automate manually' (the rule's flow then maps "
+         "the sender itself)")
+FIX = ("The rule {name} ignores unknown senders: " + ALLOW + "; or add these senders as contacts before they write "
+       "again.")
 NOT_ALLOWED = Code("unknown-sender-refused", "rule '{rule}' does not create contacts for unknown senders: no active "
                    "contact or account used {sender} when the email arrived{detail}",
                    about="convertrules", fix=FIX, raw="allowunknownsender = false")
@@ -60,11 +63,11 @@ CAUSE = Cause(
                "unknown sender check box isn't selected, an incoming email from an unknown sender won't be "
                "converted to a case."),
     detection=("No active contact or account created no later than the email has the sender's address in any of "
-               "its email fields, and the queue's active rule does not have 'Create contact for unknown sender' "
-               "selected; or the rule's activity monitor says the sender is unknown."),
-    remediation=("Select 'Create contact for unknown sender' on the rule (Customer Service admin center > "
-                 "Automatic record creation and update rules > the rule > Conditions), or create a contact "
-                 "or account with this email address before the customer writes again."),
+               "its email fields, and the queue's active rule does not allow emails from unknown senders ('Allow "
+               "emails from unknown senders', legacy 'Create contact for unknown sender'; inferred from the rule's "
+               "data); or the rule's activity monitor says the sender is unknown."),
+    remediation=("Open the rule in Customer Service admin center; " + ALLOW + ". Or create a contact or account "
+                 "with this email address before the customer writes again."),
     doc_url=docs.CAUSE_3,
     color="#009E73",
     tables=("convertrules", "contacts", "accounts", "activitymonitors"),
