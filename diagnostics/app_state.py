@@ -194,7 +194,7 @@ def plan_entries(report: Report) -> list[PlanEntry]:
 def plan_counts_text(entry: PlanEntry) -> str:
     """"12 emails blocked · 12 would go through if only this were fixed"."""
     if not entry.blocked:
-        return "no email in this snapshot shows it yet (mail it stops never reached Dataverse)"
+        return "no email counted: the mail it stops never reached Dataverse"
     alone = (f"{entry.alone:,} would go through if only this were fixed" if entry.alone
              else "fix it together with the other problems of these emails")
     return f"{entry.blocked:,} email{'s' if entry.blocked != 1 else ''} blocked · {alone}"

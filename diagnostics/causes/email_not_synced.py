@@ -28,8 +28,8 @@ FILTER_DROPS = {
 
 
 MAILBOX_FIX = ("Open the mailbox {name} (Settings > Email Configuration > Mailboxes), fix what its last sync error "
-               "says (credentials, permissions, approval), then run Test & Enable Mailbox. Mail that arrived while it "
-               "failed is not in Dataverse: check the mailbox's 'Process email received after' date once it syncs.")
+               "says (credentials, permissions, approval) and run Test & Enable Mailbox; then check its 'Process "
+               "email received after' date: mail that came while it failed is not in Dataverse.")
 QUEUE_FIX = ("Open the queue {name}: approve its email address, set incoming email to Server-Side Synchronization "
              "and run Test & Enable Mailbox on its mailbox.")
 
