@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 BY_DESIGN = "by-design"
 EVIDENCE_LIMIT = 10  # items kept per entry: the findings' own first, then examples from emails
 SEVERITIES = {rank: name for name, rank in SEVERITY_RANK.items()}
-REPROCESS = ("Fixing it does not convert the emails it already blocked: open them in All Activities and select Add "
-             "To Queue; the rule runs again.")
+REPROCESS = "Then reprocess the emails it blocked: select them in All Activities, Add To Queue (the rule runs again)."
 _THING_COLUMNS = ["cause", "table", "record_id", "name", "code", "text", "values", "email", "expected", "finding"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics import app_state
+from diagnostics import fix_plan as plan_module
 from diagnostics.links import clean_org_url, with_record_links
 from diagnostics.report import Report
 from pages import _ui as ui
@@ -31,6 +32,9 @@ def fix_plan(report: Report, key: str) -> None:
                       "that would go through if only this were fixed.")
     for entry in entries[:SHOWN]:
         _entry(entry, key)
+    if any(entry.blocked for entry in entries):  # said once here; each entry's fix ends with it in the exports
+        st.caption(plan_module.REPROCESS.replace("Then reprocess", "After a fix, reprocess") + " Each entry's "
+                   "list link gives exactly those emails.")
     if len(entries) > SHOWN:
         with st.expander(f"{len(entries) - SHOWN} more thing{'s' if len(entries) - SHOWN != 1 else ''} to change"):
             for entry in entries[SHOWN:]:

@@ -28,8 +28,7 @@ FILTER_DROPS = {
 
 
 MAILBOX_FIX = ("Open the mailbox {name} (Settings > Email Configuration > Mailboxes), fix what its last sync error "
-               "says (credentials, permissions, approval) and run Test & Enable Mailbox; then check its 'Process "
-               "email received after' date: mail that came while it failed is not in Dataverse.")
+               "says, run Test & Enable Mailbox, then check 'Process email received after' (missed mail).")
 QUEUE_FIX = ("Open the queue {name}: approve its email address, set incoming email to Server-Side Synchronization "
              "and run Test & Enable Mailbox on its mailbox.")
 
