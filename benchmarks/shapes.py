@@ -43,6 +43,7 @@ CORRELATIONS = (3, 4, 5)  # In-Reply-To, tracking token, conversation index
 MONITOR_REASONS = (3, 3, 3, 2, 4, 5, 6, 7, 13)  # weights by repetition: "already connected" is the usual one
 MONITORED_SHARE = 0.6  # converted incoming emails ARC evaluated again (a later update of the email)
 FAILED_SHARE = 0.03  # of those, a Failed row (reason 18) from an earlier attempt
+RULE_OF_QUEUE = {demo._id("queue", rule.key): demo._id("convertrule", rule.key) for rule in demo.RULES}
 
 
 def build(folder: Path, emails: int, shape: str) -> tuple[float, int]:
@@ -153,7 +154,7 @@ class Extras:
         return [*records, *extra]
 
     def related(self, email: dict, incident: str) -> dict:
-        """ARC adds the case it created (or threaded into) to the email's Related parties."""
+        """ARC adds the case it created to the email's Related parties."""
         return {
             "activitypartyid": demo._child_id(email["activityid"], "activityparty/13/related"),
             **demo._lookup("_activityid_value", email["activityid"], "email"),
@@ -180,10 +181,9 @@ class Extras:
     @staticmethod
     def rule_of(records: demo.Records) -> str | None:
         """The rule of the queue whose queue item the email has (the demo's ids: regions are applied later)."""
-        rules = {demo._id("queue", rule.key): demo._id("convertrule", rule.key) for rule in demo.RULES}
         for entity_set, record in records:
-            if entity_set == "queueitems" and record["_queueid_value"] in rules:
-                return rules[record["_queueid_value"]]
+            if entity_set == "queueitems" and record["_queueid_value"] in RULE_OF_QUEUE:
+                return RULE_OF_QUEUE[record["_queueid_value"]]
         return None
 
 
@@ -192,7 +192,7 @@ def wide_records(emails: int) -> Iterator[tuple[str, dict]]:
     shares = {name: (cause, WIDE_SHARES.get(name, share), minimum)
               for name, (cause, share, minimum) in demo.SCENARIOS.items()}
     regions, extras = Regions(), Extras(random.Random(demo.SEED + 1))
-    with mock.patch.dict(demo.SCENARIOS, shares):  # the demo's generator, with more replies
+    with mock.patch.dict(demo.SCENARIOS, shares):  # the demo's generator, with more replies (restored after)
         for activityid, _intent, records in demo._generate(emails):
             if not activityid:
                 for entity_set, record in records:
