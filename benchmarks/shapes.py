@@ -92,6 +92,7 @@ class Regions:
                 self.addresses[region][address] = f"{local}.{name}@{domain}"
             for rule in demo.RULES:
                 self.ids[region][demo._id("convertrule", rule.key)] = demo._id("convertrule", f"{rule.key}/{name}")
+                self.ids[region][demo._rule_flow_id(rule)] = demo._id("workflow", f"{rule.key}/own/{name}")
                 for index in range(len(rule.items)):
                     for kind, make in (("convertruleitem", demo._item_id), ("workflow", demo._workflow_id)):
                         self.ids[region][make(rule, index)] = demo._id(kind, f"{rule.key}/{index}/{name}")

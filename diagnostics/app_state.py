@@ -184,8 +184,7 @@ def plan_entries(report: Report) -> list[PlanEntry]:
         entries.append(PlanEntry(
             number=number, severity=str(entry.get("severity")), title=label[:1].upper() + label[1:],
             cause=str(entry.get("cause")), blocked=int(entry.get("emails_blocked") or 0),
-            alone=int(entry.get("emails_unblocked_alone") or 0),
-            fix=str(entry.get("fix") or "").removesuffix(" " + plan_module.REPROCESS),  # the page says it once
+            alone=int(entry.get("emails_unblocked_alone") or 0), fix=str(entry.get("fix") or ""),
             doc_url=str(entry.get("doc_url") or ""), record_url=entry.get("record_url"),
             evidence=tuple(entry.get("evidence") or ()), record_id=about.get("id"),
             queue=about.get("id") if about.get("table") == "queues" else None))

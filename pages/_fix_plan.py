@@ -62,7 +62,7 @@ def organisation_url(cur: ui.Current) -> None:
 def _entry(entry: app_state.PlanEntry, key: str) -> None:
     with st.container(border=True, gap=None):
         st.markdown(f"**{entry.number}. {ui.md(entry.title)}** {BADGE.get(entry.severity, '')} "
-                    f"**{ui.md(app_state.plan_counts_text(entry))}**  \n**Fix:** {ui.md(entry.fix)}")
+                    f"**{ui.md(app_state.plan_counts_text(entry))}**  \n**Fix:** {ui.md(_short(entry.fix))}")
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             with st.popover("Evidence", icon=":material/fact_check:"):
                 st.markdown(f"{ui.cause_md(entry.cause)}  \n" + "  \n".join(
@@ -80,6 +80,11 @@ def _entry(entry: app_state.PlanEntry, key: str) -> None:
             if entry.record_url:
                 links.append(f"[Open it in Dynamics 365]({entry.record_url})")
             st.markdown(" · ".join(links), width="content")
+
+
+def _short(fix: str) -> str:
+    """The fix without the reprocessing sentence every entry ends with: the page says it once, under the plan."""
+    return fix.removesuffix(" " + plan_module.REPROCESS)
 
 
 def working_as_designed(count: int) -> None:

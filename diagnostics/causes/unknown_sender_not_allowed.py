@@ -9,8 +9,9 @@ from ..evidence import Code, empty_rows, rows
 from ..normalize import isin
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows
 
-ALLOW = ("on its Advanced tab turn on 'Allow emails from unknown senders' (legacy: 'Create contact for unknown "
-         "sender') and choose how to 'Manage unknown senders by' (a new contact, or mapping in Power Automate)")
+ALLOW = ("on its Advanced tab turn on 'Allow emails from unknown senders' (legacy name: 'Create contact for unknown "
+         "sender') and set 'Manage unknown senders by' to 'Creating a new contact automatically' or 'Mapping in "
+         "Power Automate manually'")
 FIX = ("The rule {name} ignores unknown senders: " + ALLOW + "; or add these senders as contacts before they write "
        "again.")
 NOT_ALLOWED = Code("unknown-sender-refused", "rule '{rule}' does not create contacts for unknown senders: no active "
