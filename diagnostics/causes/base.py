@@ -110,6 +110,13 @@ class Context:
     monitor: pd.DataFrame = field(default_factory=pd.DataFrame)
     senders: pd.DataFrame = field(default_factory=pd.DataFrame)
     reached_queues: object = ()  # every queue incoming email of the period reached (before narrowing)
+    _computed: dict = field(default_factory=dict, repr=False)
+
+    def once(self, name: str, compute: Callable[[Context], pd.DataFrame]) -> pd.DataFrame:
+        """What ``compute`` gives for this context, computed once (a cause's detection and findings share it)."""
+        if name not in self._computed:
+            self._computed[name] = compute(self)
+        return self._computed[name]
 
     def has(self, *tables: str) -> bool:
         return all(self.snapshot.has(table) for table in tables)

@@ -208,7 +208,7 @@ def _sync_errors(context: Context) -> pd.Series:
 
 def detect(context: Context) -> pd.DataFrame:
     targets = context.targets.merge(context.active_rules[["queueid"]].drop_duplicates(), on="queueid")
-    problems = rule_problems(context).drop(columns=["activityid", "queue", "convertruleid"])
+    problems = context.once("rule problems", rule_problems).drop(columns=["activityid", "queue", "convertruleid"])
     rule_wide = targets[["activityid", "queueid"]].merge(problems, on="queueid")
     parts = [rule_wide.rename(columns={"queueid": "queue"})[ROW_COLUMNS]]
     if context.has("asyncoperations"):
@@ -237,7 +237,7 @@ def _monitor_parts(context: Context) -> list[pd.DataFrame]:
 
 
 def findings(context: Context) -> pd.DataFrame:
-    problems = rule_problems(context)
+    problems = context.once("rule problems", rule_problems)
     found = [finding_rows(problems.drop(columns=["queueid", "convertruleid"]), "rule", problems["convertruleid"])]
     if context.has("asyncoperations"):
         jobs = _failed_jobs(context)
