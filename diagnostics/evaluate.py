@@ -314,19 +314,23 @@ def _tagged(rows: pd.DataFrame, cause: Cause) -> pd.DataFrame:
 
 def _gather(found: list[pd.DataFrame], context: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per (email, cause, queue) with its kind, in pipeline order; and its evidence rows (``row``: the
-    cause row they belong to)."""
+    cause row they belong to). Sorted and de-duplicated on integer codes of the text columns."""
     rows = pd.concat([frame for frame in found if not frame.empty] or [
         empty_rows().assign(cause=pd.Series(dtype="str"), kind=pd.Series(dtype="str"), order=pd.Series(dtype=int))],
         ignore_index=True)
-    rows = rows.drop_duplicates(["activityid", "cause", "queue", "code", "values"])
-    rows = rows.sort_values(["activityid", "order", "queue"], kind="stable").reset_index(drop=True)
-    starts = _runs(rows, ["activityid", "order", "queue"])  # sorted: each (email, cause, queue) is one run
+    email, queue = _sorted_codes(rows["activityid"]), _sorted_codes(rows["queue"])
+    order = rows["order"].to_numpy(dtype=np.int64)
+    repeated = pd.DataFrame({"email": email, "order": order, "queue": queue, "code": pd.factorize(rows["code"])[0],
+                             "values": pd.factorize(rows["values"])[0]}).duplicated().to_numpy()
+    kept = np.flatnonzero(~repeated)
+    kept = kept[np.lexsort((queue[kept], order[kept], email[kept]))]  # stable: evidence keeps its order
+    rows = rows.take(kept).reset_index(drop=True)
+    starts = _run_starts(email[kept], order[kept], queue[kept])  # each (email, cause, queue) is one run
     is_by_design = (rows["kind"] == BY_DESIGN).fillna(False).to_numpy(dtype=bool)
-    by_design = np.logical_or.reduceat(is_by_design, starts) if starts else is_by_design  # one reason excuses it
-    causes = rows.iloc[starts][["activityid", "cause", "queue", "order"]].reset_index(drop=True)
+    by_design = np.logical_or.reduceat(is_by_design, starts) if len(starts) else is_by_design  # one reason excuses it
+    causes = rows.take(starts)[["activityid", "cause", "queue", "order"]].reset_index(drop=True)
     causes["kind"] = pd.array(np.where(by_design, BY_DESIGN, FAULT), dtype="str")
-    remediation = {cause.order: cause.remediation_for(context) for cause in CAUSES}
-    causes["remediation"] = pd.array([remediation[order] for order in causes["order"].tolist()], dtype="str")
+    causes["remediation"] = _remediations(causes["order"].to_numpy(dtype=np.int64), context)
     expected = context.targets.loc[context.targets["expected"], ["activityid", "queueid"]]
     on_expected = isin(causes["activityid"] + "|" + causes["queue"].fillna(""),
                        expected["activityid"] + "|" + expected["queueid"])
@@ -337,16 +341,28 @@ def _gather(found: list[pd.DataFrame], context: Context) -> tuple[pd.DataFrame, 
     return causes[CAUSE_COLUMNS], evidence
 
 
-def _runs(rows: pd.DataFrame, columns: list[str]) -> list[int]:
-    """Where each run of equal ``columns`` values starts (missing values equal to each other)."""
-    changed = np.zeros(len(rows), dtype=bool)
+def _sorted_codes(values: pd.Series) -> np.ndarray:
+    """Integer codes in the order of the values (missing last): sorting the codes sorts the values."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes)
+
+
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal keys starts, in rows sorted by them."""
+    count = len(keys[0])
+    changed = np.zeros(count, dtype=bool)
     changed[:1] = True
-    for column in columns:
-        values = rows[column]
-        current, previous = values.iloc[1:].reset_index(drop=True), values.iloc[:-1].reset_index(drop=True)
-        same = (current == previous).fillna(False).to_numpy(dtype=bool) | (current.isna() & previous.isna()).to_numpy()
-        changed[1:] |= ~same
-    return np.flatnonzero(changed).tolist()
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(changed)
+
+
+def _remediations(orders: np.ndarray, context: Context) -> pd.array:
+    """Each cause row's remediation: one text per cause, taken by its pipeline order."""
+    position = np.zeros(max(cause.order for cause in CAUSES) + 1, dtype=np.int64)
+    position[[cause.order for cause in CAUSES]] = np.arange(len(CAUSES))
+    texts = pa.array([cause.remediation_for(context) for cause in CAUSES], pa.large_string())
+    return pd.array(texts.take(pa.array(position[orders])).cast(pa.string()), dtype="str")
 
 
 def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFrame:
