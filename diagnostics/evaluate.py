@@ -158,32 +158,34 @@ def _targets(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, queues
         queue_mailboxes(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
     accepting = incoming[(incoming["acceptingentityid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
                          | isin(incoming["acceptingentityid"], queues["queueid"]).to_numpy()]
-    return _one_per_queue(pd.concat([
-        _reached(by_id["row"], by_id["activityid"], by_id["partyid"], in_recipients=True),
-        _reached(by_address["row"], by_address["activityid"], by_address["queueid"], in_recipients=True),
-        _reached(item_rows[held], items["objectid"], items["queueid"], has_item=True,
+    return _one_per_queue(rows, pd.concat([
+        _reached(by_id["row"], by_id["partyid"], in_recipients=True),
+        _reached(by_address["row"], by_address["queueid"], in_recipients=True),
+        _reached(item_rows[held], items["queueid"], has_item=True,
                  has_active_item=(items["statecode"] == 0).fillna(False).to_numpy(dtype=bool)),
-        _reached(received["row"], received["activityid"], received["queueid"], via_mailbox=True),
-        _reached(accepting.index, accepting["activityid"], accepting["acceptingentityid"], accepted=True),
+        _reached(received["row"], received["queueid"], via_mailbox=True),
+        _reached(accepting.index, accepting["acceptingentityid"], accepted=True),
     ], ignore_index=True))
 
 
-def _reached(email_rows: pd.Series | np.ndarray, activityids: pd.Series, queueids: pd.Series,
-             **how: bool | np.ndarray) -> pd.DataFrame:
-    """Rows of the targets frame: these emails reach these queues in the ways given (the others False)."""
-    count = len(activityids)
+def _reached(email_rows: pd.Series | np.ndarray, queueids: pd.Series, **how: bool | np.ndarray) -> pd.DataFrame:
+    """Rows of the targets frame: these emails (row numbers) reach these queues in the ways given (the others
+    False)."""
+    count = len(queueids)
     flags = {name: np.broadcast_to(how.get(name, False), count).astype(bool) for name in REACHED_BY}
-    return pd.DataFrame({"activityid": activityids.array, "queueid": queueids.array,
-                         "row": np.asarray(email_rows, dtype=np.int64), **flags})
+    return pd.DataFrame({"queueid": queueids.array, "row": np.asarray(email_rows, dtype=np.int64), **flags})
 
 
-def _one_per_queue(reached: pd.DataFrame) -> pd.DataFrame:
-    """One row per (email, queue), in order of first appearance, each way it was reached combined."""
+def _one_per_queue(rows: EmailRows, reached: pd.DataFrame) -> pd.DataFrame:
+    """One row per (email, queue), in order of first appearance, each way it was reached combined; the email's
+    id taken by its row number."""
     reached = reached[reached["queueid"].notna().to_numpy()]
     queue_codes, queue_ids = pd.factorize(reached["queueid"])
     pairs = pd.factorize(reached["row"].to_numpy() * max(len(queue_ids), 1) + queue_codes)[0]
     first = np.unique(pairs, return_index=True)[1]  # codes number pairs in order of first appearance
-    combined = reached.iloc[first][["activityid", "queueid", "row"]].reset_index(drop=True)
+    email_rows = reached["row"].to_numpy()[first]
+    combined = pd.DataFrame({"activityid": rows.ids(email_rows), "queueid": queue_ids.array.take(queue_codes[first]),
+                             "row": email_rows})
     for way in REACHED_BY:  # reached that way by any of the pair's rows
         combined[way] = np.bincount(pairs, weights=reached[way].to_numpy(), minlength=len(first)) > 0
     return combined[["activityid", "queueid", *REACHED_BY, "row"]]
