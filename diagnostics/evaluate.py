@@ -51,10 +51,11 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     direction = email_direction(emails)
     is_incoming = (direction == INCOMING).to_numpy()
     incoming = emails.drop(columns=NOT_READ_FROM_INCOMING)[is_incoming].set_axis(np.flatnonzero(is_incoming))
-    context = build_context(snapshot, incoming, rows)
+    party_rows = rows.of(snapshot.table("activityparties")["activityid"])  # each party's email: asked twice
+    context = build_context(snapshot, incoming, rows, party_rows)
     target_rows = context.targets["row"].to_numpy()
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
-    converted, threaded = _converted(snapshot, context, rows, in_scope)
+    converted, threaded = _converted(snapshot, context, rows, party_rows, in_scope)
     threads = threaded_replies(context)
     thread_notes = threaded_notes(threads[threaded[threads["row"].to_numpy()]])
     email_queues = _queue_lists(context.targets, rows.count)
@@ -93,10 +94,10 @@ def email_direction(emails: pd.DataFrame) -> pd.Series:
     return direction.fillna(status).fillna(UNKNOWN)
 
 
-def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> Context:
+def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, party_rows: np.ndarray) -> Context:
     """What decides scope and conversion, for every incoming email; ``_restrict`` narrows it to the pending ones."""
     queues = snapshot.table("queues")
-    recipients = _recipients(snapshot, incoming, rows)
+    recipients = _recipients(snapshot, incoming, rows, party_rows)
     rules = snapshot.table("convertrules")
     email_rules = rules["sourcetypecode"].fillna(2) == 2
     active_rules = rules[(rules["statecode"] == 1).fillna(False).astype(bool) & email_rules.astype(bool)]
@@ -118,10 +119,9 @@ def _with_rows(frame: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
     return frame.assign(row=rows.of(frame["activityid"]))
 
 
-def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
+def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, party_rows: np.ndarray) -> pd.DataFrame:
     """To/Cc recipients: activity parties with mask 2 or 3, else the torecipients text; ``row``: the email's."""
     parties = snapshot.table("activityparties")
-    party_rows = rows.of(parties["activityid"])
     is_incoming = rows.mark(incoming.index.to_numpy())
     listed = (parties["participationtypemask"].isin([TO, CC]).fillna(False).to_numpy(dtype=bool)
               & rows.among(party_rows, is_incoming))
@@ -260,7 +260,7 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     return None if value.empty else str(value.iloc[0])
 
 
-def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
+def _converted(snapshot: Snapshot, context: Context, rows: EmailRows, party_rows: np.ndarray,
                in_scope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flags per email: converted (regarding a case, a reply only when the case is active: threaded, or with
     cases among its Related parties, as ARC's "multiple cases" leaves Regarding blank), and threaded."""
@@ -270,10 +270,10 @@ def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
     case_rows = regarding.loc[(regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool), "row"]
     plain = rows.mark(case_rows.to_numpy()[~is_reply[case_rows.to_numpy()]])
     parties = snapshot.table("activityparties")
-    related = parties[(parties["participationtypemask"] == RELATED).fillna(False).to_numpy(dtype=bool)]
-    related = related[(related["partyid_type"] == "incident").fillna(False).to_numpy(dtype=bool)
-                      | isin(related["partyid"], snapshot.table("incidents")["incidentid"]).to_numpy()]
-    with_cases = rows.mark(rows.of(related["activityid"]))
+    related = np.flatnonzero((parties["participationtypemask"] == RELATED).fillna(False).to_numpy(dtype=bool))
+    case_party = ((parties["partyid_type"].take(related) == "incident").fillna(False).to_numpy(dtype=bool)
+                  | isin(parties["partyid"].take(related), snapshot.table("incidents")["incidentid"]).to_numpy())
+    with_cases = rows.mark(party_rows[related[case_party]])
     return (plain | threaded | with_cases) & in_scope, threaded
 
 
