@@ -144,27 +144,26 @@ REACHED_BY = ["in_recipients", "has_item", "has_active_item", "via_mailbox", "ac
 
 def _targets(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, queues: pd.DataFrame,
              recipients: pd.DataFrame) -> pd.DataFrame:
-    """One row per (email, target queue) with how the queue was reached; ``row``: the email's."""
+    """One row per (email, target queue) with how the queue was reached; ``row``: the email's. Each way takes
+    only the columns it needs: filtering a whole frame copies every text column."""
     is_queue = ((recipients["partyid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
                 | isin(recipients["partyid"], queues["queueid"]).to_numpy())
-    by_id = recipients[is_queue]
-    by_address = recipients.dropna(subset=["address"]).merge(queues[["queueid", "address"]], on="address")
+    by_address = recipients[["row", "address"]].dropna(subset=["address"]).merge(
+        queues[["queueid", "address"]], on="address")
     items = snapshot.table("queueitems")
     item_rows = rows.of(items["objectid"])
-    held = rows.among(item_rows, rows.mark(incoming.index.to_numpy()))
-    items = items[held]
-    received = incoming[["activityid", "receivingmailboxid"]].dropna(subset=["receivingmailboxid"])
-    received = received.assign(row=received.index.to_numpy()).merge(
-        queue_mailboxes(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
-    accepting = incoming[(incoming["acceptingentityid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
-                         | isin(incoming["acceptingentityid"], queues["queueid"]).to_numpy()]
+    held = np.flatnonzero(rows.among(item_rows, rows.mark(incoming.index.to_numpy())))
+    received = pd.DataFrame({"row": incoming.index.to_numpy(), "mailboxid": incoming["receivingmailboxid"].array})
+    received = received.dropna(subset=["mailboxid"]).merge(queue_mailboxes(snapshot, queues), on="mailboxid")
+    accepted = ((incoming["acceptingentityid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
+                | isin(incoming["acceptingentityid"], queues["queueid"]).to_numpy())
     return _one_per_queue(rows, pd.concat([
-        _reached(by_id["row"], by_id["partyid"], in_recipients=True),
+        _reached(recipients["row"][is_queue], recipients["partyid"][is_queue], in_recipients=True),
         _reached(by_address["row"], by_address["queueid"], in_recipients=True),
-        _reached(item_rows[held], items["queueid"], has_item=True,
-                 has_active_item=(items["statecode"] == 0).fillna(False).to_numpy(dtype=bool)),
+        _reached(item_rows[held], items["queueid"].take(held), has_item=True,
+                 has_active_item=(items["statecode"].take(held) == 0).fillna(False).to_numpy(dtype=bool)),
         _reached(received["row"], received["queueid"], via_mailbox=True),
-        _reached(accepting.index, accepting["acceptingentityid"], accepted=True),
+        _reached(incoming.index[accepted], incoming["acceptingentityid"][accepted], accepted=True),
     ], ignore_index=True))
 
 
