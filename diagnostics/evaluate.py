@@ -42,6 +42,7 @@ UNEXPLAINED = ("Nothing in the snapshot explains it: look at the flow run histor
 Progress = Callable[[str, int, int], None]
 # Columns no cause reads from the incoming emails (the report takes them from the emails table): not copied.
 NOT_READ_FROM_INCOMING = ["subject", "sender", "messageid", "directioncode", "statuscode"]
+ADDRESS_COLUMNS = ("emailaddress1", "emailaddress2", "emailaddress3")  # of contacts and accounts
 
 
 def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
@@ -224,20 +225,18 @@ def _senders(snapshot: Snapshot, pending: pd.DataFrame) -> pd.DataFrame:
 
 def _customer_addresses(snapshot: Snapshot, table: str, record_type: str, key: str, name: str,
                         senders: pd.Series) -> pd.DataFrame:
-    """(record, address) for every address of a record that is among ``senders``: the others cannot match."""
+    """(record, address) for every address of a record that is among ``senders``: the others cannot match. The
+    three address columns are looked up as one (one hash set of the senders)."""
     columns = ["record_type", "record_id", "record_name", "statecode", "createdon", "address"]
     if not snapshot.has(table):
         return pd.DataFrame(columns=columns)
     records = snapshot.tables[table]
-    parts = []
-    for column in ("emailaddress1", "emailaddress2", "emailaddress3"):
-        address = address_column(records[column])
-        sending = isin(address, senders).to_numpy()
-        found = records.loc[sending, [key, name, "statecode", "createdon"]]
-        parts.append(pd.DataFrame({"record_type": record_type, "record_id": found[key], "record_name": found[name],
-                                   "statecode": found["statecode"], "createdon": found["createdon"],
-                                   "address": address[sending]}))
-    return pd.concat(parts, ignore_index=True).drop_duplicates(["record_id", "address"])[columns]
+    addresses = pd.concat([address_column(records[column]) for column in ADDRESS_COLUMNS], ignore_index=True)
+    sending = np.flatnonzero(isin(addresses, senders).to_numpy())
+    found = records.take(sending % len(records))
+    return pd.DataFrame({"record_type": record_type, "record_id": found[key].array, "record_name": found[name].array,
+                         "statecode": found["statecode"].array, "createdon": found["createdon"].array,
+                         "address": addresses.take(sending).array}).drop_duplicates(["record_id", "address"])
 
 
 def _setting(snapshot: Snapshot, name: str) -> str | None:
