@@ -96,9 +96,9 @@ def guid_array(text: pa.Array) -> pa.Array:
 
 
 def _without_angle_brackets(text: pa.Array) -> pa.Array | None:
-    """Message ids as mail servers write them, ``<id@host>`` (or bare ``id@host``), with the one pair of angle
-    brackets cut off in one copy: what the trims give when no value has white space or a bracket next to its
-    ends. None when some value needs the trims (or the array is not one plain large_string buffer)."""
+    """Message ids as mail servers write them, every one ``<id@host>`` (or every one bare ``id@host``), with their
+    angle brackets cut off in one copy: what the trims give when no value has white space or a bracket next to
+    its ends. None when some value needs the trims (or the array is not one plain large_string buffer)."""
     if text.type != pa.large_string() or text.offset or text.buffers()[2] is None:
         return None
     offsets = np.frombuffer(text.buffers()[1], np.int64, count=len(text) + 1)
@@ -108,19 +108,14 @@ def _without_angle_brackets(text: pa.Array) -> pa.Array | None:
         return None
     data = np.frombuffer(text.buffers()[2], np.uint8)
     first, last = starts[filled], ends[filled] - 1
-    bracketed = (data[first] == _ANGLE_BRACKETS[0]) & (data[last] == _ANGLE_BRACKETS[1])
-    inner_first, inner_last = first + bracketed, last - bracketed
-    if not (_clean_end(data[inner_first]).all() and _clean_end(data[inner_last]).all() and
-            (inner_first <= inner_last).all()):
+    bracketed = bool(len(first)) and data[first[0]] == _ANGLE_BRACKETS[0]
+    if bracketed:
+        if not ((data[first] == _ANGLE_BRACKETS[0]) & (data[last] == _ANGLE_BRACKETS[1])).all():
+            return None
+        first, last = first + 1, last - 1
+    if not ((first <= last).all() and _clean_end(data[first]).all() and _clean_end(data[last]).all()):
         return None
-    cut = np.zeros(len(filled), np.int64)
-    cut[filled] = 2 * bracketed
-    kept = np.ones(offsets[-1] - offsets[0], bool)
-    kept[first[bracketed] - offsets[0]] = kept[last[bracketed] - offsets[0]] = False
-    new_offsets = np.concatenate(([0], np.cumsum(ends - starts - cut)))
-    validity = text.buffers()[0] if text.null_count else None
-    return pa.Array.from_buffers(pa.large_string(), len(text), [validity, pa.py_buffer(new_offsets),
-                                 pa.py_buffer(data[offsets[0]:offsets[-1]][kept])], text.null_count)
+    return pc.utf8_slice_codeunits(text, 1, -1) if bracketed else text  # ASCII ends: one code unit is one byte
 
 
 def _clean_end(bytes_: np.ndarray) -> np.ndarray:

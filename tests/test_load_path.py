@@ -270,3 +270,22 @@ def test_read_reusing_gives_the_file_and_survives_growth(tmp_path: Path) -> None
     assert bytes(archive.read_reusing(members["a.json"])) == small.read_bytes()  # the same buffer, reused
     small.write_bytes(b"z" * 50)  # grew since it was listed
     assert bytes(archive.read_reusing(members["a.json"])) == b"z" * 50
+
+
+def test_message_ids_in_angle_brackets_take_one_copy_and_give_the_pandas_results() -> None:
+    bracketed = ["<AM0PR03MB48@EURPRD01.prod.outlook.com>", None, "", "<x>"]
+    bare = ["AM0PR03MB48@EURPRD01.prod.outlook.com", None, "", "x"]
+    for common in (bracketed, bare):
+        assert normalize._without_angle_brackets(pa.array(common, pa.large_string())) is not None
+        series = pd.Series(common, dtype="str")
+        pd.testing.assert_series_equal(normalize.message_id_column(series), pandas_message_id(series))
+    for odd in (" <a@b>", "<a@b> ", "<<a@b>>", "<>", "< a@b>", "<a@b\u00a0>", "<a@b", "a@b", "a@b>"):
+        assert normalize._without_angle_brackets(pa.array([*bracketed, odd], pa.large_string())) is None
+        series = pd.Series([*bracketed, odd], dtype="str")
+        pd.testing.assert_series_equal(normalize.message_id_column(series), pandas_message_id(series))
+
+
+def test_upper_case_guids_are_lowered_as_pandas_lowers_them() -> None:
+    series = pd.Series([GUID.upper(), None, GUID, "{" + GUID.upper() + "}", "A|B~C"], dtype="str")
+    pd.testing.assert_series_equal(normalize.guid_column(series), pandas_guid(series))
+    pd.testing.assert_series_equal(normalize.guid_column(series[[0, 1, 2, 4]]), pandas_guid(series[[0, 1, 2, 4]]))
