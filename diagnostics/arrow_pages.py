@@ -71,16 +71,10 @@ def page_table(table: str, data: bytes | memoryview) -> pa.Table | None:
     return None if rows is None else _table(table, rows)
 
 
-def _read_options(size: int) -> pj.ReadOptions:
-    """The page as one block, parsed in the calling thread: the loader's pool already parses pages side by side,
-    and a page handed to Arrow's threads only waits for them (fewer context switches, same CPU time)."""
-    return pj.ReadOptions(block_size=size + 1, use_threads=False)
-
-
 def _rows(table: str, data: bytes | memoryview) -> pa.StructArray | None:
     """The page's records as one struct array, or None when Arrow refuses the page or its shape is odd."""
     try:
-        parsed = pj.read_json(pa.BufferReader(data), read_options=_read_options(len(data)),
+        parsed = pj.read_json(pa.BufferReader(data), read_options=pj.ReadOptions(block_size=len(data) + 1),
                               parse_options=_PARSE[table], memory_pool=malloc.parse_pool())
     except Exception:  # noqa: BLE001 - whatever Arrow refuses (even a UnicodeDecodeError), pydantic explains
         return None
