@@ -50,10 +50,11 @@ def main(folder: str) -> None:
     clock.step("imports")
     snapshot = load_snapshot(folder)
     clock.step("load")
-    report = diagnose(snapshot)
-    clock.step("evaluate")
-    report.fix_plan(snapshot)
-    clock.step("fix plan")
+    with malloc.evaluation_memory():  # as pipeline.diagnose_snapshot runs them
+        report = diagnose(snapshot)
+        clock.step("evaluate")
+        report.fix_plan(snapshot)
+        clock.step("fix plan")
     del snapshot
     with open(os.devnull, "wb") as sink:  # as the command line writes its output
         sink.writelines(report.json_pieces())

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from .normalize import arrow_text
+from .normalize import STR, arrow_text
 
 NOT_AN_EMAIL = -1
 
@@ -28,6 +29,10 @@ class EmailRows:
         """The row number of each id, ``NOT_AN_EMAIL`` for an id that is no email of the table."""
         found = pc.index_in(arrow_text(ids), value_set=self._ids)
         return found.fill_null(NOT_AN_EMAIL).to_numpy().astype(np.int64, copy=False)
+
+    def ids(self, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        """The id of each row number (rows of the table's emails)."""
+        return STR.__from_arrow__(self._ids.take(pa.array(rows)))
 
     def mark(self, rows: np.ndarray) -> np.ndarray:
         """One flag per email: whether its row number is among ``rows``."""

@@ -51,10 +51,11 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     direction = email_direction(emails)
     is_incoming = (direction == INCOMING).to_numpy()
     incoming = emails.drop(columns=NOT_READ_FROM_INCOMING)[is_incoming].set_axis(np.flatnonzero(is_incoming))
-    context = build_context(snapshot, incoming, rows)
+    party_rows = rows.of(snapshot.table("activityparties")["activityid"])  # each party's email: asked twice
+    context = build_context(snapshot, incoming, rows, party_rows)
     target_rows = context.targets["row"].to_numpy()
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
-    converted, threaded = _converted(snapshot, context, rows, in_scope)
+    converted, threaded = _converted(snapshot, context, rows, party_rows, in_scope)
     threads = threaded_replies(context)
     thread_notes = threaded_notes(threads[threaded[threads["row"].to_numpy()]])
     email_queues = _queue_lists(context.targets, rows.count)
@@ -93,10 +94,10 @@ def email_direction(emails: pd.DataFrame) -> pd.Series:
     return direction.fillna(status).fillna(UNKNOWN)
 
 
-def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> Context:
+def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, party_rows: np.ndarray) -> Context:
     """What decides scope and conversion, for every incoming email; ``_restrict`` narrows it to the pending ones."""
     queues = snapshot.table("queues")
-    recipients = _recipients(snapshot, incoming, rows)
+    recipients = _recipients(snapshot, incoming, rows, party_rows)
     rules = snapshot.table("convertrules")
     email_rules = rules["sourcetypecode"].fillna(2) == 2
     active_rules = rules[(rules["statecode"] == 1).fillna(False).astype(bool) & email_rules.astype(bool)]
@@ -118,10 +119,9 @@ def _with_rows(frame: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
     return frame.assign(row=rows.of(frame["activityid"]))
 
 
-def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
+def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, party_rows: np.ndarray) -> pd.DataFrame:
     """To/Cc recipients: activity parties with mask 2 or 3, else the torecipients text; ``row``: the email's."""
     parties = snapshot.table("activityparties")
-    party_rows = rows.of(parties["activityid"])
     is_incoming = rows.mark(incoming.index.to_numpy())
     listed = (parties["participationtypemask"].isin([TO, CC]).fillna(False).to_numpy(dtype=bool)
               & rows.among(party_rows, is_incoming))
@@ -158,32 +158,34 @@ def _targets(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, queues
         queue_mailboxes(snapshot, queues), left_on="receivingmailboxid", right_on="mailboxid")
     accepting = incoming[(incoming["acceptingentityid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
                          | isin(incoming["acceptingentityid"], queues["queueid"]).to_numpy()]
-    return _one_per_queue(pd.concat([
-        _reached(by_id["row"], by_id["activityid"], by_id["partyid"], in_recipients=True),
-        _reached(by_address["row"], by_address["activityid"], by_address["queueid"], in_recipients=True),
-        _reached(item_rows[held], items["objectid"], items["queueid"], has_item=True,
+    return _one_per_queue(rows, pd.concat([
+        _reached(by_id["row"], by_id["partyid"], in_recipients=True),
+        _reached(by_address["row"], by_address["queueid"], in_recipients=True),
+        _reached(item_rows[held], items["queueid"], has_item=True,
                  has_active_item=(items["statecode"] == 0).fillna(False).to_numpy(dtype=bool)),
-        _reached(received["row"], received["activityid"], received["queueid"], via_mailbox=True),
-        _reached(accepting.index, accepting["activityid"], accepting["acceptingentityid"], accepted=True),
+        _reached(received["row"], received["queueid"], via_mailbox=True),
+        _reached(accepting.index, accepting["acceptingentityid"], accepted=True),
     ], ignore_index=True))
 
 
-def _reached(email_rows: pd.Series | np.ndarray, activityids: pd.Series, queueids: pd.Series,
-             **how: bool | np.ndarray) -> pd.DataFrame:
-    """Rows of the targets frame: these emails reach these queues in the ways given (the others False)."""
-    count = len(activityids)
+def _reached(email_rows: pd.Series | np.ndarray, queueids: pd.Series, **how: bool | np.ndarray) -> pd.DataFrame:
+    """Rows of the targets frame: these emails (row numbers) reach these queues in the ways given (the others
+    False)."""
+    count = len(queueids)
     flags = {name: np.broadcast_to(how.get(name, False), count).astype(bool) for name in REACHED_BY}
-    return pd.DataFrame({"activityid": activityids.array, "queueid": queueids.array,
-                         "row": np.asarray(email_rows, dtype=np.int64), **flags})
+    return pd.DataFrame({"queueid": queueids.array, "row": np.asarray(email_rows, dtype=np.int64), **flags})
 
 
-def _one_per_queue(reached: pd.DataFrame) -> pd.DataFrame:
-    """One row per (email, queue), in order of first appearance, each way it was reached combined."""
+def _one_per_queue(rows: EmailRows, reached: pd.DataFrame) -> pd.DataFrame:
+    """One row per (email, queue), in order of first appearance, each way it was reached combined; the email's
+    id taken by its row number."""
     reached = reached[reached["queueid"].notna().to_numpy()]
     queue_codes, queue_ids = pd.factorize(reached["queueid"])
     pairs = pd.factorize(reached["row"].to_numpy() * max(len(queue_ids), 1) + queue_codes)[0]
     first = np.unique(pairs, return_index=True)[1]  # codes number pairs in order of first appearance
-    combined = reached.iloc[first][["activityid", "queueid", "row"]].reset_index(drop=True)
+    email_rows = reached["row"].to_numpy()[first]
+    combined = pd.DataFrame({"activityid": rows.ids(email_rows), "queueid": queue_ids.array.take(queue_codes[first]),
+                             "row": email_rows})
     for way in REACHED_BY:  # reached that way by any of the pair's rows
         combined[way] = np.bincount(pairs, weights=reached[way].to_numpy(), minlength=len(first)) > 0
     return combined[["activityid", "queueid", *REACHED_BY, "row"]]
@@ -258,7 +260,7 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     return None if value.empty else str(value.iloc[0])
 
 
-def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
+def _converted(snapshot: Snapshot, context: Context, rows: EmailRows, party_rows: np.ndarray,
                in_scope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flags per email: converted (regarding a case, a reply only when the case is active: threaded, or with
     cases among its Related parties, as ARC's "multiple cases" leaves Regarding blank), and threaded."""
@@ -268,10 +270,10 @@ def _converted(snapshot: Snapshot, context: Context, rows: EmailRows,
     case_rows = regarding.loc[(regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool), "row"]
     plain = rows.mark(case_rows.to_numpy()[~is_reply[case_rows.to_numpy()]])
     parties = snapshot.table("activityparties")
-    related = parties[(parties["participationtypemask"] == RELATED).fillna(False).to_numpy(dtype=bool)]
-    related = related[(related["partyid_type"] == "incident").fillna(False).to_numpy(dtype=bool)
-                      | isin(related["partyid"], snapshot.table("incidents")["incidentid"]).to_numpy()]
-    with_cases = rows.mark(rows.of(related["activityid"]))
+    related = np.flatnonzero((parties["participationtypemask"] == RELATED).fillna(False).to_numpy(dtype=bool))
+    case_party = ((parties["partyid_type"].take(related) == "incident").fillna(False).to_numpy(dtype=bool)
+                  | isin(parties["partyid"].take(related), snapshot.table("incidents")["incidentid"]).to_numpy())
+    with_cases = rows.mark(party_rows[related[case_party]])
     return (plain | threaded | with_cases) & in_scope, threaded
 
 
@@ -314,19 +316,23 @@ def _tagged(rows: pd.DataFrame, cause: Cause) -> pd.DataFrame:
 
 def _gather(found: list[pd.DataFrame], context: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per (email, cause, queue) with its kind, in pipeline order; and its evidence rows (``row``: the
-    cause row they belong to)."""
+    cause row they belong to). Sorted and de-duplicated on integer codes of the text columns."""
     rows = pd.concat([frame for frame in found if not frame.empty] or [
         empty_rows().assign(cause=pd.Series(dtype="str"), kind=pd.Series(dtype="str"), order=pd.Series(dtype=int))],
         ignore_index=True)
-    rows = rows.drop_duplicates(["activityid", "cause", "queue", "code", "values"])
-    rows = rows.sort_values(["activityid", "order", "queue"], kind="stable").reset_index(drop=True)
-    starts = _runs(rows, ["activityid", "order", "queue"])  # sorted: each (email, cause, queue) is one run
+    email, queue = _sorted_codes(rows["activityid"]), _sorted_codes(rows["queue"])
+    order = rows["order"].to_numpy(dtype=np.int64)
+    repeated = pd.DataFrame({"email": email, "order": order, "queue": queue, "code": pd.factorize(rows["code"])[0],
+                             "values": pd.factorize(rows["values"])[0]}).duplicated().to_numpy()
+    kept = np.flatnonzero(~repeated)
+    kept = kept[np.lexsort((queue[kept], order[kept], email[kept]))]  # stable: evidence keeps its order
+    rows = rows.take(kept).reset_index(drop=True)
+    starts = _run_starts(email[kept], order[kept], queue[kept])  # each (email, cause, queue) is one run
     is_by_design = (rows["kind"] == BY_DESIGN).fillna(False).to_numpy(dtype=bool)
-    by_design = np.logical_or.reduceat(is_by_design, starts) if starts else is_by_design  # one reason excuses it
-    causes = rows.iloc[starts][["activityid", "cause", "queue", "order"]].reset_index(drop=True)
+    by_design = np.logical_or.reduceat(is_by_design, starts) if len(starts) else is_by_design  # one reason excuses it
+    causes = rows.take(starts)[["activityid", "cause", "queue", "order"]].reset_index(drop=True)
     causes["kind"] = pd.array(np.where(by_design, BY_DESIGN, FAULT), dtype="str")
-    remediation = {cause.order: cause.remediation_for(context) for cause in CAUSES}
-    causes["remediation"] = pd.array([remediation[order] for order in causes["order"].tolist()], dtype="str")
+    causes["remediation"] = _remediations(causes["order"].to_numpy(dtype=np.int64), context)
     expected = context.targets.loc[context.targets["expected"], ["activityid", "queueid"]]
     on_expected = isin(causes["activityid"] + "|" + causes["queue"].fillna(""),
                        expected["activityid"] + "|" + expected["queueid"])
@@ -337,16 +343,28 @@ def _gather(found: list[pd.DataFrame], context: Context) -> tuple[pd.DataFrame, 
     return causes[CAUSE_COLUMNS], evidence
 
 
-def _runs(rows: pd.DataFrame, columns: list[str]) -> list[int]:
-    """Where each run of equal ``columns`` values starts (missing values equal to each other)."""
-    changed = np.zeros(len(rows), dtype=bool)
+def _sorted_codes(values: pd.Series) -> np.ndarray:
+    """Integer codes in the order of the values (missing last): sorting the codes sorts the values."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes)
+
+
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal keys starts, in rows sorted by them."""
+    count = len(keys[0])
+    changed = np.zeros(count, dtype=bool)
     changed[:1] = True
-    for column in columns:
-        values = rows[column]
-        current, previous = values.iloc[1:].reset_index(drop=True), values.iloc[:-1].reset_index(drop=True)
-        same = (current == previous).fillna(False).to_numpy(dtype=bool) | (current.isna() & previous.isna()).to_numpy()
-        changed[1:] |= ~same
-    return np.flatnonzero(changed).tolist()
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(changed)
+
+
+def _remediations(orders: np.ndarray, context: Context) -> pd.array:
+    """Each cause row's remediation: one text per cause, taken by its pipeline order."""
+    position = np.zeros(max(cause.order for cause in CAUSES) + 1, dtype=np.int64)
+    position[[cause.order for cause in CAUSES]] = np.arange(len(CAUSES))
+    texts = pa.array([cause.remediation_for(context) for cause in CAUSES], pa.large_string())
+    return pd.array(texts.take(pa.array(position[orders])).cast(pa.string()), dtype="str")
 
 
 def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFrame:

@@ -16,9 +16,11 @@ import string
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .json_columns import json_strings  # the report's JSON writer: strings are escaped one way everywhere
 
@@ -85,13 +87,14 @@ def template_fields(template: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- rendering (the one place)
 
 def render(template: str, values: dict[str, pd.Series | str], index: pd.Index) -> pd.Series:
-    """The template filled row by row from value columns (whole columns: concatenation, no loop over rows)."""
-    text = pd.Series("", index=index, dtype="str")
+    """The template filled row by row from value columns (whole columns: one join, no loop over rows)."""
+    pieces: list[pa.Array | str] = []
     for literal, name, _, _ in string.Formatter().parse(template):
-        text = text + literal
+        pieces.append(literal)
         if name:
-            text = text + _shown(values[name], index)
-    return text
+            value = values[name]
+            pieces.append(value if isinstance(value, str) else _text(value.astype("str").fillna("(empty)")))
+    return _joined(pieces, index)
 
 
 def render_one(template: str, values: dict) -> str:
@@ -101,26 +104,30 @@ def render_one(template: str, values: dict) -> str:
     return template.format_map(shown)
 
 
-def _shown(value: pd.Series | str, index: pd.Index) -> pd.Series | str:
-    if isinstance(value, str):
-        return value
-    return value.astype("str").fillna("(empty)").set_axis(index)
-
-
 def values_json(values: dict[str, pd.Series | str], index: pd.Index) -> pd.Series:
     """The JSON object of the cited values per row, from columns (Arrow writes each string's JSON)."""
-    if not values:
-        return pd.Series("{}", index=index, dtype="str")
-    pieces = []
+    pieces: list[pa.Array | str] = []
     for number, (name, value) in enumerate(values.items()):
-        column = pd.Series(value, index=index) if isinstance(value, str) else value.set_axis(index)
-        texts = pa.array(column.astype("str").array, from_pandas=True).cast(_TEXT)
+        column = pd.Series(value, index=index) if isinstance(value, str) else value
         prefix = ("{" if number == 0 else ",") + orjson.dumps(name).decode() + ":"
-        pieces.append(pd.Series(pd.array(json_strings(texts, prefix), dtype="str"), index=index))
-    joined = pieces[0]
-    for piece in pieces[1:]:
-        joined = joined + piece
-    return joined + "}"
+        pieces.append(json_strings(_text(column.astype("str")), prefix))
+    pieces.append("}" if values else "{}")
+    return _joined(pieces, index)
+
+
+def _text(column: pd.Series) -> pa.Array:
+    return pa.array(column.array, from_pandas=True).cast(_TEXT)
+
+
+def _joined(pieces: list[pa.Array | str], index: pd.Index) -> pd.Series:
+    """The pieces (text arrays and literals) joined row by row, as one text column on ``index``."""
+    arrays = [piece for piece in pieces if not isinstance(piece, str)]
+    if not arrays:
+        return pd.Series("".join(pieces), index=index, dtype="str")  # type: ignore[arg-type]
+    joined = pc.binary_join_element_wise(*[pa.scalar(piece, _TEXT) if isinstance(piece, str) else piece
+                                           for piece in pieces if not isinstance(piece, str) or piece],
+                                         pa.scalar("", _TEXT))
+    return pd.Series(pd.array(joined, dtype="str"), index=index, copy=False)
 
 
 def rows(frame: pd.DataFrame, code: Code, values: dict[str, pd.Series | str], *, about_id: pd.Series | None = None,
@@ -132,25 +139,26 @@ def rows(frame: pd.DataFrame, code: Code, values: dict[str, pd.Series | str], *,
     if not len(frame.index):  # most checks find nothing: no columns to build
         return empty_rows()
     index = frame.index
-    missing = pd.Series(pd.NA, index=index, dtype="str")
     name = code.group if code.about == SENDERS else about_name
     return pd.DataFrame({
-        "activityid": frame.get("activityid", missing),
-        "queue": frame[queue] if queue and queue in frame else missing,
-        "code": code.code,
-        "about_table": code.about if code.about else missing,
+        "activityid": _column(frame.get("activityid"), index),
+        "queue": _column(frame[queue] if queue and queue in frame else None, index),
+        "code": _column(code.code, index),
+        "about_table": _column(code.about, index),
         "about_id": _column(about_id, index),
         "about_name": _column(name, index),
         "values": values_json(values, index),
         "text": render(code.template, values, index),
-    }, index=index).astype({column: "str" for column in ROW_COLUMNS})
+    }, index=index, copy=False)
 
 
 def _column(value: pd.Series | str | None, index: pd.Index) -> pd.Series:
+    """A text column on ``index``: a column's values by position, one text repeated, or missing."""
     if value is None:
-        return pd.Series(pd.NA, index=index, dtype="str")
+        return pd.Series(pd.array(pa.nulls(len(index), _TEXT), dtype="str"), index=index, copy=False)
     if isinstance(value, str):
-        return pd.Series(value, index=index, dtype="str")
+        repeated = pa.array([value], _TEXT).take(np.zeros(len(index), dtype=np.int64))
+        return pd.Series(pd.array(repeated, dtype="str"), index=index, copy=False)
     return value.astype("str").set_axis(index)
 
 

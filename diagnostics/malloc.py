@@ -4,8 +4,9 @@ Nothing here changes a process-wide setting when imported. The entry points choo
 ``python -m diagnostics`` restarts itself with ``TUNABLES`` then calls ``configure``; the app's server is
 started with ``APP_ENVIRONMENT`` (``make run`` runs ``python -m diagnostics.malloc streamlit run …``) and
 ``streamlit_app.py`` calls ``configure`` and ``keep_releasing_freed_memory``. Within a process: pages are
-parsed in ``parse_pool`` and the JSON writer runs in ``writer_memory``. Every figure below was measured with
-``benchmarks/bench_diagnose.py`` (the command line) or ``benchmarks/bench_load.py`` (the app).
+parsed in ``parse_pool``, the evaluation runs in ``evaluation_memory`` and the JSON writer in
+``writer_memory``. Every figure below was measured with ``benchmarks/bench_diagnose.py`` (the command line)
+or ``benchmarks/bench_load.py`` (the app).
 
 Standard library only at import: ``__main__`` imports this module before pandas and Arrow are loaded.
 """
@@ -103,36 +104,65 @@ def release_parse_memory() -> None:
     parse_pool().release_unused()
 
 
-_POOL_SWITCH = threading.Lock()
-
-
 JEMALLOC_DECAY_MS = 1000  # Arrow's own default for its jemalloc arenas
+# Pages freed while the JSON writer runs go back at once: its columns are short-lived and large, and jemalloc's
+# default decay kept them (200,000 emails, lean bench: peak RSS 905 MB, with decay 0 about 750 MB, for 0.05 s
+# more CPU).
+WRITER_DECAY_MS = 0
+EVALUATION_DECAY_MS = 300
+
+
+@contextlib.contextmanager
+def evaluation_memory() -> Iterator[None]:
+    """Arrow's jemalloc as the process's pool while a snapshot is diagnosed, where there is one. The evaluation
+    makes and drops thousands of columns; the system's pool maps each big one afresh and the kernel zeroes its
+    pages again: on 200,000 emails (lean bench) 0.8-1.2 s of system time. jemalloc keeps freed pages for
+    ``EVALUATION_DECAY_MS`` and reuses them: 0.3 s, for about 25 MB more peak memory (a decay of 1 s kept 180 MB
+    more through the JSON writer; 0 s reused nothing)."""
+    with _jemalloc_as_default(EVALUATION_DECAY_MS):
+        yield
 
 
 @contextlib.contextmanager
 def writer_memory() -> Iterator[None]:
     """Arrow's jemalloc as the process's pool while the JSON writer runs, where there is one. The system's pool
     gives every big block back at once, so each of the writer's short-lived columns costs fresh pages: on
-    200,000 emails, jemalloc writes the 120 MB in 10% less CPU time, for 20 MB more peak memory. The pool is
-    the process's: one writer at a time switches it (the app's sessions are threads)."""
+    200,000 emails, jemalloc writes the 120 MB in 10% less CPU time, for 20 MB more peak memory."""
+    with _jemalloc_as_default(WRITER_DECAY_MS):
+        yield
+
+
+_POOL_SWITCH = threading.Lock()
+_pool_users = 0  # tasks inside _jemalloc_as_default: the pool is the process's, the app's sessions are threads
+_pool_outside: list = []  # the pool to give back when the last one leaves
+
+
+@contextlib.contextmanager
+def _jemalloc_as_default(decay_ms: int) -> Iterator[None]:
+    """jemalloc as Arrow's default pool (with ``decay_ms``) until the last task inside leaves: sessions running
+    side by side share the switch instead of waiting for each other."""
     import pyarrow as pa
 
+    global _pool_users
     pool = _jemalloc()
     if pool is None:
         yield
         return
     with _POOL_SWITCH:
-        previous = pa.default_memory_pool()
-        pa.set_memory_pool(pool)
-        # Pages freed while writing go back at once: the writer's columns are short-lived and large, and jemalloc's
-        # default decay kept them (200,000 emails, lean bench: peak RSS 905 MB, with decay 0 about 750 MB, for
-        # 0.05 s more CPU). The parse pool keeps Arrow's default decay.
-        pa.jemalloc_set_decay_ms(0)
-        try:
-            yield
-        finally:
+        if not _pool_users:
+            _pool_outside[:] = [pa.default_memory_pool()]
+            pa.set_memory_pool(pool)
+        _pool_users += 1
+        # The decay of arenas jemalloc creates from now on (a thread's first allocation in it): a retention policy.
+        pa.jemalloc_set_decay_ms(decay_ms)
+    try:
+        yield
+    finally:
+        with _POOL_SWITCH:
+            _pool_users -= 1
             pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)
-            pa.set_memory_pool(previous)
+            if not _pool_users:
+                pa.set_memory_pool(_pool_outside.pop())
 
 
 def _jemalloc() -> pa.MemoryPool | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import budget
+from . import budget, malloc
 from .errors import DiagnosisError, SnapshotError
 from .evaluate import diagnose
 from .report import Report
@@ -71,8 +71,9 @@ def load_and_diagnose(source: str | Path | Files, *, progress: Progress | None =
 
 def diagnose_snapshot(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     """``diagnose``, then the fix plan with record ids and links from the snapshot (built once, kept)."""
-    report = diagnose(snapshot, progress=progress)
-    report.fix_plan(snapshot)
+    with malloc.evaluation_memory():  # the allocator policy: diagnostics/malloc.py
+        report = diagnose(snapshot, progress=progress)
+        report.fix_plan(snapshot)
     return report
 
 

@@ -83,6 +83,35 @@ def test_the_writer_runs_in_jemalloc_and_gives_the_pool_back_even_on_error():
     assert pa.default_memory_pool().backend_name == before.backend_name
 
 
+def test_overlapping_tasks_share_jemalloc_until_the_last_one_leaves():
+    import pyarrow as pa
+
+    before = pa.default_memory_pool().backend_name
+    inside = "jemalloc" if malloc._jemalloc() is not None else before
+    evaluation = malloc.evaluation_memory()
+    evaluation.__enter__()
+    with malloc.writer_memory():  # another session writes meanwhile
+        assert pa.default_memory_pool().backend_name == inside
+    assert pa.default_memory_pool().backend_name == inside  # the evaluation still runs
+    evaluation.__exit__(None, None, None)
+    assert pa.default_memory_pool().backend_name == before
+
+
+def test_the_diagnosis_runs_in_jemalloc(monkeypatch):
+    import pyarrow as pa
+
+    from diagnostics import demo, pipeline
+    from diagnostics.snapshot import load_uploaded
+
+    seen = []
+    real = pipeline.diagnose
+    monkeypatch.setattr(pipeline, "diagnose", lambda *a, **k: seen.append(pa.default_memory_pool().backend_name)
+                        or real(*a, **k))
+    report = pipeline.diagnose_snapshot(load_uploaded(list(demo.demo_files(emails=50).items())))
+    assert seen == ["jemalloc" if malloc._jemalloc() is not None else pa.default_memory_pool().backend_name]
+    assert report.plan is not None
+
+
 @pytest.mark.parametrize(("given", "expected"), [({}, "2 system"), ({"MALLOC_ARENA_MAX": "4"}, "4 system")])
 def test_the_apps_server_is_started_with_the_apps_settings(given, expected):
     show = "import os; print(os.environ['MALLOC_ARENA_MAX'], os.environ['ARROW_DEFAULT_MEMORY_POOL'])"
