@@ -1,8 +1,9 @@
 """Loading a snapshot: files -> validated records -> one normalised pandas frame per entity set.
 
-Web API JSON files are validated straight from their bytes by the pydantic models of ``schema``
-(one page at a time, so memory stays near the size of the final frames); ``read_page`` is the one
-place that turns a page file into a frame. Configuration Migration ``data.xml`` files are turned into
+Web API JSON files go from their bytes to typed Arrow columns, by Arrow's JSON reader (``arrow_pages``) or,
+for what it refuses, the pydantic models of ``schema`` (one page at a time, so memory stays near the size of
+the final frames); ``read_page`` is the one place that turns a page file into columns. A page stays Arrow until
+its table is combined: pandas sees each table once. Configuration Migration ``data.xml`` files are turned into
 the same Web-API-shaped records by ``cmt`` first. A snapshot may hold both kinds: tables are merged.
 """
 
