@@ -111,11 +111,6 @@ def _renamed_parties(parties: pa.ListArray) -> pa.ListArray:
     return pa.ListArray.from_arrays(parties.offsets, renamed, mask=parties.is_null())
 
 
-def party_type() -> pa.DataType:
-    """The Arrow type of an email's expanded parties, as ``page_table`` gives them."""
-    return pa.list_(pa.struct([(column, arrow_type) for _, column, arrow_type in _fields("activityparties")]))
-
-
 def _is_utf8(data: bytes | memoryview) -> bool:
     """Whether the whole page is UTF-8 (Arrow checks only the values it keeps); no copy of the bytes."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))

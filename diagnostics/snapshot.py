@@ -436,9 +436,9 @@ def _parties(parties: tuple, where: str) -> pa.Array:
     lengths = np.array([len(listed) if listed is not None else 0 for listed in parties], np.int32)
     offsets = pa.array(np.r_[np.int32(0), np.cumsum(lengths, dtype=np.int32)])
     missing = pa.array([listed is None for listed in parties], pa.bool_())
-    parties = pa.StructArray.from_arrays([column.combine_chunks() for column in columns.columns],
+    structs = pa.StructArray.from_arrays([column.combine_chunks() for column in columns.columns],
                                          names=columns.column_names)
-    return pa.ListArray.from_arrays(offsets, parties, mask=missing)
+    return pa.ListArray.from_arrays(offsets, structs, mask=missing)
 
 
 def _arrow(values: tuple, arrow_type: pa.DataType, where: str, table: str, column: str) -> pa.Array:
