@@ -520,8 +520,8 @@ def _expanded_parties(pages: list[pa.Table]) -> list[pa.Table] | None:
     for number, page in enumerate(pages):
         parties = page.column(_EXPANDED).combine_chunks()
         pages[number] = page.drop_columns(_EXPANDED)
-        listed = listed or parties.null_count < len(parties)
-        if len(parties.values):
+        if parties.null_count < len(parties):  # an empty list counts: the snapshot then has a parties table
+            listed = True
             expanded.append(_with_their_email(parties, page.column("activityid")))
     return expanded if listed else None
 
