@@ -513,17 +513,16 @@ def _build(tables: _Assembly, ignored: list[str], progress: Progress | None,
 
 
 def _expanded_parties(pages: list[pa.Table]) -> list[pa.Table] | None:
-    """Takes the expanded parties out of the emails pages: their rows, one table per page, each party's missing
-    (or empty) activityid taken from its email; None when no email has the column."""
+    """Takes the expanded parties out of the emails pages: their rows, one table per page with a list (an empty
+    list counts: the snapshot then has a parties table), each party's missing (or empty) activityid taken from
+    its email; None when no email has the column."""
     expanded: list[pa.Table] = []
-    listed = False
     for number, page in enumerate(pages):
         parties = page.column(_EXPANDED).combine_chunks()
         pages[number] = page.drop_columns(_EXPANDED)
-        if parties.null_count < len(parties):  # an empty list counts: the snapshot then has a parties table
-            listed = True
+        if parties.null_count < len(parties):
             expanded.append(_with_their_email(parties, page.column("activityid")))
-    return expanded if listed else None
+    return expanded or None
 
 
 def _with_their_email(parties: pa.ListArray, emails: pa.ChunkedArray) -> pa.Table:
