@@ -3,7 +3,8 @@
 Arrow's JSON reader parses the whole page as one row (``{"value": [...], "@odata...": ...}``) against an
 explicit schema derived from ``schema.TABLES``: the columns we read, in frame order, with their Web API
 names (lookups as ``_x_value`` and their ``lookuplogicalname`` annotation); every other key is skipped.
-The result is the frame ``snapshot._frame`` builds from pydantic's validated rows, column for column.
+The result is the table ``snapshot._columns`` builds from pydantic's validated rows, column for column: Arrow
+arrays all the way to the table's one frame, no pandas object per page.
 
 Arrow is stricter than pydantic: a text column holding a number, an integer column holding ``"5"`` or
 ``5.0``, a duplicated key, an odd shape, bytes that are not UTF-8... make it give up, and the page goes
@@ -23,7 +24,7 @@ from . import malloc, schema
 # Everything else, dates included, is text: large_string, which pandas' "str" dtype holds without a copy.
 _ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}
 TEXT = pa.large_string()
-# The dtypes of snapshot._frame: Arrow strings, nullable ints and booleans (tests hold the two together).
+# The dtypes of a loaded frame: Arrow strings, nullable ints and booleans.
 PANDAS_TYPES = {TEXT: pd.StringDtype("pyarrow", na_value=np.nan), pa.int64(): pd.Int64Dtype(),
                 pa.bool_(): pd.BooleanDtype()}
 _BLOCK_LIMIT = 2**31 - 2  # Arrow's block size is a 32-bit integer; bigger pages take the pydantic path
@@ -59,15 +60,15 @@ def _parse_options(table: str) -> pj.ParseOptions:
 _PARSE = {table: _parse_options(table) for table in schema.TABLES}
 
 
-def page_frame(table: str, data: bytes | memoryview) -> pd.DataFrame | None:
-    """The frame of one page (an OData document or a bare JSON array of records), or None to let pydantic
-    read it."""
+def page_table(table: str, data: bytes | memoryview) -> pa.Table | None:
+    """The columns of one page (an OData document or a bare JSON array of records) under their frame names, or
+    None to let pydantic read it."""
     if not data or len(data) >= _BLOCK_LIMIT or not _is_utf8(data):
         return None
     if bytes(data[:64]).lstrip()[:1] == b"[":  # a bare list of records, as some tools save them
         data = b'{"value":' + data + b"}"
     rows = _rows(table, data)
-    return None if rows is None else _frame(table, rows)
+    return None if rows is None else _table(table, rows)
 
 
 def _rows(table: str, data: bytes | memoryview) -> pa.StructArray | None:
@@ -93,25 +94,21 @@ def _rows(table: str, data: bytes | memoryview) -> pa.StructArray | None:
     return None if rows.null_count else rows  # so is a null record
 
 
-def _frame(table: str, rows: pa.StructArray) -> pd.DataFrame:
-    """Each column wrapped by its pandas dtype (half the cost of ``Table.to_pandas``; strings not copied)."""
+def _table(table: str, rows: pa.StructArray) -> pa.Table:
+    """The records' columns under their frame names; expanded parties stay Arrow (a list of party structs)."""
     names = [column for _, column, _ in _fields(table)]
-    columns = rows.flatten()
-    frame = {name: PANDAS_TYPES[values.type].__from_arrow__(values)
-             for name, values in zip(names, columns[:len(names)], strict=True)}
+    columns = rows.flatten()[:len(names) + (table == "emails")]  # the record's @odata.context is left out
     if table == "emails":
-        frame[_EXPANDED] = pd.Series(_expanded(columns[len(names)]), dtype=object)
-    return pd.DataFrame(frame, copy=False)
+        names.append(_EXPANDED)
+        columns[-1] = _renamed_parties(columns[-1])
+    return pa.Table.from_arrays(columns, names=names)
 
 
-def _expanded(parties: pa.ListArray) -> list:
-    """Expanded parties as pydantic gives them: per email None or a list of dicts keyed by frame column."""
-    if parties.null_count == len(parties):
-        return [None] * len(parties)
+def _renamed_parties(parties: pa.ListArray) -> pa.ListArray:
+    """Expanded parties with the fields of a parties page's columns (Arrow casts structs by name, so rebuild)."""
     names = [column for _, column, _ in _fields("activityparties")]
-    values = parties.values  # every party of the page (Arrow casts structs by name, so rebuild instead)
-    renamed = pa.StructArray.from_arrays(values.flatten(), names=names)
-    return pa.ListArray.from_arrays(parties.offsets, renamed, mask=parties.is_null()).to_pylist()
+    renamed = pa.StructArray.from_arrays(parties.values.flatten(), names=names)
+    return pa.ListArray.from_arrays(parties.offsets, renamed, mask=parties.is_null())
 
 
 def _is_utf8(data: bytes | memoryview) -> bool:

@@ -77,14 +77,50 @@ def address_array(text: pa.Array) -> pa.Array:
 
 
 def message_id_array(text: pa.Array) -> pa.Array:
-    text = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>"))
-    return _non_empty(lower_array(text))
+    inner = _without_angle_brackets(text)
+    if inner is None:
+        inner = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(text), "<>"))
+    return _non_empty(lower_array(inner))
+
+
+_BRACES = ((0x7B, 0x7B), (0x7D, 0x7D))
 
 
 def guid_array(text: pa.Array) -> pa.Array:
     if not _only_bytes(text, 0x21, 0x7A, _CAPITALS):  # braces ({ is 0x7b), spaces or capitals somewhere
-        text = lower_array(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}"))
+        if _only_bytes(text, 0x21, 0x7E, *_BRACES):  # upper-case GUIDs: nothing to trim, ASCII to lower
+            text = pc.ascii_lower(text)
+        else:
+            text = lower_array(pc.utf8_trim(pc.utf8_trim_whitespace(text), "{}"))
     return _non_empty(text)
+
+
+def _without_angle_brackets(text: pa.Array) -> pa.Array | None:
+    """Message ids as mail servers write them, every one ``<id@host>`` (or every one bare ``id@host``), with their
+    angle brackets cut off in one copy: what the trims give when no value has white space or a bracket next to
+    its ends. None when some value needs the trims (or the array is not one plain large_string buffer)."""
+    if text.type != pa.large_string() or text.offset or text.buffers()[2] is None:
+        return None
+    offsets = np.frombuffer(text.buffers()[1], np.int64, count=len(text) + 1)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts  # a missing value (no bytes) and an empty one stay as they are
+    if text.null_count and filled[~text.is_valid().to_numpy(zero_copy_only=False)].any():
+        return None
+    data = np.frombuffer(text.buffers()[2], np.uint8)
+    first, last = starts[filled], ends[filled] - 1
+    bracketed = bool(len(first)) and data[first[0]] == _ANGLE_BRACKETS[0]
+    if bracketed:
+        if not ((data[first] == _ANGLE_BRACKETS[0]) & (data[last] == _ANGLE_BRACKETS[1])).all():
+            return None
+        first, last = first + 1, last - 1
+    if not ((first <= last).all() and _clean_end(data[first]).all() and _clean_end(data[last]).all()):
+        return None
+    return pc.utf8_slice_codeunits(text, 1, -1) if bracketed else text  # ASCII ends: one code unit is one byte
+
+
+def _clean_end(bytes_: np.ndarray) -> np.ndarray:
+    """Bytes no trim removes or stops at: printable ASCII other than a space and an angle bracket."""
+    return (bytes_ >= 0x21) & (bytes_ <= 0x7E) & (bytes_ != _ANGLE_BRACKETS[0]) & (bytes_ != _ANGLE_BRACKETS[1])
 
 
 def lower_array(text: pa.Array) -> pa.Array:

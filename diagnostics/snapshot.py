@@ -1,8 +1,9 @@
 """Loading a snapshot: files -> validated records -> one normalised pandas frame per entity set.
 
-Web API JSON files are validated straight from their bytes by the pydantic models of ``schema``
-(one page at a time, so memory stays near the size of the final frames); ``read_page`` is the one
-place that turns a page file into a frame. Configuration Migration ``data.xml`` files are turned into
+Web API JSON files go from their bytes to typed Arrow columns, by Arrow's JSON reader (``arrow_pages``) or,
+for what it refuses, the pydantic models of ``schema`` (one page at a time, so memory stays near the size of
+the final frames); ``read_page`` is the one place that turns a page file into columns. A page stays Arrow until
+its table is combined: pandas sees each table once. Configuration Migration ``data.xml`` files are turned into
 the same Web-API-shaped records by ``cmt`` first. A snapshot may hold both kinds: tables are merged.
 """
 
@@ -64,7 +65,8 @@ class Snapshot:
         """The table, or an empty frame with its columns when the snapshot lacks it."""
         if name in self.tables:
             return self.tables[name]
-        empty = pd.DataFrame({column: pd.Series(dtype="object") for column in schema.columns(name)})
+        empty = pa.table({column: pa.array([], _ARROW_TYPES.get(schema.TABLES[name].get(column, "str"), TEXT))
+                          for column in schema.columns(name)})
         return _normalise(name, [empty], self.source)  # typed and with derived columns, like a loaded table
 
     @property
@@ -152,7 +154,7 @@ def _read_json_pages(pages: dict[str, list[Member]], tables: _Assembly, pool: Th
     for done, (table, member) in enumerate(reads, start=1):
         page = pending.popleft().result()
         pending.extend(islice(submitted, 1))
-        tables.add(table, page.frame)
+        tables.add(table, page.columns)
         if page.tombstones:
             notes.append(f"{member.name}: skipped {page.tombstones} deleted-record markers ($deletedEntity) "
                          "of a change-tracking export")
@@ -177,15 +179,15 @@ class _Assembly:
                  page_counts: dict[str, int] | None = None) -> None:
         self.source, self.pool, self.page_counts = source, pool, page_counts
         self.order: list[str] = []
-        self.pages: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self.pages: dict[str, list[pa.Table]] = defaultdict(list)
         self.normalised: dict[str, Future[pd.DataFrame]] = {}
         self.emails_split = False
-        self.expanded: list[dict] | None = None  # parties expanded inside emails, once they are split off
+        self.expanded: list[pa.Table] | None = None  # parties expanded inside emails, once they are split off
 
-    def add(self, table: str, frame: pd.DataFrame) -> None:
+    def add(self, table: str, columns: pa.Table) -> None:
         if table not in self.order:
             self.order.append(table)
-        self.pages[table].append(frame)
+        self.pages[table].append(columns)
         if self.page_counts and len(self.pages[table]) == self.page_counts[table]:
             self._all_in(table)
 
@@ -222,7 +224,7 @@ def snapshot_from_records(records: dict[str, list[dict]], source: str = "records
     tables = _Assembly(source)
     for table, rows in records.items():
         if table in schema.TABLES:
-            tables.add(table, _validated_frame(table, rows, source))
+            tables.add(table, _validated_columns(table, rows, source))
     return _build(tables, [], None)
 
 
@@ -245,7 +247,7 @@ def _read_cmt(member: Member, tables: _Assembly) -> list[str]:
     export = read_cmt_xml(member.read(), member.name)
     for table, rows in export.tables.items():
         if table in schema.TABLES:
-            tables.add(table, _validated_frame(table, rows, member.name))
+            tables.add(table, _validated_columns(table, rows, member.name))
     return export.entities
 
 
@@ -259,12 +261,12 @@ def _no_emails(source: str, cmt_entities: list[str] | None, has_json: bool) -> s
     return f"{source}: data.xml has no email entity (found: {found}){also}"
 
 
-def _validated_frame(table: str, rows: list[dict], where: str) -> pd.DataFrame:
+def _validated_columns(table: str, rows: list[dict], where: str) -> pa.Table:
     try:
         validated = schema.LIST_ADAPTERS[table].validate_python(rows)
     except ValidationError as error:
         raise SnapshotError(_describe(error, where, table)) from None
-    return _frame(table, validated, where)
+    return _columns(table, validated, where)
 
 
 def _group_pages(members: list[Member]) -> tuple[dict[str, list[Member]], list[str]]:
@@ -286,15 +288,16 @@ def _group_pages(members: list[Member]) -> tuple[dict[str, list[Member]], list[s
 
 @dataclass(frozen=True)
 class Page:
-    """One page file read: its records as a typed frame, and how many deleted-record markers it skipped."""
+    """One page file read: its records as typed Arrow columns (frame names), and how many deleted-record markers
+    it skipped."""
 
-    frame: pd.DataFrame
+    columns: pa.Table
     tombstones: int = 0
 
 
 def read_page(table: str, name: str, data: bytes | memoryview) -> Page:
-    """A page file's bytes (or a view of them, used only during the call) -> its records of ``table`` as a
-    typed frame.
+    """A page file's bytes (or a view of them, used only during the call) -> its records of ``table`` as typed
+    Arrow columns.
 
     Shapes accepted: a Web API page ``{"value": [...]}`` (with any annotations, ``@odata.nextLink``,
     a ``$delta`` page's ``$deletedEntity`` markers skipped), a JSON list of records,
@@ -302,11 +305,11 @@ def read_page(table: str, name: str, data: bytes | memoryview) -> Page:
     record (``$metadata#…/$entity``). A saved Dataverse error body is reported as such.
     """
     data = _json_document(data, name)
-    fast = arrow_pages.page_frame(table, data)  # straight to columns; pydantic reads what Arrow refuses
+    fast = arrow_pages.page_table(table, data)  # straight to columns; pydantic reads what Arrow refuses
     if fast is not None:
         return Page(fast)
     rows, tombstones = _page_rows(table, bytes(data), name)
-    return Page(_frame(table, rows, name), tombstones)
+    return Page(_columns(table, rows, name), tombstones)
 
 
 def _json_document(data: bytes | memoryview, name: str) -> bytes | memoryview:
@@ -409,22 +412,33 @@ def _page_level(error: ValidationError) -> bool:
 _ARROW_TYPES = {"int": pa.int64(), "bool": pa.bool_()}  # everything else is text
 
 
-def _frame(table: str, rows: list[dict], where: str) -> pd.DataFrame:
-    """Typed columns built straight from the validated rows (Arrow strings, nullable ints and booleans).
+def _columns(table: str, rows: list[dict], where: str) -> pa.Table:
+    """Typed columns built straight from the validated rows (Arrow strings, ints and booleans), as
+    ``arrow_pages.page_table`` gives them.
 
     Validated rows hold every column in the same order, so one transposition gives the columns.
     """
     names = _frame_columns(table)
     columns = list(zip(*map(dict.values, rows), strict=True)) if rows else [()] * len(names)
-    by_name = dict(zip(names, columns, strict=True))
-    parties = by_name.pop("email_activity_parties", None)
     kinds = schema.TABLES[table]
     arrays = [_arrow(values, _ARROW_TYPES.get(kinds.get(name, "str"), TEXT), where, table, name)
-              for name, values in by_name.items()]
-    frame = pa.Table.from_arrays(arrays, names=list(by_name)).to_pandas(types_mapper=PANDAS_TYPES.get)
-    if parties is not None:
-        frame["email_activity_parties"] = pd.Series(parties, dtype=object)
-    return frame
+              for name, values in zip(names, columns, strict=True) if name != _EXPANDED]
+    if table == "emails":
+        arrays.append(_parties(columns[-1], where))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _parties(parties: tuple, where: str) -> pa.Array:
+    """Validated expanded parties (None or a list of party rows per email) as ``arrow_pages.page_table`` has
+    them: a list of party structs."""
+    rows = [party for listed in parties if listed for party in listed]
+    columns = _columns("activityparties", rows, where)
+    lengths = np.array([len(listed) if listed is not None else 0 for listed in parties], np.int32)
+    offsets = pa.array(np.r_[np.int32(0), np.cumsum(lengths, dtype=np.int32)])
+    missing = pa.array([listed is None for listed in parties], pa.bool_())
+    structs = pa.StructArray.from_arrays([column.combine_chunks() for column in columns.columns],
+                                         names=columns.column_names)
+    return pa.ListArray.from_arrays(offsets, structs, mask=missing)
 
 
 def _arrow(values: tuple, arrow_type: pa.DataType, where: str, table: str, column: str) -> pa.Array:
@@ -437,9 +451,12 @@ def _arrow(values: tuple, arrow_type: pa.DataType, where: str, table: str, colum
                             f"holds numbers beyond 64 bits; first at row {bad[0] + 1 if bad else '?'}") from None
 
 
+_EXPANDED = "email_activity_parties"
+
+
 def _frame_columns(table: str) -> list[str]:
     names = schema.columns(table)
-    return [*names, "email_activity_parties"] if table == "emails" else names
+    return [*names, _EXPANDED] if table == "emails" else names
 
 
 def _not_utf8(data: bytes, where: str) -> str | None:
@@ -482,7 +499,7 @@ def _build(tables: _Assembly, ignored: list[str], progress: Progress | None,
     if tables.expanded is not None:  # parties expanded inside emails join the activityparties pages
         if "activityparties" not in tables.order:
             tables.order.append("activityparties")
-        tables.pages["activityparties"].append(_frame("activityparties", tables.expanded, source))
+        tables.pages["activityparties"] += tables.expanded
     frames: dict[str, pd.DataFrame] = {}
     for step, table in enumerate(tables.order, start=1):
         frames[table] = tables.finished(table)
@@ -495,20 +512,31 @@ def _build(tables: _Assembly, ignored: list[str], progress: Progress | None,
     return Snapshot(frames, source, ignored, notes or [])
 
 
-def _expanded_parties(pages: list[pd.DataFrame]) -> list[dict] | None:
-    """Takes the expanded parties out of the emails pages: their rows, or None when no email has the column."""
-    rows: list[dict] = []
-    expanded = False
-    for frame in pages:
-        present = frame.pop("email_activity_parties").dropna()
-        expanded = expanded or not present.empty
-        owners = frame.loc[present.index, "activityid"]
-        rows += [dict(party, activityid=party.get("activityid") or owner)
-                 for owner, parties in zip(owners, present, strict=True) for party in parties]
-    return rows if expanded else None
+def _expanded_parties(pages: list[pa.Table]) -> list[pa.Table] | None:
+    """Takes the expanded parties out of the emails pages: their rows, one table per page with a list (an empty
+    list counts: the snapshot then has a parties table), each party's missing (or empty) activityid taken from
+    its email; None when no email has the column."""
+    expanded: list[pa.Table] = []
+    for number, page in enumerate(pages):
+        parties = page.column(_EXPANDED).combine_chunks()
+        pages[number] = page.drop_columns(_EXPANDED)
+        if parties.null_count < len(parties):
+            expanded.append(_with_their_email(parties, page.column("activityid")))
+    return expanded or None
 
 
-def _normalise(table: str, pages: list[pd.DataFrame], source: str) -> pd.DataFrame:
+def _with_their_email(parties: pa.ListArray, emails: pa.ChunkedArray) -> pa.Table:
+    """The parties of a page's emails as a parties page; a party without activityid takes its email's."""
+    rows = parties.flatten()  # parties of null lists are left out, as their offsets give none
+    owners = emails.take(pc.list_parent_indices(parties))
+    activityid = rows.field("activityid")
+    missing = pc.or_kleene(pc.is_null(activityid), pc.equal(pc.binary_length(activityid), 0))
+    columns = {name: rows.field(name) for name in schema.columns("activityparties")}
+    columns["activityid"] = pc.if_else(missing, owners, activityid)
+    return pa.table(columns)
+
+
+def _normalise(table: str, pages: list[pa.Table], source: str) -> pd.DataFrame:
     """One typed frame from a table's pages: lower-case GUIDs, UTC dates, nullable ints and booleans,
     normalised keys, each column one Arrow chunk (later joins and filters ``take`` from it faster)."""
     columns = _combined(table, pages)
@@ -525,18 +553,18 @@ def _normalise(table: str, pages: list[pd.DataFrame], source: str) -> pd.DataFra
     return _chunked_if_empty(_derived(table, frame))
 
 
-def _combined(table: str, pages: list[pd.DataFrame]) -> pa.Table:
+def _combined(table: str, pages: list[pa.Table]) -> pa.Table:
     """The pages' columns as one Arrow chunk each, typed, GUIDs and lookup types normalised.
 
     The pages are emptied (their Arrow strings live on as chunks) and each column's chunks let go once
     combined: no table is held twice.
     """
-    kinds = {name: schema.TABLES[table].get(name, "str") for name in pages[0].columns}
+    kinds = {name: schema.TABLES[table].get(name, "str") for name in pages[0].column_names}
     types = {name: _ARROW_TYPES.get(kind, TEXT) for name, kind in kinds.items()}
     chunks: dict[str, list[pa.Array]] = {name: [] for name in kinds}
     for page in pages:
-        for name, column in page.items():
-            chunks[name] += _arrow_chunks(column, types[name])
+        for name, column in zip(page.column_names, page.columns, strict=True):
+            chunks[name] += column.chunks
     pages.clear()
     columns: dict[str, pa.Array] = {}
     for name, kind in kinds.items():
@@ -612,13 +640,6 @@ def _guid_hashes(data: np.ndarray) -> np.ndarray:
         hashes *= _MIX
         hashes += np.multiply(words[:, column], factor, out=mixed)
     return hashes
-
-
-def _arrow_chunks(values: pd.Series, arrow_type: pa.DataType) -> list[pa.Array]:
-    """A page column's Arrow chunks (no copy for Arrow-backed strings; object columns of an empty frame cast)."""
-    array = pa.array(values.to_numpy(), type=arrow_type, from_pandas=True) if values.dtype == object else \
-        values.array.__arrow_array__(arrow_type)
-    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
 
 
 def _chunked_if_empty(frame: pd.DataFrame) -> pd.DataFrame:

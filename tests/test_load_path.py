@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diagnostics import archive, normalize, snapshot
+from diagnostics import archive, arrow_pages, normalize, snapshot
 from diagnostics.demo import demo_files
 from diagnostics.errors import SnapshotError
 from diagnostics.snapshot import load_snapshot, load_uploaded, read_page, snapshot_from_records
@@ -270,3 +270,52 @@ def test_read_reusing_gives_the_file_and_survives_growth(tmp_path: Path) -> None
     assert bytes(archive.read_reusing(members["a.json"])) == small.read_bytes()  # the same buffer, reused
     small.write_bytes(b"z" * 50)  # grew since it was listed
     assert bytes(archive.read_reusing(members["a.json"])) == b"z" * 50
+
+
+def test_message_ids_in_angle_brackets_take_one_copy_and_give_the_pandas_results() -> None:
+    bracketed = ["<AM0PR03MB48@EURPRD01.prod.outlook.com>", None, "", "<x>"]
+    bare = ["AM0PR03MB48@EURPRD01.prod.outlook.com", None, "", "x"]
+    for common in (bracketed, bare):
+        assert normalize._without_angle_brackets(pa.array(common, pa.large_string())) is not None
+        series = pd.Series(common, dtype="str")
+        pd.testing.assert_series_equal(normalize.message_id_column(series), pandas_message_id(series))
+    for odd in (" <a@b>", "<a@b> ", "<<a@b>>", "<>", "< a@b>", "<a@b\u00a0>", "<a@b", "a@b", "a@b>"):
+        assert normalize._without_angle_brackets(pa.array([*bracketed, odd], pa.large_string())) is None
+        series = pd.Series([*bracketed, odd], dtype="str")
+        pd.testing.assert_series_equal(normalize.message_id_column(series), pandas_message_id(series))
+
+
+def test_upper_case_guids_are_lowered_as_pandas_lowers_them() -> None:
+    series = pd.Series([GUID.upper(), None, GUID, "{" + GUID.upper() + "}", "A|B~C"], dtype="str")
+    pd.testing.assert_series_equal(normalize.guid_column(series), pandas_guid(series))
+    pd.testing.assert_series_equal(normalize.guid_column(series[[0, 1, 2, 4]]), pandas_guid(series[[0, 1, 2, 4]]))
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_expanded_parties_take_their_emails_id_when_theirs_is_missing_or_empty(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    if not fast:
+        monkeypatch.setattr(arrow_pages, "page_table", lambda table, data: None)
+    emails = [{"activityid": "e1", "email_activity_parties": [{"activitypartyid": "p1"},
+                                                             {"activitypartyid": "p2", "_activityid_value": ""}]},
+              {"activityid": "e2", "email_activity_parties": None},
+              {"activityid": "e3", "email_activity_parties": [{"activitypartyid": "p3", "_activityid_value": "e9",
+                                                               "participationtypemask": 1}]},
+              {"activityid": "e4", "email_activity_parties": []}]
+    (tmp_path / "emails.json").write_text(json.dumps({"value": emails[:2]}))
+    (tmp_path / "emails.2.json").write_text(json.dumps({"value": emails[2:]}))
+    parties = load_snapshot(tmp_path).tables["activityparties"]
+    assert parties["activitypartyid"].tolist() == ["p1", "p2", "p3"]
+    assert parties["activityid"].tolist() == ["e1", "e1", "e9"]
+    assert parties["participationtypemask"].tolist() == [pd.NA, pd.NA, 1]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_empty_expanded_list_still_makes_the_parties_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    if not fast:
+        monkeypatch.setattr(arrow_pages, "page_table", lambda table, data: None)
+    (tmp_path / "emails.json").write_text(json.dumps({"value": [{"activityid": "e1", "email_activity_parties": []}]}))
+    assert load_snapshot(tmp_path).counts == {"emails": 1, "activityparties": 0}
+    (tmp_path / "emails.json").write_text(json.dumps({"value": [{"activityid": "e1"}]}))
+    assert load_snapshot(tmp_path).counts == {"emails": 1}

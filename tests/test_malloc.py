@@ -42,7 +42,7 @@ import pyarrow as pa
 before = pa.default_memory_pool().backend_name
 import diagnostics.arrow_pages, diagnostics.snapshot, diagnostics.json_columns, diagnostics.pipeline
 from diagnostics import arrow_pages, malloc
-arrow_pages.page_frame("queues", b'{"value": [{"queueid": "q1"}]}')  # a page parsed in the parse pool
+arrow_pages.page_table("queues", b'{"value": [{"queueid": "q1"}]}')  # a page parsed in the parse pool
 imported = pa.default_memory_pool().backend_name
 malloc.configure()
 print(before, imported, pa.default_memory_pool().backend_name)
