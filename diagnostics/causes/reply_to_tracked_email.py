@@ -16,13 +16,16 @@ is regarding decides what it means (contract, correction 4):
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from .. import docs
-from ..evidence import SENDERS, Code, empty_rows, rows
-from ..normalize import isin
+from ..evidence import SENDERS, Code, empty_rows, render, rows
+from ..normalize import arrow_text
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
+from .keys import NONE, email_flags, first_positions, flagged, join_positions, taken
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
@@ -52,36 +55,100 @@ MONITOR = monitor_code(fix=FIX)
 CODES = (IN_REPLY_TO, CORRELATED, LINKED, CLOSED_CASE, OTHER_RECORD, MONITOR)
 
 
+LINKS = (  # the email field each kind of link rests on, in the order of the evidence
+    ("inreplyto", IN_REPLY_TO), ("correlationmethod", CORRELATED), ("parentactivityid", LINKED),
+    ("correlatedactivityid", LINKED))
+LINKED_WHAT = {"parentactivityid": "parent activity", "correlatedactivityid": "correlated activity"}
+
+
 def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
-    """Why each incoming email is a reply: (activityid, evidence), one row per link found."""
-    parts = [_in_reply_to(snapshot, incoming), _correlation(incoming)]
-    for column, what in (("parentactivityid", "parent activity"), ("correlatedactivityid", "correlated activity")):
-        linked = incoming.loc[incoming[column].notna(), ["activityid", column]]
-        parts.append(rows(linked, LINKED, {"what": what, "linked": linked[column]}, queue=None))
+    """Why each incoming email is a reply, one row per link found: the email (``activityid``, ``row``), the field
+    the link rests on (``field``) and the tracked email it answers (``tracked``: its row in the emails table, else
+    -1). Only links, no sentences: most incoming replies are converted, so ``link_evidence`` renders the evidence
+    of the pending ones alone."""
+    correlated = incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).to_numpy(dtype=bool)
+    parts = [_in_reply_to(snapshot, incoming), _link(incoming, correlated, "correlationmethod")]
+    parts += [_link(incoming, incoming[field].notna().to_numpy(), field) for field in LINKED_WHAT]
     return pd.concat(parts, ignore_index=True)
+
+
+def _link(incoming: pd.DataFrame, mask: np.ndarray, field: str) -> pd.DataFrame:
+    return _links(incoming["activityid"].array[mask], incoming.index[mask], field, NONE)
+
+
+def _links(activityids: pd.api.extensions.ExtensionArray, email_rows: pd.Index | np.ndarray, field: str,
+           tracked: np.ndarray | int) -> pd.DataFrame:
+    return pd.DataFrame({"activityid": activityids, "row": np.asarray(email_rows, dtype=np.int64), "field": field,
+                         "tracked": tracked})
+
+
+def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+    """Links of replies whose In-Reply-To is the Message-ID of another email of the snapshot."""
+    emails = snapshot.table("emails")
+    replies, tracked = join_positions(incoming["inreplyto_key"], emails["messageid_key"])
+    activityids = arrow_text(incoming["activityid"]).take(replies)
+    other = pc.not_equal(activityids, arrow_text(emails["activityid"]).take(tracked)).to_numpy(zero_copy_only=False)
+    return _links(pd.array(activityids.filter(other), dtype="str"), incoming.index[replies[other]], "inreplyto",
+                  tracked[other])
+
+
+def link_evidence(context: Context, links: pd.DataFrame) -> pd.DataFrame:
+    """The evidence rows of these reply links (``reply_links`` rows), in their order."""
+    parts = [rows(links[mine], code, values, queue=None) for mine, code, values in _link_values(context, links)]
+    found = pd.concat([part for part in parts if not part.empty] or [empty_rows()])
+    return found if found.index.equals(links.index) else found.reindex(links.index)
+
+
+def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray, Code, dict]]:
+    """For each kind of link: which links are of it, their code and the values they cite (taken from the replies
+    and the tracked emails by row number)."""
+    emails = context.snapshot.table("emails")
+    field = links["field"].to_numpy(dtype=object)
+    found = []
+    for name, code in LINKS:
+        mine = field == name
+        if not mine.any():
+            continue
+        reply = links["row"].to_numpy()[mine]
+        if name == "inreplyto":
+            tracked = links["tracked"].to_numpy()[mine]
+            case = ("case " + taken(emails["regardingobjectid"], tracked)).where(
+                taken(emails["regardingobjectid_type"], tracked) == "incident")
+            values = {"message_id": taken(emails["inreplyto"], reply).str.strip(),
+                      "subject": taken(emails["subject"], tracked).astype("str").fillna("(no subject)"),
+                      "tracked": taken(emails["activityid"], tracked), "regarding": (", regarding " + case).fillna("")}
+        elif name == "correlationmethod":
+            method = taken(emails["correlationmethod"], reply)
+            values = {"method": method.map(CORRELATION).astype("str"), "number": method.astype("str")}
+        else:
+            values = {"what": LINKED_WHAT[name], "linked": taken(emails[name], reply)}
+        found.append((mine, code, values))
+    return found
 
 
 def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     """What each incoming email is regarding, with the case's state and resolution time when it is a case of the
     snapshot; ``row``: the email's label in ``incoming`` (the evaluation indexes it by row number)."""
-    rows = incoming[["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]].dropna(
-        subset=["regardingobjectid"])
-    rows = rows.assign(row=rows.index)
-    cases = snapshot.table("incidents")[["incidentid", "statecode", "deactivatedon"]]
-    rows = rows.merge(cases, left_on="regardingobjectid", right_on="incidentid", how="left")
-    rows = rows.merge(_resolution_times(snapshot), left_on="regardingobjectid", right_on="case", how="left")
-    is_case = (rows["regardingobjectid_type"] == "incident").fillna(False) | rows["incidentid"].notna()
-    resolved = rows["resolved"]
-    resolved_by = pd.Series(pd.NA, index=rows.index, dtype="str")
-    resolved_by = resolved_by.mask(resolved.notna(), "a completed case resolution").mask(
-        rows["deactivatedon"].notna(), "deactivatedon")
+    records = incoming.loc[incoming["regardingobjectid"].notna().to_numpy(),
+                           ["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]]
+    cases = snapshot.table("incidents")
+    record, case = join_positions(records["regardingobjectid"], cases["incidentid"], how="left")
+    records = records if len(record) == len(records) else records.iloc[record]  # a case id repeated: one row each
+    index = pd.RangeIndex(len(record))
+    times = _resolution_times(snapshot)
+    resolved = taken(times["resolved"], first_positions(records["regardingobjectid"], times["case"]))
+    deactivated = taken(cases["deactivatedon"], case)
+    in_snapshot = case != NONE
+    kind = records["regardingobjectid_type"].set_axis(index)
+    resolved_by = pd.Series(pd.NA, index=index, dtype="str").mask(resolved.notna(), "a completed case resolution")
     return pd.DataFrame({
-        "activityid": rows["activityid"], "record_id": rows["regardingobjectid"],
-        "record_type": rows["regardingobjectid_type"].where(~is_case, "incident"),
-        "case_state": rows["statecode"], "in_snapshot": rows["incidentid"].notna(),
-        "deactivatedon": rows["deactivatedon"].fillna(resolved), "resolved_by": resolved_by,
-        "received": rows["createdon"], "row": rows["row"],
-    })
+        "activityid": records["activityid"].array, "record_id": records["regardingobjectid"].array,
+        "record_type": kind.where(~((kind == "incident").fillna(False).to_numpy() | in_snapshot), "incident"),
+        "case_state": taken(cases["statecode"], case), "in_snapshot": in_snapshot,
+        "deactivatedon": deactivated.fillna(resolved),
+        "resolved_by": resolved_by.mask(deactivated.notna(), "deactivatedon"),
+        "received": records["createdon"].array, "row": records.index.to_numpy(),
+    }, index=index)
 
 
 def _resolution_times(snapshot: Snapshot) -> pd.DataFrame:
@@ -96,9 +163,9 @@ def threaded(context: Context) -> pd.DataFrame:
     """The regarding rows of replies correlation left on a case that is active, or whose state the snapshot does
     not have (absent, or empty): counted as converted, as designed."""
     regarding = context.regarding
-    on_case = regarding[(regarding["record_type"] == "incident").fillna(False)
-                        & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())]
-    return on_case[isin(on_case["activityid"], context.replies["activityid"])]
+    on_case = regarding[((regarding["record_type"] == "incident").fillna(False)
+                         & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())).to_numpy()]
+    return on_case[flagged(on_case["row"], email_flags(context, context.replies["row"]))]
 
 
 THREADED = ("A reply regarding an active case: correlation threaded it into that case, as designed (counted as "
@@ -122,14 +189,15 @@ def threaded_notes(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def detect(context: Context) -> pd.DataFrame:
-    regarding = context.regarding[isin(context.regarding["activityid"], context.replies["activityid"])]
-    is_case = (regarding["record_type"] == "incident").fillna(False).astype(bool)
-    case_rows, kinds = _closed_case(context, regarding[is_case])
+    replies = context.replies
+    regarding = context.regarding[flagged(context.regarding["row"], email_flags(context, replies["row"]))]
+    is_case = (regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool)
+    case_rows, faults = _closed_case(context, regarding[is_case])
     other = regarding[~is_case]
-    kinds = pd.concat([kinds, pd.Series(BY_DESIGN, index=other["activityid"].values, dtype="str")])
-    links = context.replies[isin(context.replies["activityid"], kinds.index)]
+    links = replies[flagged(replies["row"], email_flags(context, regarding["row"]))]  # replies regarding a record
     what = ("a " + other["record_type"] + " record").astype("str").fillna("a record that is no case of the snapshot")
-    parts = [links.assign(kind=links["activityid"].map(kinds.to_dict())), case_rows,
+    parts = [link_evidence(context, links).assign(kind=np.where(flagged(links["row"], faults), FAULT, BY_DESIGN)),
+             case_rows,
              rows(other, OTHER_RECORD, {"what": what, "record": other["record_id"]}, queue=None).assign(kind=BY_DESIGN)]
     if context.has("activitymonitors"):
         connected = monitor_evidence(monitor_rows(context, reasons=CONNECTED_REASONS), MONITOR)
@@ -140,23 +208,34 @@ def detect(context: Context) -> pd.DataFrame:
 evidence_rows = rows  # the module's frames are called ``rows`` below
 
 
-def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Evidence for replies regarding a case that is not active, and each email's kind."""
-    expected = context.targets[context.targets["expected"]][["activityid", "queueid"]]
-    rules = expected.merge(context.active_rules[["queueid", "name", "checkifresolved", "resolvedsince"]],
-                           on="queueid")
-    rows = cases.merge(rules, on="activityid", how="left")
+def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Evidence for replies regarding a case that is not active, and the emails that makes a fault (flags by row:
+    one fault among the email's rules is enough)."""
+    rows = _with_rules(context, cases)
     wait = rows["resolvedsince"].fillna(0).astype("Float64")
     elapsed = ((rows["received"] - rows["deactivatedon"]).dt.total_seconds() / 60).round().astype("Float64")
     waits = (rows["checkifresolved"] == True).fillna(False).astype(bool)  # noqa: E712
     passed = (elapsed >= wait).fillna(False).astype(bool)
-    fault = waits & passed
-    kinds = fault.groupby(rows["activityid"].values).any().map({True: FAULT, False: BY_DESIGN}).astype("str")
+    faults = email_flags(context, rows["row"].to_numpy()[(waits & passed).to_numpy()])
     values = {"case": _case_sentence(rows), "rule": _rule_sentence(rows, waits, passed, wait, elapsed),
               "case_id": rows["record_id"], "wait_minutes": wait.astype("Int64").astype("str"),
               "elapsed_minutes": elapsed.astype("Int64").astype("str")}
-    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(
-        kind=rows["activityid"].map(kinds.to_dict()).values), kinds
+    kind = np.where(flagged(rows["row"], faults), FAULT, BY_DESIGN)
+    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(kind=kind), faults
+
+
+def _with_rules(context: Context, cases: pd.DataFrame) -> pd.DataFrame:
+    """Each case reply once per active rule of its expected queues (``name``, ``checkifresolved``,
+    ``resolvedsince``), or once with none: joined by row number and queue positions, not by ids."""
+    targets = context.targets
+    expected = targets["expected"].to_numpy(dtype=bool)
+    rules = context.active_rules
+    target, rule = join_positions(targets["queueid"][expected], rules["queueid"])
+    case, match = join_positions(cases["row"], pd.Series(targets["row"].to_numpy()[expected][target]), how="left")
+    rule = np.append(rule, NONE)[match]  # NONE where the case has no rule
+    found = cases.iloc[case].reset_index(drop=True)
+    return found.assign(**{column: taken(rules[column], rule)
+                           for column in ("name", "checkifresolved", "resolvedsince")})
 
 
 def _case_sentence(rows: pd.DataFrame) -> pd.Series:
@@ -196,32 +275,14 @@ def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait
 
 def uncorrelated(context: Context) -> pd.DataFrame:
     """Notes for emails that match a tracked email but have no Regarding: correlation did not happen."""
-    links = context.replies[~isin(context.replies["activityid"], context.regarding["activityid"])]
-    links = links.drop_duplicates("activityid")
+    links = context.replies
+    links = links[~flagged(links["row"], email_flags(context, context.regarding["row"]))]
+    links = links.iloc[np.sort(np.unique(links["row"].to_numpy(), return_index=True)[1])]  # each email's first
+    texts = [render(code.template, values, links.index[mine]) for mine, code, values in _link_values(context, links)]
+    text = pd.concat(texts).reindex(links.index) if texts else pd.Series([], dtype="str")
     return pd.DataFrame({"activityid": links["activityid"].values, "note": (
-        links["text"] + ", but the email has no Regarding: correlation did not connect it, so the match "
+        text + ", but the email has no Regarding: correlation did not connect it, so the match "
         "explains nothing and the email is diagnosed by the other causes").values})
-
-
-def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
-    emails = snapshot.table("emails")
-    tracked = emails[["activityid", "messageid_key", "subject", "regardingobjectid",
-                      "regardingobjectid_type"]].dropna(subset=["messageid_key"])
-    replies = incoming[["activityid", "inreplyto", "inreplyto_key"]].dropna(subset=["inreplyto_key"])
-    matched = replies.merge(tracked, left_on="inreplyto_key", right_on="messageid_key", suffixes=("", "_tracked"))
-    matched = matched[matched["activityid"] != matched["activityid_tracked"]]
-    case = ("case " + matched["regardingobjectid"]).where(matched["regardingobjectid_type"] == "incident")
-    regarding = (", regarding " + case).fillna("")
-    return rows(matched, IN_REPLY_TO, {"message_id": matched["inreplyto"].str.strip(),
-                                       "subject": matched["subject"].astype("str").fillna("(no subject)"),
-                                       "tracked": matched["activityid_tracked"], "regarding": regarding}, queue=None)
-
-
-def _correlation(incoming: pd.DataFrame) -> pd.DataFrame:
-    correlated = incoming.loc[incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool),
-                              ["activityid", "correlationmethod"]]
-    return rows(correlated, CORRELATED, {"method": correlated["correlationmethod"].map(CORRELATION).astype("str"),
-                                         "number": correlated["correlationmethod"].astype("str")}, queue=None)
 
 
 CAUSE = Cause(

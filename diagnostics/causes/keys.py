@@ -1,0 +1,78 @@
+"""Joins and lookups the causes share, on whole columns: positions instead of merges of frames.
+
+A pandas merge on 36-character ids hashes both key columns, then copies every column of both frames (``take`` on
+Arrow strings), while a cause cites two or three of them. Here the matching positions are found once (Arrow's hash
+lookup, or the emails' row numbers the context frames carry) and a cause takes only the columns it cites. The
+pairs come in the order pandas' merge gives them: the left rows in their order, each one's matches in the right's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..normalize import arrow_text
+from .base import Context
+
+NONE = -1  # the position of no row
+
+
+def _keys(values: pd.Series) -> pa.Array:
+    if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return pa.array(values.to_numpy())
+    return arrow_text(values)
+
+
+def first_positions(keys: pd.Series, among: pd.Series) -> np.ndarray:
+    """For each key, the position of its first equal value in ``among`` (``NONE`` without one; missing keys
+    match nothing)."""
+    found = pc.index_in(_keys(keys), value_set=_keys(among))
+    return found.fill_null(NONE).to_numpy().astype(np.int64, copy=False)
+
+
+def join_positions(left: pd.Series, right: pd.Series, how: str = "inner") -> tuple[np.ndarray, np.ndarray]:
+    """The (left, right) positions of the rows ``pd.merge`` on these key columns gives, in its order; ``how`` is
+    ``"inner"`` or ``"left"`` (a left row without a match pairs with ``NONE``). Missing keys match nothing."""
+    first = first_positions(left, right)
+    right_first = first_positions(right, right)  # each right key's first position: its group
+    valid = right_first != NONE
+    if (right_first[valid] == np.flatnonzero(valid)).all():  # right keys unique: one match at most
+        matched = first != NONE
+        left_positions = np.arange(len(first)) if how == "left" else np.flatnonzero(matched)
+        return left_positions, first[left_positions]
+    order = np.argsort(np.where(valid, right_first, len(right_first)), kind="stable")  # groups, in right's order
+    counts = np.bincount(right_first[valid], minlength=len(right_first))
+    starts = np.cumsum(counts) - counts
+    found = np.where(first != NONE, counts[np.maximum(first, 0)], 0)
+    taken = np.maximum(found, 1) if how == "left" else found
+    left_positions = np.repeat(np.arange(len(first)), taken)
+    within = np.arange(len(left_positions)) - np.repeat(np.cumsum(taken) - taken, taken)
+    right_positions = order[np.repeat(starts[np.maximum(first, 0)], taken) + within]
+    return left_positions, np.where(np.repeat(found, taken) > 0, right_positions, NONE)
+
+
+def taken(values: pd.Series, positions: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """The values at these positions, missing at ``NONE`` (as a merge's left join fills them)."""
+    array = pd.api.extensions.take(values.array, positions, allow_fill=True)
+    return pd.Series(array, index=index if index is not None else pd.RangeIndex(len(positions)), name=values.name)
+
+
+def email_count(context: Context) -> int:
+    return len(context.snapshot.tables["emails"]) if context.has("emails") else 0
+
+
+def email_flags(context: Context, email_rows: pd.Series | np.ndarray) -> np.ndarray:
+    """One flag per email of the snapshot (by row number): whether it is among ``email_rows``."""
+    email_rows = np.asarray(email_rows, dtype=np.int64)
+    flags = np.zeros(max(email_count(context), int(email_rows.max(initial=-1)) + 1), dtype=bool)
+    flags[email_rows[email_rows >= 0]] = True
+    return flags
+
+
+def flagged(email_rows: pd.Series | np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """For each row number, whether that email is flagged."""
+    email_rows = np.asarray(email_rows, dtype=np.int64)
+    inside = (email_rows >= 0) & (email_rows < len(flags))
+    return inside & flags[np.where(inside, email_rows, 0)]
