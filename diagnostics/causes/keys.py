@@ -28,8 +28,20 @@ def _keys(values: pd.Series) -> pa.Array:
 def first_positions(keys: pd.Series, among: pd.Series) -> np.ndarray:
     """For each key, the position of its first equal value in ``among`` (``NONE`` without one; missing keys
     match nothing)."""
-    found = pc.index_in(_keys(keys), value_set=_keys(among))
+    found = pc.index_in(_keys(keys), value_set=_keys(among), skip_nulls=True)
     return found.fill_null(NONE).to_numpy().astype(np.int64, copy=False)
+
+
+def key_positions(keys: pd.Series, among: pd.Series) -> np.ndarray:
+    """``first_positions`` where ``among`` is unique (a table's primary key: the loader refuses a repeated one),
+    hashing the shorter side: probing many values against a small set costs less than building a large one."""
+    if len(keys) * 2 >= len(among):
+        return first_positions(keys, among)
+    found = first_positions(among, keys)  # each value of among: the first equal key
+    first_of = np.full(len(keys), NONE, dtype=np.int64)
+    matched = found != NONE
+    first_of[found[matched]] = np.flatnonzero(matched)
+    return np.append(first_of, NONE)[first_positions(keys, keys)]  # a repeated key: as its first occurrence
 
 
 def join_positions(left: pd.Series, right: pd.Series, how: str = "inner") -> tuple[np.ndarray, np.ndarray]:

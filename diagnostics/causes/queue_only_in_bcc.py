@@ -64,7 +64,7 @@ def _with_parties(context: Context, reached: pd.DataFrame) -> np.ndarray:
     found = first_positions(context.snapshot.table("activityparties")["activityid"], ids)
     flags = np.zeros(len(ids), dtype=bool)
     flags[found[found != NONE]] = True
-    return flags[first_positions(ids, ids)]  # an email listed twice (two queues): as its first listing
+    return np.append(flags, False)[first_positions(ids, ids)]  # an email listed twice (two queues): as its first
 
 
 def detect(context: Context) -> pd.DataFrame:

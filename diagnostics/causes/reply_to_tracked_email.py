@@ -25,7 +25,7 @@ from ..evidence import SENDERS, Code, empty_rows, render, rows
 from ..normalize import arrow_text
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
-from .keys import NONE, email_flags, first_positions, flagged, join_positions, taken
+from .keys import NONE, email_flags, flagged, join_positions, key_positions, taken
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
@@ -132,11 +132,10 @@ def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFram
     records = incoming.loc[incoming["regardingobjectid"].notna().to_numpy(),
                            ["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]]
     cases = snapshot.table("incidents")
-    record, case = join_positions(records["regardingobjectid"], cases["incidentid"], how="left")
-    records = records if len(record) == len(records) else records.iloc[record]  # a case id repeated: one row each
-    index = pd.RangeIndex(len(record))
+    case = key_positions(records["regardingobjectid"], cases["incidentid"])
+    index = pd.RangeIndex(len(case))
     times = _resolution_times(snapshot)
-    resolved = taken(times["resolved"], first_positions(records["regardingobjectid"], times["case"]))
+    resolved = taken(times["resolved"], key_positions(records["regardingobjectid"], times["case"]))
     deactivated = taken(cases["deactivatedon"], case)
     in_snapshot = case != NONE
     kind = records["regardingobjectid_type"].set_axis(index)
@@ -163,9 +162,9 @@ def threaded(context: Context) -> pd.DataFrame:
     """The regarding rows of replies correlation left on a case that is active, or whose state the snapshot does
     not have (absent, or empty): counted as converted, as designed."""
     regarding = context.regarding
-    on_case = regarding[((regarding["record_type"] == "incident").fillna(False)
-                         & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())).to_numpy()]
-    return on_case[flagged(on_case["row"], email_flags(context, context.replies["row"]))]
+    on_case = ((regarding["record_type"] == "incident").fillna(False)
+               & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())).to_numpy(dtype=bool)
+    return regarding[on_case & flagged(regarding["row"], email_flags(context, context.replies["row"]))]
 
 
 THREADED = ("A reply regarding an active case: correlation threaded it into that case, as designed (counted as "
