@@ -19,7 +19,7 @@ UNRESOLVED = Code("sender-unresolved", "Dataverse flagged the sender as unresolv
 def detect(context: Context) -> pd.DataFrame:
     parts = []
     if context.has("contacts") or context.has("accounts"):
-        known = context.senders[context.senders["known"]]
+        known = context.senders.loc[context.senders["known"].to_numpy(dtype=bool), ["activityid", "label"]]
         shared = known[known.duplicated("activityid", keep=False)]
         names = joined_by_key(shared["activityid"], shared["label"], " and ", distinct=False)
         found = context.pending.loc[isin(context.pending["activityid"], names.index), ["activityid", "sender_address"]]
