@@ -46,23 +46,29 @@ def key_positions(keys: pd.Series, among: pd.Series) -> np.ndarray:
 
 def join_positions(left: pd.Series, right: pd.Series, how: str = "inner") -> tuple[np.ndarray, np.ndarray]:
     """The (left, right) positions of the rows ``pd.merge`` on these key columns gives, in its order; ``how`` is
-    ``"inner"`` or ``"left"`` (a left row without a match pairs with ``NONE``). Missing keys match nothing."""
-    first = first_positions(left, right)
-    right_first = first_positions(right, right)  # each right key's first position: its group
-    valid = right_first != NONE
-    if (right_first[valid] == np.flatnonzero(valid)).all():  # right keys unique: one match at most
-        matched = first != NONE
-        left_positions = np.arange(len(first)) if how == "left" else np.flatnonzero(matched)
-        return left_positions, first[left_positions]
-    order = np.argsort(np.where(valid, right_first, len(right_first)), kind="stable")  # groups, in right's order
-    counts = np.bincount(right_first[valid], minlength=len(right_first))
+    ``"inner"`` or ``"left"`` (a left row without a match pairs with ``NONE``). Missing keys match nothing.
+
+    Keys are grouped by their first position on the side with fewer keys: one hash table of it, probed by both."""
+    if left.count() < right.count():
+        return _pairs(first_positions(left, left), first_positions(right, left), len(left), how)
+    return _pairs(first_positions(left, right), first_positions(right, right), len(right), how)
+
+
+def _pairs(left_group: np.ndarray, right_group: np.ndarray, groups: int, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every (left, right) pair of rows in the same group: the left rows in their order, each one's right rows in
+    theirs."""
+    valid = np.flatnonzero(right_group != NONE)
+    order = valid[np.argsort(right_group[valid], kind="stable")]  # right rows by group, each group in right's order
+    counts = np.bincount(right_group[valid], minlength=groups + 1)  # one more: a group to read for missing keys
     starts = np.cumsum(counts) - counts
-    found = np.where(first != NONE, counts[np.maximum(first, 0)], 0)
+    group = np.where(left_group != NONE, left_group, groups)  # missing: the empty group
+    found = counts[group]
     taken = np.maximum(found, 1) if how == "left" else found
-    left_positions = np.repeat(np.arange(len(first)), taken)
+    left_positions = np.repeat(np.arange(len(group)), taken)
     within = np.arange(len(left_positions)) - np.repeat(np.cumsum(taken) - taken, taken)
-    right_positions = order[np.repeat(starts[np.maximum(first, 0)], taken) + within]
-    return left_positions, np.where(np.repeat(found, taken) > 0, right_positions, NONE)
+    right_positions = np.append(order, NONE)[np.where(np.repeat(found, taken) > 0,
+                                                      np.repeat(starts[group], taken) + within, len(order))]
+    return left_positions, right_positions
 
 
 def taken(values: pd.Series, positions: np.ndarray, index: pd.Index | None = None) -> pd.Series:
