@@ -8,11 +8,14 @@ pairs come in the order pandas' merge gives them: the left rows in their order, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..evidence import ROW_COLUMNS, Code, empty_rows, rows
 from ..normalize import arrow_text
 from .base import Context
 
@@ -94,3 +97,27 @@ def flagged(email_rows: pd.Series | np.ndarray, flags: np.ndarray) -> np.ndarray
     email_rows = np.asarray(email_rows, dtype=np.int64)
     inside = (email_rows >= 0) & (email_rows < len(flags))
     return inside & flags[np.where(inside, email_rows, 0)]
+
+
+def spread(found: pd.DataFrame, record: np.ndarray, frame: pd.DataFrame, queue: str | None = "queueid") -> pd.DataFrame:
+    """Evidence rows rendered once per distinct record (``found``), given to each row of ``frame`` (``record``:
+    the position of its record in ``found``) with the row's own email and queue: a sentence citing only the record
+    is rendered once, not once per email."""
+    if not len(frame):
+        return empty_rows()
+    missing = pd.Series(pd.NA, index=frame.index, dtype="str")
+    return pd.DataFrame({"activityid": frame.get("activityid", missing).array,
+                         "queue": frame[queue].array if queue else missing.array,
+                         **{column: found[column].array.take(record) for column in ROW_COLUMNS[2:]}},
+                        index=frame.index)
+
+
+def about_queues(context: Context, frame: pd.DataFrame, code: Code,
+                 values: Callable[[pd.Series], dict[str, pd.Series | str]]) -> pd.DataFrame:
+    """Evidence about each row's queue (``queueid``) whose values cite the queue alone (``values`` of the queue
+    ids): rendered once per queue, a tenant has a few."""
+    record, queues = pd.factorize(frame["queueid"])
+    queues = pd.Series(queues, dtype="str")
+    found = rows(pd.DataFrame(index=queues.index), code, values(queues), about_id=queues,
+                 about_name=context.queue_name(queues))
+    return spread(found, record, frame)

@@ -25,7 +25,7 @@ from ..evidence import SENDERS, Code, empty_rows, render, rows
 from ..normalize import arrow_text
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
-from .keys import NONE, email_flags, flagged, join_positions, key_positions, taken
+from .keys import NONE, email_flags, flagged, join_positions, key_positions, spread, taken
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
@@ -94,14 +94,33 @@ def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
 
 def link_evidence(context: Context, links: pd.DataFrame) -> pd.DataFrame:
     """The evidence rows of these reply links (``reply_links`` rows), in their order."""
-    parts = [rows(links[mine], code, values, queue=None) for mine, code, values in _link_values(context, links)]
+    parts = []
+    for mine, code, values, record in _link_values(context, links):
+        if record is None:
+            parts.append(rows(links[mine], code, values, queue=None))
+        else:  # rendered once per distinct value, given to each link
+            distinct = rows(pd.DataFrame(index=pd.RangeIndex(int(record.max()) + 1)), code, values, queue=None)
+            parts.append(spread(distinct, record, links[mine], queue=None))
     found = pd.concat([part for part in parts if not part.empty] or [empty_rows()])
     return found if found.index.equals(links.index) else found.reindex(links.index)
 
 
-def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray, Code, dict]]:
-    """For each kind of link: which links are of it, their code and the values they cite (taken from the replies
-    and the tracked emails by row number)."""
+def _link_texts(context: Context, links: pd.DataFrame) -> pd.Series:
+    """The evidence sentence of each of these links, in their order."""
+    texts = []
+    for mine, code, values, record in _link_values(context, links):
+        if record is None:
+            texts.append(render(code.template, values, links.index[mine]))
+        else:
+            distinct = render(code.template, values, pd.RangeIndex(int(record.max()) + 1))
+            texts.append(pd.Series(distinct.array.take(record), index=links.index[mine]))
+    return pd.concat(texts).reindex(links.index) if texts else pd.Series([], dtype="str")
+
+
+def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray, Code, dict, np.ndarray | None]]:
+    """For each kind of link: which links are of it, their code, the values they cite (taken from the replies
+    and the tracked emails by row number) and, when the values are those of a few distinct records rather than
+    of each link, each link's record."""
     emails = context.snapshot.table("emails")
     field = links["field"].to_numpy(dtype=object)
     found = []
@@ -110,6 +129,7 @@ def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray
         if not mine.any():
             continue
         reply = links["row"].to_numpy()[mine]
+        record = None
         if name == "inreplyto":
             tracked = links["tracked"].to_numpy()[mine]
             case = ("case " + taken(emails["regardingobjectid"], tracked)).where(
@@ -117,12 +137,13 @@ def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray
             values = {"message_id": taken(emails["inreplyto"], reply).str.strip(),
                       "subject": taken(emails["subject"], tracked).astype("str").fillna("(no subject)"),
                       "tracked": taken(emails["activityid"], tracked), "regarding": (", regarding " + case).fillna("")}
-        elif name == "correlationmethod":
-            method = taken(emails["correlationmethod"], reply)
+        elif name == "correlationmethod":  # four methods: their sentences are rendered once each
+            record, methods = pd.factorize(taken(emails["correlationmethod"], reply))
+            method = pd.Series(methods)
             values = {"method": method.map(CORRELATION).astype("str"), "number": method.astype("str")}
         else:
             values = {"what": LINKED_WHAT[name], "linked": taken(emails[name], reply)}
-        found.append((mine, code, values))
+        found.append((mine, code, values, record))
     return found
 
 
@@ -277,10 +298,8 @@ def uncorrelated(context: Context) -> pd.DataFrame:
     links = context.replies
     links = links[~flagged(links["row"], email_flags(context, context.regarding["row"]))]
     links = links.iloc[np.sort(np.unique(links["row"].to_numpy(), return_index=True)[1])]  # each email's first
-    texts = [render(code.template, values, links.index[mine]) for mine, code, values in _link_values(context, links)]
-    text = pd.concat(texts).reindex(links.index) if texts else pd.Series([], dtype="str")
     return pd.DataFrame({"activityid": links["activityid"].values, "note": (
-        text + ", but the email has no Regarding: correlation did not connect it, so the match "
+        _link_texts(context, links) + ", but the email has no Regarding: correlation did not connect it, so the match "
         "explains nothing and the email is diagnosed by the other causes").values})
 
 
