@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import docs
@@ -259,38 +260,77 @@ def _with_rules(context: Context, cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def _case_sentence(rows: pd.DataFrame) -> pd.Series:
-    case = "it is regarding case " + rows["record_id"]
-    when = (" on " + rows["deactivatedon"].dt.strftime("%Y-%m-%d %H:%M") + " UTC").fillna(
+    """The case, its state and when it was resolved; the state's words are built once per state, and the pieces
+    joined row by row in one pass."""
+    when = (" on " + _minutes(rows["deactivatedon"]) + " UTC").fillna(
         ", but the case's resolution time is empty (no deactivatedon, no completed case resolution)")
     by = (" (from " + rows["resolved_by"] + ")").where(rows["resolved_by"] != "deactivatedon", "").fillna("")
-    state = rows["case_state"].map(CASE_STATE).fillna("in state " + rows["case_state"].astype("str"))
-    cancelled = pd.Series("", index=rows.index, dtype="str").where(
-        ~(rows["case_state"] == 2).fillna(False).astype(bool),
-        "; a cancelled case is judged like a resolved one (our inference)")
-    return case + ", " + state + when + by + cancelled
+    state_of, states = pd.factorize(rows["case_state"], use_na_sentinel=False)
+    states = pd.Series(states)
+    state = states.map(CASE_STATE).fillna("in state " + states.astype("str")).astype("str").array.take(state_of)
+    cancelled = np.where((rows["case_state"] == 2).fillna(False).to_numpy(dtype=bool),
+                         "; a cancelled case is judged like a resolved one (our inference)", "")
+    return _joined(rows.index, "it is regarding case ", rows["record_id"], ", ", state, when, by, cancelled)
+
+
+def _minutes(dates: pd.Series) -> pd.Series:
+    """Each date as strftime's '%Y-%m-%d %H:%M' of its UTC time, written by numpy (strftime formats row by row)."""
+    if getattr(dates.dtype, "tz", None) is None or str(dates.dtype.tz) != "UTC":
+        return dates.dt.strftime("%Y-%m-%d %H:%M")
+    text = np.datetime_as_string(dates.dt.tz_localize(None).to_numpy().astype("datetime64[m]"))
+    text = pc.replace_substring(pa.array(text, pa.large_string()), "T", " ", max_replacements=1)
+    return pd.Series(pd.array(text, dtype="str"), index=dates.index).where(dates.notna().to_numpy())
+
+
+def _joined(index: pd.Index, *pieces: str | pd.Series | pd.api.extensions.ExtensionArray | np.ndarray) -> pd.Series:
+    """The pieces joined row by row in one Arrow pass (missing where a piece is), as a chain of ``+`` would give
+    without a column per step."""
+    arrays = [pa.scalar(piece, pa.large_string()) if isinstance(piece, str) else
+              pa.array(pd.Series(piece, copy=False).astype("str").array, from_pandas=True).cast(pa.large_string())
+              for piece in pieces]
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar("", pa.large_string()))
+    return pd.Series(pd.array(joined, dtype="str"), index=index)
+
+
+NO_WAIT = (" does not wait for resolved cases (checkifresolved = false): a reply to a resolved case opens no new case "
+           "unless 'Wait for a specific amount of time after the connected case has been resolved' is on")
+BEFORE = "the email arrived before the case was resolved, while it was still active: it was threaded into it, by design"
+NO_RULE = "no target queue has an active rule that could open a new case"
 
 
 def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait: pd.Series,
                    elapsed: pd.Series) -> pd.Series:
-    rule = "rule " + quoted(rows["name"])
-    minutes = wait.astype("Int64").astype("str")
-    after = elapsed.astype("Int64").astype("str")
-    sentence = pd.Series(rule + " does not wait for resolved cases (checkifresolved = false): a reply to a "
-                         "resolved case opens no new case unless 'Wait for a specific amount of time after the "
-                         "connected case has been resolved' is on", index=rows.index, dtype="str")
-    sentence = sentence.where(rows["checkifresolved"].notna(), rule + " setting checkifresolved was not exported")
-    within = (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and the email "
-              "arrived " + after + " minutes after: no new case yet, by design")
-    unknown_time = rule + " waits after resolution, but the case's resolution time is empty: the wait is unchecked"
-    before = ("the email arrived before the case was resolved, while it was still active: it was threaded into it, "
-              "by design")
-    expected = (rule + " creates a new case for a reply more than " + minutes + " minutes after the case was "
-                "resolved (checkifresolved = true) and the email arrived " + after + " minutes after: a new "
-                "case was expected")
-    sentence = sentence.where(~waits, unknown_time.where(rows["deactivatedon"].isna(), within.where(~passed,
-                                                                                                      expected)))
-    sentence = sentence.where(rows["name"].notna(), "no target queue has an active rule that could open a new case")
-    return sentence.where(~(elapsed < 0).fillna(False).astype(bool), before)
+    """What the rule's wait after resolution says about the reply: each row's sentence is built in the one branch it
+    takes (the columns of a branch for its rows only)."""
+    waits, passed = waits.to_numpy(dtype=bool), passed.to_numpy(dtype=bool)
+    branches = [(elapsed < 0).fillna(False).to_numpy(dtype=bool), rows["name"].isna().to_numpy(),
+                waits & rows["deactivatedon"].isna().to_numpy(), waits & ~passed, waits,
+                rows["checkifresolved"].isna().to_numpy()]
+    branch = np.select(branches, range(len(branches)), default=len(branches))
+    sentence = np.empty(len(rows), dtype=object)
+    for number, build in enumerate(_RULE_SENTENCES):
+        mine = branch == number
+        if mine.any():
+            rule = "rule " + quoted(rows["name"][mine])
+            minutes, after = wait[mine].astype("Int64").astype("str"), elapsed[mine].astype("Int64").astype("str")
+            built = build(rule, minutes, after)
+            sentence[mine] = built if isinstance(built, str) else built.to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(sentence, index=rows.index, dtype="str")
+
+
+_RULE_SENTENCES = (  # (rule, minutes waited, minutes after) -> sentence, in the order of the branches above
+    lambda rule, minutes, after: BEFORE,
+    lambda rule, minutes, after: NO_RULE,
+    lambda rule, minutes, after: rule + " waits after resolution, but the case's resolution time is empty: the wait "
+                                        "is unchecked",
+    lambda rule, minutes, after: (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and "
+                                  "the email arrived " + after + " minutes after: no new case yet, by design"),
+    lambda rule, minutes, after: (rule + " creates a new case for a reply more than " + minutes + " minutes after the "
+                                  "case was resolved (checkifresolved = true) and the email arrived " + after
+                                  + " minutes after: a new case was expected"),
+    lambda rule, minutes, after: rule + " setting checkifresolved was not exported",
+    lambda rule, minutes, after: rule + NO_WAIT,
+)
 
 
 def uncorrelated(context: Context) -> pd.DataFrame:
