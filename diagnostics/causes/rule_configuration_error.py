@@ -102,12 +102,20 @@ def rule_problems(context: Context) -> pd.DataFrame:
         parts.append(_disabled_owners(context))
     if context.has("asyncoperations"):
         parts.append(_failed_jobs_regarding_rule(context))
-    return pd.concat(parts or [empty_rows().assign(queueid=pd.NA, convertruleid=pd.NA)], ignore_index=True)
+    return _concat(parts)
+
+
+def _concat(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """The rule rows found (most checks find none: ``None``, no empty frame built for them)."""
+    found = [part for part in parts if part is not None and len(part)]
+    return pd.concat(found, ignore_index=True) if found else empty_rows().assign(queueid=pd.NA, convertruleid=pd.NA)
 
 
 def _rule_rows(frame: pd.DataFrame, code: Code, values: dict, about_id: pd.Series | None = None,
-               about_name: pd.Series | None = None) -> pd.DataFrame:
-    """Evidence about a rule (or, given, another record) for these rules' rows."""
+               about_name: pd.Series | None = None) -> pd.DataFrame | None:
+    """Evidence about a rule (or, given, another record) for these rules' rows; None without rows."""
+    if frame.empty:
+        return None
     if about_id is None:
         about_id, about_name = frame["convertruleid"], _name(frame["name"])
     found = rows(frame, code, values, about_id=about_id, about_name=about_name)
@@ -135,10 +143,10 @@ def _rule_flows(context: Context) -> pd.DataFrame:
     absent = rules[rules["workflowid_rule"].isna()]
     off = rules[rules["workflowid_rule"].notna() & (rules["flow_state"] != 1).fillna(True).astype(bool)]
     state = off["flow_state"].map(WORKFLOW_STATE).astype("str").fillna("in an unknown state")
-    return pd.concat([
+    return _concat([
         _rule_rows(absent, RULE_FLOW_MISSING, {"rule": _name(absent["name"]), "flow_id": absent["workflowid"]}),
         _rule_rows(off, RULE_FLOW_OFF, {"rule": _name(off["name"]), "flow": _name(off["flow"]), "state": state}),
-    ], ignore_index=True)
+    ])
 
 
 def _items_without_flow(context: Context) -> pd.DataFrame:
@@ -154,12 +162,12 @@ def _items_without_flow(context: Context) -> pd.DataFrame:
     absent = items[items["flow"].isna() & items["flow_state"].isna()]
     inactive = items[items["flow_state"].notna() & (items["flow_state"] != 1).fillna(False).astype(bool)]
     state = inactive["flow_state"].map(WORKFLOW_STATE).astype("str").fillna("not activated")
-    return pd.concat([
+    return _concat([
         _rule_rows(absent, ITEM_FLOW_MISSING, {"item": _name(absent["item"]), "rule": _name(absent["name"])}),
         _rule_rows(inactive, FLOW_NOT_ACTIVATED, {"flow": _name(inactive["flow"]), "item": _name(inactive["item"]),
                                                   "rule": _name(inactive["name"]), "state": state},
                    about_id=inactive["workflowid_item"], about_name=_name(inactive["flow"])),
-    ], ignore_index=True)
+    ])
 
 
 def _disabled_owners(context: Context) -> pd.DataFrame:
