@@ -176,7 +176,8 @@ def _resolution_times(snapshot: Snapshot) -> pd.DataFrame:
     """When each case (``case``) was resolved by its newest completed case resolution (an optional table)."""
     resolutions = snapshot.table("incidentresolutions")
     completed = resolutions[(resolutions["statecode"] == COMPLETED).fillna(False).astype(bool)]
-    newest = completed.dropna(subset=["incidentid"]).groupby("incidentid", as_index=False)["createdon"].max()
+    completed = completed.dropna(subset=["incidentid"])
+    newest = completed.groupby("incidentid", as_index=False, sort=False)["createdon"].max()  # looked up: unsorted
     return newest.rename(columns={"incidentid": "case", "createdon": "resolved"})
 
 
