@@ -121,3 +121,25 @@ def about_queues(context: Context, frame: pd.DataFrame, code: Code,
     found = rows(pd.DataFrame(index=queues.index), code, values(queues), about_id=queues,
                  about_name=context.queue_name(queues))
     return spread(found, record, frame)
+
+
+def repeated_rows(frame: pd.DataFrame, code: Code, values: dict[str, pd.Series | str], *,
+                  about_id: pd.Series | None = None, about_name: pd.Series | str | None = None,
+                  queue: str | None = "queueid") -> pd.DataFrame:
+    """``evidence.rows`` for evidence whose values repeat from email to email (a job's message, a queue's
+    recipients, a flag): rendered once per distinct set of values and record, then spread to the rows."""
+    if not len(frame):
+        return empty_rows()
+    cited = {name: value for name, value in {**values, "about id": about_id, "about name": about_name}.items()
+             if isinstance(value, pd.Series)}
+    if cited:
+        keys = pd.DataFrame({name: value.array for name, value in cited.items()})
+        record = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()  # first seen: 0
+    else:
+        record = np.zeros(len(frame), dtype=np.int64)
+    first = np.unique(record, return_index=True)[1]  # the first row of each distinct set, in order
+    at_first = {name: value if not isinstance(value, pd.Series) else value.iloc[first]
+                for name, value in {**values, "about id": about_id, "about name": about_name}.items()}
+    found = rows(frame.iloc[first], code, {name: at_first[name] for name in values},
+                 about_id=at_first["about id"], about_name=at_first["about name"], queue=queue)
+    return spread(found, record, frame, queue)
