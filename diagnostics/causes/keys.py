@@ -1,9 +1,13 @@
-"""Joins and lookups the causes share, on whole columns: positions instead of merges of frames.
+"""Joins, lookups and evidence rows the causes share, on whole columns.
 
 A pandas merge on 36-character ids hashes both key columns, then copies every column of both frames (``take`` on
 Arrow strings), while a cause cites two or three of them. Here the matching positions are found once (Arrow's hash
 lookup, or the emails' row numbers the context frames carry) and a cause takes only the columns it cites. The
 pairs come in the order pandas' merge gives them: the left rows in their order, each one's matches in the right's.
+
+Evidence that cites a record alone (a queue, a rule, a job's message) is rendered once per record and spread to
+the emails by position (``spread``, ``about_queues``, ``repeated_rows``): rendering costs per row, and a tenant
+has a few queues and rules for thousands of emails.
 """
 
 from __future__ import annotations
