@@ -149,15 +149,18 @@ def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFram
     deactivated = taken(cases["deactivatedon"], case)
     in_snapshot = case != NONE
     kind = records["regardingobjectid_type"].set_axis(index)
-    resolved_by = pd.Series(pd.NA, index=index, dtype="str").mask(resolved.notna(), "a completed case resolution")
+    resolved_by = np.where(deactivated.notna().to_numpy(), 1, np.where(resolved.notna().to_numpy(), 0, NONE))
     return pd.DataFrame({
         "activityid": records["activityid"].array, "record_id": records["regardingobjectid"].array,
         "record_type": kind.where(~((kind == "incident").fillna(False).to_numpy() | in_snapshot), "incident"),
         "case_state": taken(cases["statecode"], case), "in_snapshot": in_snapshot,
         "deactivatedon": deactivated.fillna(resolved),
-        "resolved_by": resolved_by.mask(deactivated.notna(), "deactivatedon"),
+        "resolved_by": taken(RESOLVED_BY, resolved_by).array,
         "received": records["createdon"].array, "row": records.index.to_numpy(),
     }, index=index)
+
+
+RESOLVED_BY = pd.Series(["a completed case resolution", "deactivatedon"], dtype="str")  # where the time comes from
 
 
 def _resolution_times(snapshot: Snapshot) -> pd.DataFrame:

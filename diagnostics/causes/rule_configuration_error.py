@@ -179,8 +179,10 @@ def _disabled_owners(context: Context) -> pd.DataFrame:
 
 
 def _failed_jobs_regarding_rule(context: Context) -> pd.DataFrame:
-    failed = context.active_rules.merge(context.once("failed jobs", _failed_jobs), left_on="convertruleid",
-                                        right_on="regardingobjectid")
+    jobs = context.once("failed jobs", _failed_jobs)
+    rule, job = join_positions(context.active_rules["convertruleid"], jobs["regardingobjectid"])
+    failed = pd.concat([context.active_rules.iloc[rule].reset_index(drop=True),
+                        jobs.iloc[job].reset_index(drop=True)], axis=1)
     found = _job_rows(failed, RULE_JOB, {"job": _name(failed["job"]), "rule": _name(failed["name"]),
                                          "message": failed["text"]}, keep=["queueid", "convertruleid"])
     return found
