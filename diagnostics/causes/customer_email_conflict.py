@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import docs
-from ..evidence import SENDERS, Code
+from ..evidence import SENDERS, Code, rows
 from ..normalize import isin, joined_by_key
 from .base import Cause, Context
-from .keys import repeated_rows
 
 GROUP = "senders whose address is on several customer records"
 SHARED = Code("address-shared", "{sender} is used by {customers}: the case's Customer may resolve to the account",
@@ -24,12 +23,11 @@ def detect(context: Context) -> pd.DataFrame:
         shared = known[known.duplicated("activityid", keep=False)]
         names = joined_by_key(shared["activityid"], shared["label"], " and ", distinct=False)
         found = context.pending.loc[isin(context.pending["activityid"], names.index), ["activityid", "sender_address"]]
-        parts.append(repeated_rows(found, SHARED, {"sender": found["sender_address"],
-                                                   "customers": found["activityid"].map(names).astype("str")},
-                                   queue=None))
+        parts.append(rows(found, SHARED, {"sender": found["sender_address"],
+                                          "customers": found["activityid"].map(names).astype("str")}, queue=None))
     flagged = context.pending.loc[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool),
                                   ["activityid"]]
-    parts.append(repeated_rows(flagged, UNRESOLVED, {}, queue=None))  # one sentence for all
+    parts.append(rows(flagged, UNRESOLVED, {}, queue=None))
     return pd.concat(parts, ignore_index=True)
 
 

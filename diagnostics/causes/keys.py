@@ -6,7 +6,7 @@ lookup, or the emails' row numbers the context frames carry) and a cause takes o
 pairs come in the order pandas' merge gives them: the left rows in their order, each one's matches in the right's.
 
 Evidence that cites a record alone (a queue, a rule, a job's message) is rendered once per record and spread to
-the emails by position (``spread``, ``about_queues``, ``repeated_rows``): rendering costs per row, and a tenant
+the emails by position (``spread``, ``about_queues``): rendering costs per row, and a tenant
 has a few queues and rules for thousands of emails.
 """
 
@@ -126,24 +126,3 @@ def about_queues(context: Context, frame: pd.DataFrame, code: Code,
                  about_name=context.queue_name(queues))
     return spread(found, record, frame)
 
-
-def repeated_rows(frame: pd.DataFrame, code: Code, values: dict[str, pd.Series | str], *,
-                  about_id: pd.Series | None = None, about_name: pd.Series | str | None = None,
-                  queue: str | None = "queueid") -> pd.DataFrame:
-    """``evidence.rows`` for evidence whose values repeat from email to email (a job's message, a queue's
-    recipients, a flag): rendered once per distinct set of values and record, then spread to the rows."""
-    if not len(frame):
-        return empty_rows()
-    cited = {name: value for name, value in {**values, "about id": about_id, "about name": about_name}.items()
-             if isinstance(value, pd.Series)}
-    if cited:
-        keys = pd.DataFrame({name: value.array for name, value in cited.items()})
-        record = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()  # first seen: 0
-    else:
-        record = np.zeros(len(frame), dtype=np.int64)
-    first = np.unique(record, return_index=True)[1]  # the first row of each distinct set, in order
-    at_first = {name: value if not isinstance(value, pd.Series) else value.iloc[first]
-                for name, value in {**values, "about id": about_id, "about name": about_name}.items()}
-    found = rows(frame.iloc[first], code, {name: at_first[name] for name in values},
-                 about_id=at_first["about id"], about_name=at_first["about name"], queue=queue)
-    return spread(found, record, frame, queue)

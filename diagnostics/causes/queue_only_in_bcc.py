@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from .. import docs
-from ..evidence import Code
+from ..evidence import Code, rows
 from ..normalize import joined_by_key
 from .base import Cause, Context
-from .keys import NONE, email_flags, first_positions, flagged, join_positions, repeated_rows
+from .keys import NONE, email_flags, first_positions, flagged, join_positions
 
 NOT_IN_TO_CC = Code(
     "queue-not-in-to-cc", "queue {queue} {how} but its address is {where} (recipients: {recipients}): it may have "
@@ -70,8 +70,8 @@ def _with_parties(context: Context, reached: pd.DataFrame) -> np.ndarray:
 def detect(context: Context) -> pd.DataFrame:
     reached = context.once("queues not addressed", _not_addressed)
     reached = reached[~reached["processed"].to_numpy()]
-    return repeated_rows(reached, NOT_IN_TO_CC, {name: reached[name] for name in VALUES},
-                         about_id=reached["queueid"], about_name=context.queue_name(reached["queueid"]))
+    return rows(reached, NOT_IN_TO_CC, {name: reached[name] for name in VALUES}, about_id=reached["queueid"],
+                about_name=context.queue_name(reached["queueid"]))
 
 
 def processed_notes(context: Context) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from .. import docs
 from ..evidence import ROW_COLUMNS, Code, empty_rows, rows
 from ..normalize import isin
 from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence
-from .keys import join_positions, repeated_rows
+from .keys import join_positions
 
 FAILED_JOB = 31
 WORKFLOW_STATE = {0: "Draft", 1: "Activated", 2: "Suspended"}
@@ -201,8 +201,8 @@ def _job_rows(frame: pd.DataFrame, codes: dict[str | None, Code], values: dict,
     """Evidence about each job's message, under the code of the known message family it belongs to."""
     family = _families(frame["text"])
     keep = keep or []
-    parts = [repeated_rows(frame[mine], code, {name: value[mine] for name, value in values.items()},
-                           about_name=frame.loc[mine, "text"], queue=None).assign(**{
+    parts = [rows(frame[mine], code, {name: value[mine] for name, value in values.items()},
+                  about_name=frame.loc[mine, "text"], queue=None).assign(**{
                       column: frame.loc[mine, column].values for column in keep})
              for words, code in codes.items() if (mine := family == words).any()]
     return pd.concat(parts, ignore_index=True) if parts else empty_rows().assign(**{column: pd.NA for column in keep})
