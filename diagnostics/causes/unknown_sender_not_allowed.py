@@ -45,7 +45,8 @@ def _unknown_senders(context: Context) -> pd.DataFrame:
 
 def why_unknown(context: Context, found: pd.DataFrame) -> pd.Series:
     """Why the sender counts as unknown (empty, or naming a record that uses the address but does not count)."""
-    near = context.senders[~context.senders["known"].to_numpy(dtype=bool)]  # the first record of each email counts
+    senders = context.senders
+    near = senders.loc[~senders["known"].to_numpy(dtype=bool), ["activityid", "why"]]  # each email's first counts
     detail = taken(near["why"], first_positions(found["activityid"], near["activityid"]), index=found.index)
     return ("; " + detail).fillna("")
 
