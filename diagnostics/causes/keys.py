@@ -84,6 +84,12 @@ def taken(values: pd.Series, positions: np.ndarray, index: pd.Index | None = Non
     return pd.Series(array, index=index if index is not None else pd.RangeIndex(len(positions)), name=values.name)
 
 
+def labels(names: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``names[code]`` for each code, as a string column: Arrow takes them, where numpy's strings would be converted
+    one by one."""
+    return pd.array(names, dtype="str").take(np.asarray(codes, dtype=np.int64))
+
+
 def email_count(context: Context) -> int:
     return len(context.snapshot.tables["emails"]) if context.has("emails") else 0
 

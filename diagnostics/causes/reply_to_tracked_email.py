@@ -26,7 +26,7 @@ from ..evidence import SENDERS, Code, empty_rows, rows
 from ..normalize import arrow_text
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
-from .keys import NONE, email_flags, flagged, join_positions, key_positions, spread, taken
+from .keys import NONE, email_flags, flagged, join_positions, key_positions, labels, spread, taken
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
@@ -111,10 +111,9 @@ def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray
     and the tracked emails by row number) and, when the values are those of a few distinct records rather than
     of each link, each link's record."""
     emails = context.snapshot.table("emails")
-    field = links["field"].to_numpy(dtype=object)
     found = []
     for name, code in LINKS:
-        mine = field == name
+        mine = (links["field"] == name).to_numpy(dtype=bool)
         if not mine.any():
             continue
         reply = links["row"].to_numpy()[mine]
@@ -209,7 +208,7 @@ def detect(context: Context) -> pd.DataFrame:
     other = regarding[~is_case]
     links = replies[flagged(replies["row"], email_flags(context, regarding["row"]))]  # replies regarding a record
     what = ("a " + other["record_type"] + " record").astype("str").fillna("a record that is no case of the snapshot")
-    parts = [link_evidence(context, links).assign(kind=np.where(flagged(links["row"], faults), FAULT, BY_DESIGN)),
+    parts = [link_evidence(context, links).assign(kind=_kinds(links, faults)),
              case_rows,
              rows(other, OTHER_RECORD, {"what": what, "record": other["record_id"]}, queue=None).assign(kind=BY_DESIGN)]
     if context.has("activitymonitors"):
@@ -233,8 +232,12 @@ def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, n
     values = {"case": _case_sentence(rows), "rule": _rule_sentence(rows, waits, passed, wait, elapsed),
               "case_id": rows["record_id"], "wait_minutes": wait.astype("Int64").astype("str"),
               "elapsed_minutes": elapsed.astype("Int64").astype("str")}
-    kind = np.where(flagged(rows["row"], faults), FAULT, BY_DESIGN)
-    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(kind=kind), faults
+    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(kind=_kinds(rows, faults)), faults
+
+
+def _kinds(frame: pd.DataFrame, faults: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Each row's kind: a fault where its email is among ``faults`` (flags by row number), else by design."""
+    return labels([BY_DESIGN, FAULT], flagged(frame["row"], faults))
 
 
 def _with_rules(context: Context, cases: pd.DataFrame) -> pd.DataFrame:
@@ -260,8 +263,8 @@ def _case_sentence(rows: pd.DataFrame) -> pd.Series:
     state_of, states = pd.factorize(rows["case_state"], use_na_sentinel=False)
     states = pd.Series(states)
     state = states.map(CASE_STATE).fillna("in state " + states.astype("str")).astype("str").array.take(state_of)
-    cancelled = np.where((rows["case_state"] == 2).fillna(False).to_numpy(dtype=bool),
-                         "; a cancelled case is judged like a resolved one (our inference)", "")
+    cancelled = labels(["", "; a cancelled case is judged like a resolved one (our inference)"],
+                       (rows["case_state"] == 2).fillna(False).to_numpy(dtype=bool))
     return _joined(rows.index, "it is regarding case ", rows["record_id"], ", ", state, when, by, cancelled)
 
 

@@ -9,7 +9,7 @@ from .. import docs
 from ..evidence import ROW_COLUMNS, Code, empty_rows, rows
 from ..normalize import isin
 from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence
-from .keys import join_positions
+from .keys import join_positions, labels
 
 FAILED_JOB = 31
 WORKFLOW_STATE = {0: "Draft", 1: "Activated", 2: "Suspended"}
@@ -269,7 +269,8 @@ def _monitor_evidence(context: Context) -> pd.DataFrame:
         parts.append(np.flatnonzero((reason == NO_CONDITIONS) & no_items))
     codes = [MONITOR.code, MONITOR.code, MONITOR_SOURCE.code, MONITOR_TRIGGER.code, MONITOR_NO_ITEMS.code]
     found = monitor_evidence(monitor.iloc[np.concatenate(parts)], MONITOR)
-    return found.assign(code=np.repeat(codes[:len(parts)], [len(part) for part in parts])) if len(found) else found
+    code = labels(codes[:len(parts)], np.repeat(np.arange(len(parts)), [len(part) for part in parts]))
+    return found.assign(code=code) if len(found) else found
 
 
 def findings(context: Context) -> pd.DataFrame:
