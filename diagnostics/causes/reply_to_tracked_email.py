@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import docs
-from ..evidence import SENDERS, Code, empty_rows, rows
+from ..evidence import SENDERS, Code, empty_rows, render, rows
 from ..normalize import arrow_text
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
@@ -104,6 +104,18 @@ def link_evidence(context: Context, links: pd.DataFrame) -> pd.DataFrame:
             parts.append(spread(distinct, record, links[mine], queue=None))
     found = pd.concat([part for part in parts if not part.empty] or [empty_rows()])
     return found if found.index.equals(links.index) else found.reindex(links.index)
+
+
+def _link_texts(context: Context, links: pd.DataFrame) -> pd.Series:
+    """The evidence sentence of each of these links, in their order (a note needs the words, not the values)."""
+    texts = []
+    for mine, code, values, record in _link_values(context, links):
+        if record is None:
+            texts.append(render(code.template, values, links.index[mine]))
+        else:
+            distinct = render(code.template, values, pd.RangeIndex(int(record.max()) + 1))
+            texts.append(pd.Series(distinct.array.take(record), index=links.index[mine]))
+    return pd.concat(texts).reindex(links.index) if texts else pd.Series([], dtype="str")
 
 
 def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray, Code, dict, np.ndarray | None]]:
@@ -333,7 +345,7 @@ def uncorrelated(context: Context) -> pd.DataFrame:
     links = context.replies
     links = links[~flagged(links["row"], email_flags(context, context.regarding["row"]))]
     links = links.iloc[np.sort(np.unique(links["row"].to_numpy(), return_index=True)[1])]  # each email's first
-    text = link_evidence(context, links)["text"]
+    text = _link_texts(context, links)
     return pd.DataFrame({"activityid": links["activityid"].values, "note": (
         text + ", but the email has no Regarding: correlation did not connect it, so the match "
         "explains nothing and the email is diagnosed by the other causes").values})
