@@ -6,9 +6,8 @@ import pandas as pd
 
 from .. import docs
 from ..evidence import Code, empty_rows, rows
-from ..normalize import isin
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows
-from .keys import email_flags, first_positions, flagged, join_positions, taken
+from .keys import NONE, email_flags, first_positions, flagged, join_positions, taken
 
 ALLOW = ("on its Advanced tab turn on 'Allow emails from unknown senders' (legacy name: 'Create contact for unknown "
          "sender') and set 'Manage unknown senders by' to 'Creating a new contact automatically' or 'Mapping in "
@@ -37,7 +36,7 @@ def _unknown_senders(context: Context) -> pd.DataFrame:
     known = senders.loc[senders["known"].to_numpy(dtype=bool), "activityid"]
     targets = context.targets
     targets = targets[flagged(targets["row"], email_flags(context, context.pending.index))  # pending: by row number
-                      & ~isin(targets["activityid"], known).to_numpy()]
+                      & (first_positions(targets["activityid"], known) == NONE)]  # one hash of the known
     address = taken(context.snapshot.table("emails")["sender_address"], targets["row"].to_numpy())
     return pd.DataFrame({"activityid": targets["activityid"].array, "queueid": targets["queueid"].array,
                          "sender_address": address.array})
