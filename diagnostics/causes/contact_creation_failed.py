@@ -6,8 +6,8 @@ import pandas as pd
 
 from .. import docs
 from ..evidence import SETTING_TABLE, Code, empty_rows, rows
-from ..normalize import isin
 from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence, monitor_rows
+from .keys import NONE, first_positions
 from .unknown_sender_not_allowed import unknown_sender_targets
 
 SETTING = "msdyn_ArcCreateContactWithRuleOwner"
@@ -27,8 +27,8 @@ def detect(context: Context) -> pd.DataFrame:
     parts = []
     if context.has("convertrules", "contacts", "accounts"):
         found = unknown_sender_targets(context, allow=True)
-        any_contact = context.senders.loc[context.senders["record_type"] == "contact", "activityid"]
-        found = found[~isin(found["activityid"], any_contact)]
+        any_contact = context.senders.loc[(context.senders["record_type"] == "contact").to_numpy(), "activityid"]
+        found = found[first_positions(found["activityid"], any_contact) == NONE]
         parts.append(rows(found, NO_CONTACT, {"rule": found["name"].astype("str").fillna("(unnamed)"),
                                               "sender": found["sender_address"].astype("str").fillna("(none)")},
                           about_name=SETTING))

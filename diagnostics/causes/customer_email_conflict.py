@@ -6,8 +6,9 @@ import pandas as pd
 
 from .. import docs
 from ..evidence import SENDERS, Code, rows
-from ..normalize import isin, joined_by_key
+from ..normalize import joined_by_key
 from .base import Cause, Context
+from .keys import NONE, first_positions
 
 GROUP = "senders whose address is on several customer records"
 SHARED = Code("address-shared", "{sender} is used by {customers}: the case's Customer may resolve to the account",
@@ -19,12 +20,13 @@ UNRESOLVED = Code("sender-unresolved", "Dataverse flagged the sender as unresolv
 def detect(context: Context) -> pd.DataFrame:
     parts = []
     if context.has("contacts") or context.has("accounts"):
-        known = context.senders[context.senders["known"]]
+        known = context.senders.loc[context.senders["known"].to_numpy(dtype=bool), ["activityid", "label"]]
         shared = known[known.duplicated("activityid", keep=False)]
         names = joined_by_key(shared["activityid"], shared["label"], " and ", distinct=False)
-        found = context.pending.loc[isin(context.pending["activityid"], names.index), ["activityid", "sender_address"]]
-        parts.append(rows(found, SHARED, {"sender": found["sender_address"],
-                                          "customers": found["activityid"].map(names).astype("str")}, queue=None))
+        name = first_positions(context.pending["activityid"], pd.Series(names.index))  # each email's customers
+        found = context.pending.loc[name != NONE, ["activityid", "sender_address"]]
+        customers = pd.Series(names.array.take(name[name != NONE]), index=found.index)
+        parts.append(rows(found, SHARED, {"sender": found["sender_address"], "customers": customers}, queue=None))
     flagged = context.pending.loc[context.pending["isduplicatesenderunresolved"].fillna(False).astype(bool),
                                   ["activityid"]]
     parts.append(rows(flagged, UNRESOLVED, {}, queue=None))

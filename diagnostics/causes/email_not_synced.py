@@ -80,13 +80,13 @@ def queue_problems(context: Context) -> pd.DataFrame:
                "method": filtering.astype("str")}),
     ]
     if context.has("mailboxes"):
-        parts.append(_mailbox_problems(context))
-    found = pd.concat([part for part in parts if not part.empty] or [empty_rows().assign(queueid=pd.NA)],
+        parts += _mailbox_problems(context)
+    found = pd.concat([part for part in parts if part is not None] or [empty_rows().assign(queueid=pd.NA)],
                       ignore_index=True)
     return found.drop_duplicates(["queueid", "code", "about_id", "text"])
 
 
-def _mailbox_problems(context: Context) -> pd.DataFrame:
+def _mailbox_problems(context: Context) -> list[pd.DataFrame | None]:
     owners = queue_mailboxes(context.snapshot, context.queues)
     boxes = context.snapshot.table("mailboxes").merge(owners, on="mailboxid")
     boxes = boxes[isin(boxes["queueid"], context.queues.loc[context.queues["address"].notna(), "queueid"])]
@@ -94,14 +94,14 @@ def _mailbox_problems(context: Context) -> pd.DataFrame:
     error = boxes["lastsyncerror"].fillna("").str.strip()
     approval = boxes["emailrouteraccessapproval"].map(APPROVAL).astype("str").fillna("?")
     about = {"about_id": boxes["mailboxid"], "about_name": mailbox}
-    return pd.concat([
+    return [
         _rows(boxes, boxes["incomingemailstatus"] == 2, MAILBOX_FAILURE, {"mailbox": mailbox}, **about),
         _rows(boxes, boxes["incomingemaildeliverymethod"] == 0, MAILBOX_DELIVERY_NONE, {"mailbox": mailbox}, **about),
         _rows(boxes, boxes["emailrouteraccessapproval"].isin([0, 2, 3]), MAILBOX_NOT_APPROVED,
               {"mailbox": mailbox, "approval": approval}, **about),
         _rows(boxes, boxes["enabledforincomingemail"] == False, MAILBOX_DISABLED, {"mailbox": mailbox}, **about),  # noqa: E712
         _rows(boxes, error != "", MAILBOX_SYNC_ERROR, {"mailbox": mailbox, "error": error}, **about),
-    ], ignore_index=True)
+    ]
 
 
 def queue_mailboxes(snapshot: Snapshot, queues: pd.DataFrame) -> pd.DataFrame:
@@ -118,9 +118,12 @@ def queue_mailboxes(snapshot: Snapshot, queues: pd.DataFrame) -> pd.DataFrame:
 
 
 def _rows(frame: pd.DataFrame, mask: pd.Series, code: Code, values: dict, about_id: pd.Series | None = None,
-          about_name: pd.Series | None = None) -> pd.DataFrame:
-    """Evidence rows of the frame's rows where ``mask`` holds; about the queue unless a record is given."""
+          about_name: pd.Series | None = None) -> pd.DataFrame | None:
+    """Evidence rows of the frame's rows where ``mask`` holds, None where it never does (most checks find nothing:
+    no empty frames to build); about the queue unless a record is given."""
     mask = mask.fillna(False).astype(bool).to_numpy()
+    if not mask.any():
+        return None
     chosen = frame[mask]
     if about_id is None:
         about_id, about_name = chosen["queueid"], chosen["name"].astype("str").fillna(chosen["queueid"])

@@ -8,6 +8,7 @@ from .. import docs
 from ..evidence import Code, empty_rows, rows
 from ..normalize import isin
 from .base import Cause, Context, finding_rows
+from .keys import about_queues, join_positions, spread
 
 INFERENCE = ("which rule wins when several queues' rules could apply is not documented: we take the queues "
              "with an active rule as the ones expected to convert the email (our inference)")
@@ -24,14 +25,15 @@ NOT_PRIMARY = Code("not-primary", "not the primary cause: another queue of the e
 
 def detect(context: Context) -> pd.DataFrame:
     targets = context.targets
-    without = targets[~isin(targets["queueid"], context.active_rules["queueid"])]
+    without = targets[~isin(targets["queueid"], context.active_rules["queueid"]).to_numpy()]
     drafts = _draft_rules(context)
-    hinted = without.merge(drafts, on="queueid")
-    aside = without[~without["expected"]]
+    hinted, draft = join_positions(without["queueid"], drafts["queueid"])
+    draft_rows = _about_queue(context, drafts, DRAFT_RULE, {"rule": drafts["name"].fillna("(unnamed)")})
     return pd.concat([
-        _about_queue(context, without, NO_RULE, {"queue": context.queue_label(without["queueid"])}),
-        _about_queue(context, hinted, DRAFT_RULE, {"rule": hinted["name"].fillna("(unnamed)")}),
-        _about_queue(context, aside, NOT_PRIMARY, {"why": INFERENCE}),
+        about_queues(context, without, NO_RULE, lambda queues: {"queue": context.queue_label(queues)}),
+        spread(draft_rows, draft, without.iloc[hinted]),  # rendered once per draft rule
+        about_queues(context, without[~without["expected"].to_numpy(dtype=bool)], NOT_PRIMARY,
+                     lambda queues: {"why": INFERENCE}),
     ], ignore_index=True)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from .. import docs
 from ..evidence import Code, empty_rows
 from .base import MONITOR_TEMPLATE, Cause, Context, monitor_evidence, monitor_rows
+from .keys import key_positions, taken
 
 REASONS = {10, 11}
 FIX = ("If unintended, set 'Require a valid entitlement' to No on the case connection of the rule {name} (Customer "
@@ -27,8 +28,8 @@ def detect(context: Context) -> pd.DataFrame:
         return empty_rows()
     rules = context.snapshot.table("convertrules").set_index("convertruleid")["checkactiveentitlement"].dropna()
     requires = found["ruleid"].map(rules.map({True: "yes", False: "no"})).astype("str").fillna("not exported")
-    senders = context.pending.set_index("activityid")["sender_address"]
-    sender = found["activityid"].map(senders).astype("str").fillna("(no address)")
+    email = key_positions(found["activityid"], context.pending["activityid"])
+    sender = taken(context.pending["sender_address"], email, index=found.index).astype("str").fillna("(no address)")
     return monitor_evidence(found, MONITOR, requires=requires, sender=sender)
 
 

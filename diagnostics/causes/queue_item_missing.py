@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import docs
-from ..evidence import Code, rows
+from ..evidence import Code
 from .base import Cause, Context
+from .keys import about_queues
 
 NO_ITEM = Code("no-queue-item", "the email was sent to queue {queue} but no queue item for it exists there",
                about="queues", fix="The queue {name} received email without a queue item: make sure its address "
@@ -15,9 +16,8 @@ NO_ITEM = Code("no-queue-item", "the email was sent to queue {queue} but no queu
 
 def detect(context: Context) -> pd.DataFrame:
     """A target queue without a queue item for the email (an email with no target queue is out of scope)."""
-    without_item = context.targets[~context.targets["has_item"]]
-    return rows(without_item, NO_ITEM, {"queue": context.queue_label(without_item["queueid"])},
-                about_id=without_item["queueid"], about_name=context.queue_name(without_item["queueid"]))
+    without_item = context.targets[~context.targets["has_item"].to_numpy(dtype=bool)]
+    return about_queues(context, without_item, NO_ITEM, lambda queues: {"queue": context.queue_label(queues)})
 
 
 CAUSE = Cause(

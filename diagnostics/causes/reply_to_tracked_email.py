@@ -16,13 +16,17 @@ is regarding decides what it means (contract, correction 4):
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import docs
-from ..evidence import SENDERS, Code, empty_rows, rows
-from ..normalize import isin
+from ..evidence import SENDERS, Code, empty_rows, render, rows
+from ..normalize import arrow_text
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
+from .keys import NONE, email_flags, flagged, join_positions, key_positions, labels, spread, taken
 
 CORRELATION = {3: "InReplyTo", 4: "TrackingToken", 5: "ConversationIndex", 6: "SmartMatching"}
 CASE_STATE = {0: "active", 1: "resolved", 2: "cancelled"}
@@ -52,43 +56,130 @@ MONITOR = monitor_code(fix=FIX)
 CODES = (IN_REPLY_TO, CORRELATED, LINKED, CLOSED_CASE, OTHER_RECORD, MONITOR)
 
 
+LINKS = (  # the email field each kind of link rests on, in the order of the evidence
+    ("inreplyto", IN_REPLY_TO), ("correlationmethod", CORRELATED), ("parentactivityid", LINKED),
+    ("correlatedactivityid", LINKED))
+LINKED_WHAT = {"parentactivityid": "parent activity", "correlatedactivityid": "correlated activity"}
+
+
 def reply_links(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
-    """Why each incoming email is a reply: (activityid, evidence), one row per link found."""
-    parts = [_in_reply_to(snapshot, incoming), _correlation(incoming)]
-    for column, what in (("parentactivityid", "parent activity"), ("correlatedactivityid", "correlated activity")):
-        linked = incoming.loc[incoming[column].notna(), ["activityid", column]]
-        parts.append(rows(linked, LINKED, {"what": what, "linked": linked[column]}, queue=None))
+    """Why each incoming email is a reply, one row per link found: the email (``activityid``, ``row``), the field
+    the link rests on (``field``) and the tracked email it answers (``tracked``: its row in the emails table, else
+    -1). Only links, no sentences: most incoming replies are converted, so ``link_evidence`` renders the evidence
+    of the pending ones alone."""
+    correlated = incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).to_numpy(dtype=bool)
+    parts = [_in_reply_to(snapshot, incoming), _link(incoming, correlated, "correlationmethod")]
+    parts += [_link(incoming, incoming[field].notna().to_numpy(), field) for field in LINKED_WHAT]
     return pd.concat(parts, ignore_index=True)
+
+
+def _link(incoming: pd.DataFrame, mask: np.ndarray, field: str) -> pd.DataFrame:
+    return _links(incoming["activityid"].array[mask], incoming.index[mask], field, NONE)
+
+
+def _links(activityids: pd.api.extensions.ExtensionArray, email_rows: pd.Index | np.ndarray, field: str,
+           tracked: np.ndarray | int) -> pd.DataFrame:
+    return pd.DataFrame({"activityid": activityids, "row": np.asarray(email_rows, dtype=np.int64), "field": field,
+                         "tracked": tracked})
+
+
+def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
+    """Links of replies whose In-Reply-To is the Message-ID of another email of the snapshot."""
+    emails = snapshot.table("emails")
+    replies, tracked = join_positions(incoming["inreplyto_key"], emails["messageid_key"])
+    activityids = arrow_text(incoming["activityid"]).take(replies)
+    other = pc.not_equal(activityids, arrow_text(emails["activityid"]).take(tracked)).to_numpy(zero_copy_only=False)
+    return _links(pd.array(activityids.filter(other), dtype="str"), incoming.index[replies[other]], "inreplyto",
+                  tracked[other])
+
+
+def link_evidence(context: Context, links: pd.DataFrame) -> pd.DataFrame:
+    """The evidence rows of these reply links (``reply_links`` rows), in their order."""
+    parts = []
+    for mine, code, values, record in _link_values(context, links):
+        if record is None:
+            parts.append(rows(links[mine], code, values, queue=None))
+        else:  # rendered once per distinct value, given to each link
+            distinct = rows(pd.DataFrame(index=pd.RangeIndex(int(record.max()) + 1)), code, values, queue=None)
+            parts.append(spread(distinct, record, links[mine], queue=None))
+    found = pd.concat([part for part in parts if not part.empty] or [empty_rows()])
+    return found if found.index.equals(links.index) else found.reindex(links.index)
+
+
+def _link_texts(context: Context, links: pd.DataFrame) -> pd.Series:
+    """The evidence sentence of each of these links, in their order (a note needs the words, not the values)."""
+    texts = []
+    for mine, code, values, record in _link_values(context, links):
+        if record is None:
+            texts.append(render(code.template, values, links.index[mine]))
+        else:
+            distinct = render(code.template, values, pd.RangeIndex(int(record.max()) + 1))
+            texts.append(pd.Series(distinct.array.take(record), index=links.index[mine]))
+    return pd.concat(texts).reindex(links.index) if texts else pd.Series([], dtype="str")
+
+
+def _link_values(context: Context, links: pd.DataFrame) -> list[tuple[np.ndarray, Code, dict, np.ndarray | None]]:
+    """For each kind of link: which links are of it, their code, the values they cite (taken from the replies
+    and the tracked emails by row number) and, when the values are those of a few distinct records rather than
+    of each link, each link's record."""
+    emails = context.snapshot.table("emails")
+    found = []
+    for name, code in LINKS:
+        mine = (links["field"] == name).to_numpy(dtype=bool)
+        if not mine.any():
+            continue
+        reply = links["row"].to_numpy()[mine]
+        record = None
+        if name == "inreplyto":
+            tracked = links["tracked"].to_numpy()[mine]
+            case = ("case " + taken(emails["regardingobjectid"], tracked)).where(
+                taken(emails["regardingobjectid_type"], tracked) == "incident")
+            values = {"message_id": taken(emails["inreplyto"], reply).str.strip(),
+                      "subject": taken(emails["subject"], tracked).astype("str").fillna("(no subject)"),
+                      "tracked": taken(emails["activityid"], tracked), "regarding": (", regarding " + case).fillna("")}
+        elif name == "correlationmethod":  # four methods: their sentences are rendered once each
+            record, methods = pd.factorize(taken(emails["correlationmethod"], reply))
+            method = pd.Series(methods)
+            values = {"method": method.map(CORRELATION).astype("str"), "number": method.astype("str")}
+        else:
+            values = {"what": LINKED_WHAT[name], "linked": taken(emails[name], reply)}
+        found.append((mine, code, values, record))
+    return found
 
 
 def regarding_records(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
     """What each incoming email is regarding, with the case's state and resolution time when it is a case of the
     snapshot; ``row``: the email's label in ``incoming`` (the evaluation indexes it by row number)."""
-    rows = incoming[["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]].dropna(
-        subset=["regardingobjectid"])
-    rows = rows.assign(row=rows.index)
-    cases = snapshot.table("incidents")[["incidentid", "statecode", "deactivatedon"]]
-    rows = rows.merge(cases, left_on="regardingobjectid", right_on="incidentid", how="left")
-    rows = rows.merge(_resolution_times(snapshot), left_on="regardingobjectid", right_on="case", how="left")
-    is_case = (rows["regardingobjectid_type"] == "incident").fillna(False) | rows["incidentid"].notna()
-    resolved = rows["resolved"]
-    resolved_by = pd.Series(pd.NA, index=rows.index, dtype="str")
-    resolved_by = resolved_by.mask(resolved.notna(), "a completed case resolution").mask(
-        rows["deactivatedon"].notna(), "deactivatedon")
+    records = incoming.loc[incoming["regardingobjectid"].notna().to_numpy(),
+                           ["activityid", "regardingobjectid", "regardingobjectid_type", "createdon"]]
+    cases = snapshot.table("incidents")
+    case = key_positions(records["regardingobjectid"], cases["incidentid"])
+    index = pd.RangeIndex(len(case))
+    times = _resolution_times(snapshot)
+    resolved = taken(times["resolved"], key_positions(records["regardingobjectid"], times["case"]))
+    deactivated = taken(cases["deactivatedon"], case)
+    in_snapshot = case != NONE
+    kind = records["regardingobjectid_type"].set_axis(index)
+    resolved_by = np.where(deactivated.notna().to_numpy(), 1, np.where(resolved.notna().to_numpy(), 0, NONE))
     return pd.DataFrame({
-        "activityid": rows["activityid"], "record_id": rows["regardingobjectid"],
-        "record_type": rows["regardingobjectid_type"].where(~is_case, "incident"),
-        "case_state": rows["statecode"], "in_snapshot": rows["incidentid"].notna(),
-        "deactivatedon": rows["deactivatedon"].fillna(resolved), "resolved_by": resolved_by,
-        "received": rows["createdon"], "row": rows["row"],
-    })
+        "activityid": records["activityid"].array, "record_id": records["regardingobjectid"].array,
+        "record_type": kind.where(~((kind == "incident").fillna(False).to_numpy() | in_snapshot), "incident"),
+        "case_state": taken(cases["statecode"], case), "in_snapshot": in_snapshot,
+        "deactivatedon": deactivated.fillna(resolved),
+        "resolved_by": taken(RESOLVED_BY, resolved_by).array,
+        "received": records["createdon"].array, "row": records.index.to_numpy(),
+    }, index=index)
+
+
+RESOLVED_BY = pd.Series(["a completed case resolution", "deactivatedon"], dtype="str")  # where the time comes from
 
 
 def _resolution_times(snapshot: Snapshot) -> pd.DataFrame:
     """When each case (``case``) was resolved by its newest completed case resolution (an optional table)."""
     resolutions = snapshot.table("incidentresolutions")
     completed = resolutions[(resolutions["statecode"] == COMPLETED).fillna(False).astype(bool)]
-    newest = completed.dropna(subset=["incidentid"]).groupby("incidentid", as_index=False)["createdon"].max()
+    completed = completed.dropna(subset=["incidentid"])
+    newest = completed.groupby("incidentid", as_index=False, sort=False)["createdon"].max()  # looked up: unsorted
     return newest.rename(columns={"incidentid": "case", "createdon": "resolved"})
 
 
@@ -96,9 +187,9 @@ def threaded(context: Context) -> pd.DataFrame:
     """The regarding rows of replies correlation left on a case that is active, or whose state the snapshot does
     not have (absent, or empty): counted as converted, as designed."""
     regarding = context.regarding
-    on_case = regarding[(regarding["record_type"] == "incident").fillna(False)
-                        & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())]
-    return on_case[isin(on_case["activityid"], context.replies["activityid"])]
+    on_case = ((regarding["record_type"] == "incident").fillna(False)
+               & ((regarding["case_state"] == 0).fillna(False) | regarding["case_state"].isna())).to_numpy(dtype=bool)
+    return regarding[on_case & flagged(regarding["row"], email_flags(context, context.replies["row"]))]
 
 
 THREADED = ("A reply regarding an active case: correlation threaded it into that case, as designed (counted as "
@@ -122,14 +213,15 @@ def threaded_notes(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def detect(context: Context) -> pd.DataFrame:
-    regarding = context.regarding[isin(context.regarding["activityid"], context.replies["activityid"])]
-    is_case = (regarding["record_type"] == "incident").fillna(False).astype(bool)
-    case_rows, kinds = _closed_case(context, regarding[is_case])
+    replies = context.replies
+    regarding = context.regarding[flagged(context.regarding["row"], email_flags(context, replies["row"]))]
+    is_case = (regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool)
+    case_rows, faults = _closed_case(context, regarding[is_case])
     other = regarding[~is_case]
-    kinds = pd.concat([kinds, pd.Series(BY_DESIGN, index=other["activityid"].values, dtype="str")])
-    links = context.replies[isin(context.replies["activityid"], kinds.index)]
+    links = replies[flagged(replies["row"], email_flags(context, regarding["row"]))]  # replies regarding a record
     what = ("a " + other["record_type"] + " record").astype("str").fillna("a record that is no case of the snapshot")
-    parts = [links.assign(kind=links["activityid"].map(kinds.to_dict())), case_rows,
+    parts = [link_evidence(context, links).assign(kind=_kinds(links, faults)),
+             case_rows,
              rows(other, OTHER_RECORD, {"what": what, "record": other["record_id"]}, queue=None).assign(kind=BY_DESIGN)]
     if context.has("activitymonitors"):
         connected = monitor_evidence(monitor_rows(context, reasons=CONNECTED_REASONS), MONITOR)
@@ -140,88 +232,123 @@ def detect(context: Context) -> pd.DataFrame:
 evidence_rows = rows  # the module's frames are called ``rows`` below
 
 
-def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Evidence for replies regarding a case that is not active, and each email's kind."""
-    expected = context.targets[context.targets["expected"]][["activityid", "queueid"]]
-    rules = expected.merge(context.active_rules[["queueid", "name", "checkifresolved", "resolvedsince"]],
-                           on="queueid")
-    rows = cases.merge(rules, on="activityid", how="left")
+def _closed_case(context: Context, cases: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Evidence for replies regarding a case that is not active, and the emails that makes a fault (flags by row:
+    one fault among the email's rules is enough)."""
+    rows = _with_rules(context, cases)
     wait = rows["resolvedsince"].fillna(0).astype("Float64")
     elapsed = ((rows["received"] - rows["deactivatedon"]).dt.total_seconds() / 60).round().astype("Float64")
     waits = (rows["checkifresolved"] == True).fillna(False).astype(bool)  # noqa: E712
     passed = (elapsed >= wait).fillna(False).astype(bool)
-    fault = waits & passed
-    kinds = fault.groupby(rows["activityid"].values).any().map({True: FAULT, False: BY_DESIGN}).astype("str")
+    faults = email_flags(context, rows["row"].to_numpy()[(waits & passed).to_numpy()])
     values = {"case": _case_sentence(rows), "rule": _rule_sentence(rows, waits, passed, wait, elapsed),
               "case_id": rows["record_id"], "wait_minutes": wait.astype("Int64").astype("str"),
               "elapsed_minutes": elapsed.astype("Int64").astype("str")}
-    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(
-        kind=rows["activityid"].map(kinds.to_dict()).values), kinds
+    return evidence_rows(rows, CLOSED_CASE, values, queue=None).assign(kind=_kinds(rows, faults)), faults
+
+
+def _kinds(frame: pd.DataFrame, faults: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Each row's kind: a fault where its email is among ``faults`` (flags by row number), else by design."""
+    return labels([BY_DESIGN, FAULT], flagged(frame["row"], faults))
+
+
+def _with_rules(context: Context, cases: pd.DataFrame) -> pd.DataFrame:
+    """Each case reply once per active rule of its expected queues (``name``, ``checkifresolved``,
+    ``resolvedsince``), or once with none: joined by row number and queue positions, not by ids."""
+    targets = context.targets
+    expected = targets["expected"].to_numpy(dtype=bool)
+    rules = context.active_rules
+    target, rule = join_positions(targets["queueid"][expected], rules["queueid"])
+    case, match = join_positions(cases["row"], pd.Series(targets["row"].to_numpy()[expected][target]), how="left")
+    rule = np.append(rule, NONE)[match]  # NONE where the case has no rule
+    found = cases.iloc[case].reset_index(drop=True)
+    return found.assign(**{column: taken(rules[column], rule)
+                           for column in ("name", "checkifresolved", "resolvedsince")})
 
 
 def _case_sentence(rows: pd.DataFrame) -> pd.Series:
-    case = "it is regarding case " + rows["record_id"]
-    when = (" on " + rows["deactivatedon"].dt.strftime("%Y-%m-%d %H:%M") + " UTC").fillna(
+    """The case, its state and when it was resolved; the state's words are built once per state, and the pieces
+    joined row by row in one pass."""
+    when = (" on " + _minutes(rows["deactivatedon"]) + " UTC").fillna(
         ", but the case's resolution time is empty (no deactivatedon, no completed case resolution)")
     by = (" (from " + rows["resolved_by"] + ")").where(rows["resolved_by"] != "deactivatedon", "").fillna("")
-    state = rows["case_state"].map(CASE_STATE).fillna("in state " + rows["case_state"].astype("str"))
-    cancelled = pd.Series("", index=rows.index, dtype="str").where(
-        ~(rows["case_state"] == 2).fillna(False).astype(bool),
-        "; a cancelled case is judged like a resolved one (our inference)")
-    return case + ", " + state + when + by + cancelled
+    state_of, states = pd.factorize(rows["case_state"], use_na_sentinel=False)
+    states = pd.Series(states)
+    state = states.map(CASE_STATE).fillna("in state " + states.astype("str")).astype("str").array.take(state_of)
+    cancelled = labels(["", "; a cancelled case is judged like a resolved one (our inference)"],
+                       (rows["case_state"] == 2).fillna(False).to_numpy(dtype=bool))
+    return _joined(rows.index, "it is regarding case ", rows["record_id"], ", ", state, when, by, cancelled)
+
+
+def _minutes(dates: pd.Series) -> pd.Series:
+    """Each date as strftime's '%Y-%m-%d %H:%M' of its UTC time, written by numpy (strftime formats row by row)."""
+    if getattr(dates.dtype, "tz", None) is None or str(dates.dtype.tz) != "UTC":
+        return dates.dt.strftime("%Y-%m-%d %H:%M")
+    text = np.datetime_as_string(dates.dt.tz_localize(None).to_numpy().astype("datetime64[m]"))
+    text = pc.replace_substring(pa.array(text, pa.large_string()), "T", " ", max_replacements=1)
+    return pd.Series(pd.array(text, dtype="str"), index=dates.index).where(dates.notna().to_numpy())
+
+
+def _joined(index: pd.Index, *pieces: str | pd.Series | pd.api.extensions.ExtensionArray | np.ndarray) -> pd.Series:
+    """The pieces joined row by row in one Arrow pass (missing where a piece is), as a chain of ``+`` would give
+    without a column per step."""
+    arrays = [pa.scalar(piece, pa.large_string()) if isinstance(piece, str) else
+              pa.array(pd.Series(piece, copy=False).astype("str").array, from_pandas=True).cast(pa.large_string())
+              for piece in pieces]
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar("", pa.large_string()))
+    return pd.Series(pd.array(joined, dtype="str"), index=index)
+
+
+NO_WAIT = (" does not wait for resolved cases (checkifresolved = false): a reply to a resolved case opens no new case "
+           "unless 'Wait for a specific amount of time after the connected case has been resolved' is on")
+BEFORE = "the email arrived before the case was resolved, while it was still active: it was threaded into it, by design"
+NO_RULE = "no target queue has an active rule that could open a new case"
 
 
 def _rule_sentence(rows: pd.DataFrame, waits: pd.Series, passed: pd.Series, wait: pd.Series,
                    elapsed: pd.Series) -> pd.Series:
-    rule = "rule " + quoted(rows["name"])
-    minutes = wait.astype("Int64").astype("str")
-    after = elapsed.astype("Int64").astype("str")
-    sentence = pd.Series(rule + " does not wait for resolved cases (checkifresolved = false): a reply to a "
-                         "resolved case opens no new case unless 'Wait for a specific amount of time after the "
-                         "connected case has been resolved' is on", index=rows.index, dtype="str")
-    sentence = sentence.where(rows["checkifresolved"].notna(), rule + " setting checkifresolved was not exported")
-    within = (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and the email "
-              "arrived " + after + " minutes after: no new case yet, by design")
-    unknown_time = rule + " waits after resolution, but the case's resolution time is empty: the wait is unchecked"
-    before = ("the email arrived before the case was resolved, while it was still active: it was threaded into it, "
-              "by design")
-    expected = (rule + " creates a new case for a reply more than " + minutes + " minutes after the case was "
-                "resolved (checkifresolved = true) and the email arrived " + after + " minutes after: a new "
-                "case was expected")
-    sentence = sentence.where(~waits, unknown_time.where(rows["deactivatedon"].isna(), within.where(~passed,
-                                                                                                      expected)))
-    sentence = sentence.where(rows["name"].notna(), "no target queue has an active rule that could open a new case")
-    return sentence.where(~(elapsed < 0).fillna(False).astype(bool), before)
+    """What the rule's wait after resolution says about the reply: each row's sentence is built in the one branch it
+    takes (the columns of a branch for its rows only)."""
+    waits, passed = waits.to_numpy(dtype=bool), passed.to_numpy(dtype=bool)
+    branches = [(elapsed < 0).fillna(False).to_numpy(dtype=bool), rows["name"].isna().to_numpy(),
+                waits & rows["deactivatedon"].isna().to_numpy(), waits & ~passed, waits,
+                rows["checkifresolved"].isna().to_numpy()]
+    branch = np.select(branches, range(len(branches)), default=len(branches))
+    sentence = np.empty(len(rows), dtype=object)
+    for number, build in enumerate(_RULE_SENTENCES):
+        mine = branch == number
+        if mine.any():
+            rule = "rule " + quoted(rows["name"][mine])
+            minutes, after = wait[mine].astype("Int64").astype("str"), elapsed[mine].astype("Int64").astype("str")
+            built = build(rule, minutes, after)
+            sentence[mine] = built if isinstance(built, str) else built.to_numpy(dtype=object, na_value=np.nan)
+    return pd.Series(sentence, index=rows.index, dtype="str")
+
+
+_RULE_SENTENCES = (  # (rule, minutes waited, minutes after) -> sentence, in the order of the branches above
+    lambda rule, minutes, after: BEFORE,
+    lambda rule, minutes, after: NO_RULE,
+    lambda rule, minutes, after: rule + " waits after resolution, but the case's resolution time is empty: the wait "
+                                        "is unchecked",
+    lambda rule, minutes, after: (rule + " waits " + minutes + " minutes after a case is resolved (resolvedsince) and "
+                                  "the email arrived " + after + " minutes after: no new case yet, by design"),
+    lambda rule, minutes, after: (rule + " creates a new case for a reply more than " + minutes + " minutes after the "
+                                  "case was resolved (checkifresolved = true) and the email arrived " + after
+                                  + " minutes after: a new case was expected"),
+    lambda rule, minutes, after: rule + " setting checkifresolved was not exported",
+    lambda rule, minutes, after: rule + NO_WAIT,
+)
 
 
 def uncorrelated(context: Context) -> pd.DataFrame:
     """Notes for emails that match a tracked email but have no Regarding: correlation did not happen."""
-    links = context.replies[~isin(context.replies["activityid"], context.regarding["activityid"])]
-    links = links.drop_duplicates("activityid")
+    links = context.replies
+    links = links[~flagged(links["row"], email_flags(context, context.regarding["row"]))]
+    links = links.iloc[np.sort(np.unique(links["row"].to_numpy(), return_index=True)[1])]  # each email's first
+    text = _link_texts(context, links)
     return pd.DataFrame({"activityid": links["activityid"].values, "note": (
-        links["text"] + ", but the email has no Regarding: correlation did not connect it, so the match "
+        text + ", but the email has no Regarding: correlation did not connect it, so the match "
         "explains nothing and the email is diagnosed by the other causes").values})
-
-
-def _in_reply_to(snapshot: Snapshot, incoming: pd.DataFrame) -> pd.DataFrame:
-    emails = snapshot.table("emails")
-    tracked = emails[["activityid", "messageid_key", "subject", "regardingobjectid",
-                      "regardingobjectid_type"]].dropna(subset=["messageid_key"])
-    replies = incoming[["activityid", "inreplyto", "inreplyto_key"]].dropna(subset=["inreplyto_key"])
-    matched = replies.merge(tracked, left_on="inreplyto_key", right_on="messageid_key", suffixes=("", "_tracked"))
-    matched = matched[matched["activityid"] != matched["activityid_tracked"]]
-    case = ("case " + matched["regardingobjectid"]).where(matched["regardingobjectid_type"] == "incident")
-    regarding = (", regarding " + case).fillna("")
-    return rows(matched, IN_REPLY_TO, {"message_id": matched["inreplyto"].str.strip(),
-                                       "subject": matched["subject"].astype("str").fillna("(no subject)"),
-                                       "tracked": matched["activityid_tracked"], "regarding": regarding}, queue=None)
-
-
-def _correlation(incoming: pd.DataFrame) -> pd.DataFrame:
-    correlated = incoming.loc[incoming["correlationmethod"].isin(list(CORRELATION)).fillna(False).astype(bool),
-                              ["activityid", "correlationmethod"]]
-    return rows(correlated, CORRELATED, {"method": correlated["correlationmethod"].map(CORRELATION).astype("str"),
-                                         "number": correlated["correlationmethod"].astype("str")}, queue=None)
 
 
 CAUSE = Cause(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .. import docs
 from ..evidence import ROW_COLUMNS, Code, empty_rows, rows
 from ..normalize import isin
-from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence, monitor_rows
+from .base import Cause, Context, finding_rows, monitor_code, monitor_evidence
+from .keys import join_positions, labels
 
 FAILED_JOB = 31
 WORKFLOW_STATE = {0: "Draft", 1: "Activated", 2: "Suspended"}
@@ -100,12 +102,20 @@ def rule_problems(context: Context) -> pd.DataFrame:
         parts.append(_disabled_owners(context))
     if context.has("asyncoperations"):
         parts.append(_failed_jobs_regarding_rule(context))
-    return pd.concat(parts or [empty_rows().assign(queueid=pd.NA, convertruleid=pd.NA)], ignore_index=True)
+    return _concat(parts)
+
+
+def _concat(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """The rule rows found (most checks find none: ``None``, no empty frame built for them)."""
+    found = [part for part in parts if part is not None and len(part)]
+    return pd.concat(found, ignore_index=True) if found else empty_rows().assign(queueid=pd.NA, convertruleid=pd.NA)
 
 
 def _rule_rows(frame: pd.DataFrame, code: Code, values: dict, about_id: pd.Series | None = None,
-               about_name: pd.Series | None = None) -> pd.DataFrame:
-    """Evidence about a rule (or, given, another record) for these rules' rows."""
+               about_name: pd.Series | None = None) -> pd.DataFrame | None:
+    """Evidence about a rule (or, given, another record) for these rules' rows; None without rows."""
+    if frame.empty:
+        return None
     if about_id is None:
         about_id, about_name = frame["convertruleid"], _name(frame["name"])
     found = rows(frame, code, values, about_id=about_id, about_name=about_name)
@@ -133,10 +143,10 @@ def _rule_flows(context: Context) -> pd.DataFrame:
     absent = rules[rules["workflowid_rule"].isna()]
     off = rules[rules["workflowid_rule"].notna() & (rules["flow_state"] != 1).fillna(True).astype(bool)]
     state = off["flow_state"].map(WORKFLOW_STATE).astype("str").fillna("in an unknown state")
-    return pd.concat([
+    return _concat([
         _rule_rows(absent, RULE_FLOW_MISSING, {"rule": _name(absent["name"]), "flow_id": absent["workflowid"]}),
         _rule_rows(off, RULE_FLOW_OFF, {"rule": _name(off["name"]), "flow": _name(off["flow"]), "state": state}),
-    ], ignore_index=True)
+    ])
 
 
 def _items_without_flow(context: Context) -> pd.DataFrame:
@@ -152,12 +162,12 @@ def _items_without_flow(context: Context) -> pd.DataFrame:
     absent = items[items["flow"].isna() & items["flow_state"].isna()]
     inactive = items[items["flow_state"].notna() & (items["flow_state"] != 1).fillna(False).astype(bool)]
     state = inactive["flow_state"].map(WORKFLOW_STATE).astype("str").fillna("not activated")
-    return pd.concat([
+    return _concat([
         _rule_rows(absent, ITEM_FLOW_MISSING, {"item": _name(absent["item"]), "rule": _name(absent["name"])}),
         _rule_rows(inactive, FLOW_NOT_ACTIVATED, {"flow": _name(inactive["flow"]), "item": _name(inactive["item"]),
                                                   "rule": _name(inactive["name"]), "state": state},
                    about_id=inactive["workflowid_item"], about_name=_name(inactive["flow"])),
-    ], ignore_index=True)
+    ])
 
 
 def _disabled_owners(context: Context) -> pd.DataFrame:
@@ -169,7 +179,10 @@ def _disabled_owners(context: Context) -> pd.DataFrame:
 
 
 def _failed_jobs_regarding_rule(context: Context) -> pd.DataFrame:
-    failed = context.active_rules.merge(_failed_jobs(context), left_on="convertruleid", right_on="regardingobjectid")
+    jobs = context.once("failed jobs", _failed_jobs)
+    rule, job = join_positions(context.active_rules["convertruleid"], jobs["regardingobjectid"])
+    failed = pd.concat([context.active_rules.iloc[rule].reset_index(drop=True),
+                        jobs.iloc[job].reset_index(drop=True)], axis=1)
     found = _job_rows(failed, RULE_JOB, {"job": _name(failed["job"]), "rule": _name(failed["name"]),
                                          "message": failed["text"]}, keep=["queueid", "convertruleid"])
     return found
@@ -186,17 +199,24 @@ def _failed_jobs(context: Context) -> pd.DataFrame:
 def _job_rows(frame: pd.DataFrame, codes: dict[str | None, Code], values: dict,
              keep: list[str] | None = None) -> pd.DataFrame:
     """Evidence about each job's message, under the code of the known message family it belongs to."""
-    lowered = frame["text"].str.lower()
-    family = pd.Series(None, index=frame.index, dtype="object")
-    for words in JOB_KNOWN:  # the first family whose words the message holds: a value of the data, not our text
-        family = family.where(family.notna() | ~lowered.str.contains(words, regex=False), words)
+    family = _families(frame["text"])
     keep = keep or []
     parts = [rows(frame[mine], code, {name: value[mine] for name, value in values.items()},
                   about_name=frame.loc[mine, "text"], queue=None).assign(**{
                       column: frame.loc[mine, column].values for column in keep})
-             for words, code in codes.items()
-             if (mine := (family.isna() if words is None else family == words).to_numpy()).any()]
+             for words, code in codes.items() if (mine := family == words).any()]
     return pd.concat(parts, ignore_index=True) if parts else empty_rows().assign(**{column: pd.NA for column in keep})
+
+
+def _families(texts: pd.Series) -> np.ndarray:
+    """The known message family of each text (None for the others): found once per distinct message, as a
+    tenant's failed jobs repeat a handful of them."""
+    codes, distinct = pd.factorize(texts)
+    lowered = pd.Series(distinct, dtype="str").str.lower()
+    family = pd.Series(None, index=lowered.index, dtype="object")
+    for words in JOB_KNOWN:  # the first family whose words the message holds: a value of the data, not our text
+        family = family.where(family.notna() | ~lowered.str.contains(words, regex=False), words)
+    return np.append(family.to_numpy(), None)[codes]  # a missing text (code -1) belongs to no family
 
 
 def _sync_errors(context: Context) -> pd.Series:
@@ -207,40 +227,57 @@ def _sync_errors(context: Context) -> pd.Series:
 
 
 def detect(context: Context) -> pd.DataFrame:
-    targets = context.targets.merge(context.active_rules[["queueid"]].drop_duplicates(), on="queueid")
-    problems = context.once("rule problems", rule_problems).drop(columns=["activityid", "queue", "convertruleid"])
-    rule_wide = targets[["activityid", "queueid"]].merge(problems, on="queueid")
-    parts = [rule_wide.rename(columns={"queueid": "queue"})[ROW_COLUMNS]]
+    parts = [_rule_wide(context, context.once("rule problems", rule_problems))]
     if context.has("asyncoperations"):
-        jobs = context.pending[["activityid"]].merge(_failed_jobs(context), left_on="activityid",
-                                                     right_on="regardingobjectid")
+        jobs = context.once("failed jobs", _failed_jobs)
+        email, job = join_positions(context.pending["activityid"], jobs["regardingobjectid"])
+        jobs = pd.DataFrame({"activityid": context.pending["activityid"].array.take(email),
+                             "job": jobs["job"].array.take(job), "text": jobs["text"].array.take(job)})
         parts.append(_job_rows(jobs, EMAIL_JOB, {"job": _name(jobs["job"]), "message": jobs["text"]}))
     if context.has("activitymonitors"):
-        parts += _monitor_parts(context)
+        parts.append(_monitor_evidence(context))
     return pd.concat(parts, ignore_index=True)
 
 
-def _monitor_parts(context: Context) -> list[pd.DataFrame]:
-    """Activity monitor rows this cause claims, each reason under the code whose fix it needs."""
-    unclaimed = monitor_rows(context, state=2)
-    unclaimed = unclaimed[~unclaimed["reason"].isin(list(OTHER_CAUSES_REASONS | {SOURCE_DATA, TRIGGER_TYPE}))
-                          .fillna(False).astype(bool)]
-    claimed = monitor_rows(context, reasons=OWN_REASONS)
-    parts = [monitor_evidence(pd.concat([claimed, unclaimed]).drop_duplicates(), MONITOR),
-             monitor_evidence(monitor_rows(context, reasons={SOURCE_DATA}), MONITOR_SOURCE),
-             monitor_evidence(monitor_rows(context, reasons={TRIGGER_TYPE}), MONITOR_TRIGGER)]
+def _rule_wide(context: Context, problems: pd.DataFrame) -> pd.DataFrame:
+    """Each rule-wide problem once per pending email of its rule's queue: rendered once per rule (``rule_problems``),
+    then taken per email by position."""
+    targets = context.targets
+    target, problem = join_positions(targets["queueid"], problems["queueid"])
+    return pd.DataFrame({"activityid": targets["activityid"].array.take(target),
+                         "queue": targets["queueid"].array.take(target),
+                         **{column: problems[column].array.take(problem) for column in ROW_COLUMNS[2:]}})
+
+
+# Activity monitor rows this cause claims, each reason under the code whose fix it needs. The codes share the
+# monitor's template and record: the rows are rendered together, and each gets its code.
+MONITOR_CODES = (MONITOR, MONITOR_SOURCE, MONITOR_TRIGGER, MONITOR_NO_ITEMS)
+if len({(code.template, code.about) for code in MONITOR_CODES}) != 1:
+    raise ValueError("the activity monitor codes of rule-configuration-error must share one template and record")
+
+
+def _monitor_evidence(context: Context) -> pd.DataFrame:
+    monitor = context.monitor
+    reason = monitor["reason"].fillna(-1).to_numpy(dtype=np.int64)
+    claimed = np.isin(reason, list(OWN_REASONS))
+    unclaimed = ((monitor["currentstate"] == 2).fillna(False).to_numpy(dtype=bool)
+                 & ~np.isin(reason, list(OTHER_CAUSES_REASONS | {SOURCE_DATA, TRIGGER_TYPE})) & ~claimed)
+    parts = [np.flatnonzero(claimed), np.flatnonzero(unclaimed), np.flatnonzero(reason == SOURCE_DATA),
+             np.flatnonzero(reason == TRIGGER_TYPE)]
     if context.has("convertruleitems"):  # reason 13 of a rule without items: that rule's fault
-        no_conditions = monitor_rows(context, reasons={NO_CONDITIONS})
-        items = context.snapshot.table("convertruleitems")["convertruleid"]
-        parts.append(monitor_evidence(no_conditions[~isin(no_conditions["ruleid"], items)], MONITOR_NO_ITEMS))
-    return parts
+        no_items = ~isin(monitor["ruleid"], context.snapshot.table("convertruleitems")["convertruleid"]).to_numpy()
+        parts.append(np.flatnonzero((reason == NO_CONDITIONS) & no_items))
+    codes = [MONITOR.code, MONITOR.code, MONITOR_SOURCE.code, MONITOR_TRIGGER.code, MONITOR_NO_ITEMS.code]
+    found = monitor_evidence(monitor.iloc[np.concatenate(parts)], MONITOR)
+    code = labels(codes[:len(parts)], np.repeat(np.arange(len(parts)), [len(part) for part in parts]))
+    return found.assign(code=code) if len(found) else found
 
 
 def findings(context: Context) -> pd.DataFrame:
     problems = context.once("rule problems", rule_problems)
     found = [finding_rows(problems.drop(columns=["queueid", "convertruleid"]), "rule", problems["convertruleid"])]
     if context.has("asyncoperations"):
-        jobs = _failed_jobs(context)
+        jobs = context.once("failed jobs", _failed_jobs)
         jobs = jobs[~isin(jobs["text"], _sync_errors(context))]  # a mailbox's own error: its finding says it
         counts = jobs.groupby("text").size().sort_values(ascending=False).head(10)
         jobs = pd.DataFrame({"text": counts.index.astype("str"), "count": counts.astype("str").values})

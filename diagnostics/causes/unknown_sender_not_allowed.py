@@ -6,8 +6,8 @@ import pandas as pd
 
 from .. import docs
 from ..evidence import Code, empty_rows, rows
-from ..normalize import isin
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows
+from .keys import NONE, email_flags, first_positions, flagged, join_positions, taken
 
 ALLOW = ("on its Advanced tab turn on 'Allow emails from unknown senders' (legacy name: 'Create contact for unknown "
          "sender') and set 'Manage unknown senders by' to 'Creating a new contact automatically' or 'Mapping in "
@@ -22,17 +22,31 @@ MONITOR = monitor_code(fix=FIX)
 
 def unknown_sender_targets(context: Context, allow: bool) -> pd.DataFrame:
     """Target queues whose active rule has ``allowunknownsender == allow``, for unknown senders."""
-    known = context.senders.loc[context.senders["known"], "activityid"]
+    found = context.once("unknown senders' targets", _unknown_senders)
     rules = context.active_rules[context.active_rules["allowunknownsender"].fillna(False).astype(bool) == allow]
-    pending = context.pending.loc[~isin(context.pending["activityid"], known), ["activityid", "sender_address"]]
-    found = context.targets[["activityid", "queueid"]].merge(pending, on="activityid")
-    return found.merge(rules[["queueid", "name", "convertruleid"]], on="queueid")
+    target, rule = join_positions(found["queueid"], rules["queueid"])
+    return pd.DataFrame({**{column: found[column].array.take(target) for column in found.columns},
+                         **{column: rules[column].array.take(rule) for column in ("name", "convertruleid")}})
+
+
+def _unknown_senders(context: Context) -> pd.DataFrame:
+    """The target queues (activityid, queueid) of pending emails no known customer record sent, with the sender's
+    address; shared by both values of ``allowunknownsender``."""
+    senders = context.senders
+    known = senders.loc[senders["known"].to_numpy(dtype=bool), "activityid"]
+    targets = context.targets
+    targets = targets[flagged(targets["row"], email_flags(context, context.pending.index))  # pending: by row number
+                      & (first_positions(targets["activityid"], known) == NONE)]  # one hash of the known
+    address = taken(context.snapshot.table("emails")["sender_address"], targets["row"].to_numpy())
+    return pd.DataFrame({"activityid": targets["activityid"].array, "queueid": targets["queueid"].array,
+                         "sender_address": address.array})
 
 
 def why_unknown(context: Context, found: pd.DataFrame) -> pd.Series:
     """Why the sender counts as unknown (empty, or naming a record that uses the address but does not count)."""
-    near = context.senders[~context.senders["known"]].drop_duplicates("activityid").set_index("activityid")
-    detail = found["activityid"].map(near["why"].to_dict()).astype("str")
+    senders = context.senders
+    near = senders.loc[~senders["known"].to_numpy(dtype=bool), ["activityid", "why"]]  # each email's first counts
+    detail = taken(near["why"], first_positions(found["activityid"], near["activityid"]), index=found.index)
     return ("; " + detail).fillna("")
 
 
