@@ -56,8 +56,8 @@ def diagnose(snapshot: Snapshot, progress: Progress | None = None) -> Report:
     context = build_context(snapshot, incoming, rows, party_rows)
     target_rows = context.targets["row"].to_numpy()
     in_scope = is_incoming & rows.mark(target_rows)  # the other incoming emails are for no queue
-    converted, threaded = _converted(snapshot, context, rows, party_rows, in_scope)
     threads = threaded_replies(context)
+    converted, threaded = _converted(snapshot, context, rows, party_rows, threads, in_scope)
     thread_notes = threaded_notes(threads[threaded[threads["row"].to_numpy()]])
     email_queues = _queue_lists(context.targets, rows.count)
     context.reached_queues = context.targets["queueid"].unique()
@@ -110,14 +110,10 @@ def build_context(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, p
         active_rules=active_rules[["convertruleid", "name", "queueid", "allowunknownsender", "ownerid",
                                    "workflowid", "checkifresolved", "resolvedsince"]],
         recipients=recipients,
-        replies=_with_rows(reply_links(snapshot, incoming), rows),
+        replies=reply_links(snapshot, incoming),  # carries each email's row
         regarding=regarding_records(snapshot, incoming),
         settings={SETTING: _setting(snapshot, SETTING)},
     )
-
-
-def _with_rows(frame: pd.DataFrame, rows: EmailRows) -> pd.DataFrame:
-    return frame.assign(row=rows.of(frame["activityid"]))
 
 
 def _recipients(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, party_rows: np.ndarray) -> pd.DataFrame:
@@ -258,12 +254,12 @@ def _setting(snapshot: Snapshot, name: str) -> str | None:
     return None if value.empty else str(value.iloc[0])
 
 
-def _converted(snapshot: Snapshot, context: Context, rows: EmailRows, party_rows: np.ndarray,
+def _converted(snapshot: Snapshot, context: Context, rows: EmailRows, party_rows: np.ndarray, threads: pd.DataFrame,
                in_scope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flags per email: converted (regarding a case, a reply only when the case is active: threaded, or with
     cases among its Related parties, as ARC's "multiple cases" leaves Regarding blank), and threaded."""
     regarding = context.regarding
-    threaded = rows.mark(threaded_replies(context)["row"].to_numpy()) & in_scope
+    threaded = rows.mark(threads["row"].to_numpy()) & in_scope
     is_reply = rows.mark(context.replies["row"].to_numpy())
     case_rows = regarding.loc[(regarding["record_type"] == "incident").fillna(False).to_numpy(dtype=bool), "row"]
     plain = rows.mark(case_rows.to_numpy()[~is_reply[case_rows.to_numpy()]])

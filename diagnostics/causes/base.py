@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import docs, schema
 from ..evidence import Code, Severity, empty_rows, rows
+from ..normalize import utc_minutes
 from ..snapshot import Snapshot
 
 # What a cause means for the admin: a fault to fix, or the product working as designed.
@@ -90,8 +91,9 @@ class Context:
     ``has_item``, ``has_active_item``, ``via_mailbox``). ``active_rules``: active rules per queue.
     ``monitor``: activity monitor rows of pending emails (their queue taken from the rule).
     ``senders``: customer records matching each pending email's sender address. ``replies``: why each
-    email counts as a reply (activityid, evidence). ``regarding``: what each email is regarding
-    (activityid, record_type, record_id, case_state, deactivatedon). ``targets`` also says whether a
+    email counts as a reply, one row per link (activityid, row, field, tracked: the answered email's row or
+    -1). ``regarding``: what each email is regarding (activityid, record_type, record_id, case_state,
+    deactivatedon). ``targets`` also says whether a
     queue is ``expected`` (it has an active rule, or no target queue of the email has one).
     ``pending`` is indexed by, and ``targets``, ``recipients``, ``replies`` and ``regarding`` carry
     (``row``), each email's row number in the emails table.
@@ -191,7 +193,7 @@ def monitor_evidence(frame: pd.DataFrame, code: Code, **values: pd.Series | str)
     label = frame["reason"].map(MONITOR_REASONS).astype("str").fillna("a reason this tool does not know")
     state = frame["currentstate"].map(MONITOR_STATES).astype("str").fillna(
         "state " + frame["currentstate"].astype("str"))
-    when = frame["createdon"].dt.strftime("%Y-%m-%d %H:%M").astype("str").fillna("unknown time")
+    when = utc_minutes(frame["createdon"]).astype("str").fillna("unknown time")
     return rows(frame, code, {"evaluated": when, "state": state, "reason": reason.fillna("(empty)"),
                               "label": label, "recommendation": _plain_text(frame["recommendation"]), **values},
                 about_id=frame["ruleid"], about_name=frame["rule"])

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .. import docs
 from ..evidence import SENDERS, Code, empty_rows, render, rows
-from ..normalize import arrow_text
+from ..normalize import arrow_text, utc_minutes
 from ..snapshot import Snapshot
 from .base import Cause, Context, monitor_code, monitor_evidence, monitor_rows, quoted
 from .keys import NONE, email_flags, flagged, join_positions, key_positions, labels, spread, taken
@@ -269,7 +269,7 @@ def _with_rules(context: Context, cases: pd.DataFrame) -> pd.DataFrame:
 def _case_sentence(rows: pd.DataFrame) -> pd.Series:
     """The case, its state and when it was resolved; the state's words are built once per state, and the pieces
     joined row by row in one pass."""
-    when = (" on " + _minutes(rows["deactivatedon"]) + " UTC").fillna(
+    when = (" on " + utc_minutes(rows["deactivatedon"]) + " UTC").fillna(
         ", but the case's resolution time is empty (no deactivatedon, no completed case resolution)")
     by = (" (from " + rows["resolved_by"] + ")").where(rows["resolved_by"] != "deactivatedon", "").fillna("")
     state_of, states = pd.factorize(rows["case_state"], use_na_sentinel=False)
@@ -278,15 +278,6 @@ def _case_sentence(rows: pd.DataFrame) -> pd.Series:
     cancelled = labels(["", "; a cancelled case is judged like a resolved one (our inference)"],
                        (rows["case_state"] == 2).fillna(False).to_numpy(dtype=bool))
     return _joined(rows.index, "it is regarding case ", rows["record_id"], ", ", state, when, by, cancelled)
-
-
-def _minutes(dates: pd.Series) -> pd.Series:
-    """Each date as strftime's '%Y-%m-%d %H:%M' of its UTC time, written by numpy (strftime formats row by row)."""
-    if getattr(dates.dtype, "tz", None) is None or str(dates.dtype.tz) != "UTC":
-        return dates.dt.strftime("%Y-%m-%d %H:%M")
-    text = np.datetime_as_string(dates.dt.tz_localize(None).to_numpy().astype("datetime64[m]"))
-    text = pc.replace_substring(pa.array(text, pa.large_string()), "T", " ", max_replacements=1)
-    return pd.Series(pd.array(text, dtype="str"), index=dates.index).where(dates.notna().to_numpy())
 
 
 def _joined(index: pd.Index, *pieces: str | pd.Series | pd.api.extensions.ExtensionArray | np.ndarray) -> pd.Series:
