@@ -22,8 +22,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .malloc import writer_memory
-
 _TEXT = pa.large_string()
 # Bytes orjson never escapes: it escapes exactly '"', '\' and the control characters below 0x20.
 _PLAIN_BYTES = bytes(byte for byte in range(256) if byte >= 0x20 and byte not in b'"\\')
@@ -282,13 +280,8 @@ class _Rows:
 
 def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, evidence: pd.DataFrame, notes: pd.DataFrame,
                 unchecked: pd.DataFrame) -> list:
-    """The contract's ``emails`` array as JSON text, in pieces to join (the emails' objects are one buffer)."""
-    with writer_memory():  # the allocator policy: diagnostics/malloc.py
-        return _emails_json(emails, causes, evidence, notes, unchecked)
-
-
-def _emails_json(emails: pd.DataFrame, causes: pd.DataFrame, evidence: pd.DataFrame, notes: pd.DataFrame,
-                 unchecked: pd.DataFrame) -> list:
+    """The contract's ``emails`` array as JSON text, in pieces to join (the emails' objects are one buffer). It
+    runs in the process's pool: diagnostics/malloc.py says why."""
     ids = emails["activityid"].astype("str")
     rows = _Rows(_chunk(pa.array(ids.array)).cast(_TEXT), causes["activityid"], notes["activityid"],
                  unchecked["activityid"])

@@ -4,9 +4,8 @@ Nothing here changes a process-wide setting when imported. The entry points choo
 ``python -m diagnostics`` restarts itself with ``TUNABLES`` then calls ``configure``; the app's server is
 started with ``APP_ENVIRONMENT`` (``make run`` runs ``python -m diagnostics.malloc streamlit run …``) and
 ``streamlit_app.py`` calls ``configure`` and ``keep_releasing_freed_memory``. Within a process: pages are
-parsed in ``parse_pool``, the evaluation runs in ``evaluation_memory`` and the JSON writer in
-``writer_memory``. Every figure below was measured with ``benchmarks/bench_diagnose.py`` (the command line)
-or ``benchmarks/bench_load.py`` (the app).
+parsed in ``parse_pool`` and the evaluation runs in ``evaluation_memory``. Every figure below was measured
+with ``benchmarks/bench_diagnose.py`` (the command line) or ``benchmarks/bench_load.py`` (the app).
 
 Standard library only at import: ``__main__`` imports this module before pandas and Arrow are loaded.
 """
@@ -105,10 +104,6 @@ def release_parse_memory() -> None:
 
 
 JEMALLOC_DECAY_MS = 1000  # Arrow's own default for its jemalloc arenas
-# Pages freed while the JSON writer runs go back at once: its columns are short-lived and large, and jemalloc's
-# default decay kept them (200,000 emails, lean bench: peak RSS 905 MB, with decay 0 about 750 MB, for 0.05 s
-# more CPU).
-WRITER_DECAY_MS = 0
 EVALUATION_DECAY_MS = 300
 
 
@@ -118,17 +113,12 @@ def evaluation_memory() -> Iterator[None]:
     makes and drops thousands of columns; the system's pool maps each big one afresh and the kernel zeroes its
     pages again: on 200,000 emails (lean bench) 0.8-1.2 s of system time. jemalloc keeps freed pages for
     ``EVALUATION_DECAY_MS`` and reuses them: 0.3 s, for about 25 MB more peak memory (a decay of 1 s kept 180 MB
-    more through the JSON writer; 0 s reused nothing)."""
+    more through the JSON writer; 0 s reused nothing).
+
+    The JSON writer that follows stays in the system's pool, which gives its big short-lived columns back at
+    once: in jemalloc, whose arena now keeps freed pages for 300 ms (a decay set later reaches only arenas made
+    later), it raised the peak of the wide bench from 0.91 to 0.96 GB for 0.03 s less CPU time."""
     with _jemalloc_as_default(EVALUATION_DECAY_MS):
-        yield
-
-
-@contextlib.contextmanager
-def writer_memory() -> Iterator[None]:
-    """Arrow's jemalloc as the process's pool while the JSON writer runs, where there is one. The system's pool
-    gives every big block back at once, so each of the writer's short-lived columns costs fresh pages: on
-    200,000 emails, jemalloc writes the 120 MB in 10% less CPU time, for 20 MB more peak memory."""
-    with _jemalloc_as_default(WRITER_DECAY_MS):
         yield
 
 

@@ -72,29 +72,44 @@ def test_the_command_line_configures_the_allocators_before_it_runs():
     assert '"id":"email-not-synced"' in done.stdout
 
 
-def test_the_writer_runs_in_jemalloc_and_gives_the_pool_back_even_on_error():
+def test_the_evaluation_runs_in_jemalloc_and_gives_the_pool_back_even_on_error():
     import pyarrow as pa
 
     before = pa.default_memory_pool()
-    with pytest.raises(RuntimeError), malloc.writer_memory():
+    with pytest.raises(RuntimeError), malloc.evaluation_memory():
         inside = pa.default_memory_pool().backend_name
         raise RuntimeError
     assert inside == ("jemalloc" if malloc._jemalloc() is not None else before.backend_name)
     assert pa.default_memory_pool().backend_name == before.backend_name
 
 
-def test_overlapping_tasks_share_jemalloc_until_the_last_one_leaves():
+def test_overlapping_diagnoses_share_jemalloc_until_the_last_one_leaves():
     import pyarrow as pa
 
     before = pa.default_memory_pool().backend_name
     inside = "jemalloc" if malloc._jemalloc() is not None else before
-    evaluation = malloc.evaluation_memory()
-    evaluation.__enter__()
-    with malloc.writer_memory():  # another session writes meanwhile
+    first = malloc.evaluation_memory()
+    first.__enter__()
+    with malloc.evaluation_memory():  # another session diagnoses meanwhile, and is done first
         assert pa.default_memory_pool().backend_name == inside
-    assert pa.default_memory_pool().backend_name == inside  # the evaluation still runs
-    evaluation.__exit__(None, None, None)
+    assert pa.default_memory_pool().backend_name == inside  # the first one still runs
+    first.__exit__(None, None, None)
     assert pa.default_memory_pool().backend_name == before
+
+
+def test_the_json_writer_runs_in_the_process_pool(monkeypatch):
+    import pyarrow as pa
+
+    from diagnostics import demo, json_columns, pipeline
+    from diagnostics.snapshot import load_uploaded
+
+    report = pipeline.diagnose_snapshot(load_uploaded(list(demo.demo_files(emails=50).items())))
+    seen = []
+    real = json_columns.json_lists
+    monkeypatch.setattr(json_columns, "json_lists", lambda *a, **k: seen.append(pa.default_memory_pool().backend_name)
+                        or real(*a, **k))
+    b"".join(report.json_pieces())
+    assert seen and set(seen) == {pa.default_memory_pool().backend_name}
 
 
 def test_the_diagnosis_runs_in_jemalloc(monkeypatch):
