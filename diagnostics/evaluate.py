@@ -358,7 +358,7 @@ def _remediations(orders: np.ndarray, context: Context) -> pd.array:
     position = np.zeros(max(cause.order for cause in CAUSES) + 1, dtype=np.int64)
     position[[cause.order for cause in CAUSES]] = np.arange(len(CAUSES))
     texts = pa.array([cause.remediation_for(context) for cause in CAUSES], pa.large_string())
-    return pd.array(texts.take(pa.array(position[orders])).cast(pa.string()), dtype="str")
+    return pd.array(texts.take(pa.array(position[orders])), dtype="str")
 
 
 def _unchecked(unchecked: list[pd.DataFrame], causes: pd.DataFrame) -> pd.DataFrame:
