@@ -55,6 +55,12 @@ def _upload(page, base: str, name: str, data: bytes) -> None:
     page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
 
 
+def wait_idle(page) -> None:
+    """Wait for the script run to finish: a click on a widget the run is still drawing can be lost, as the
+    element under the pointer is replaced between the press and the release."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=WAIT)
+
+
 def _metric(page, label: str):
     return page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]')
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import streamlit_server
 from dataverse_standin import StandIn
-from test_browser import WAIT, _share_link, browser  # noqa: F401 - the browser fixture
+from test_browser import WAIT, _share_link, browser, wait_idle  # noqa: F401 - the browser fixture
 
 from diagnostics.dataverse import pull_snapshot, sign_in
 from diagnostics.demo import demo_files
@@ -59,6 +59,7 @@ def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_i
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{base}/upload")
+    wait_idle(page)
     page.get_by_text("Connect to Dataverse").click()
     page.get_by_role("textbox", name="Organisation URL").fill(stand_in.url)
     page.get_by_role("button", name="Sign in and pull").click()
@@ -94,6 +95,7 @@ def test_connect_refuses_a_foreign_host_with_one_line(app, browser, tmp_path):  
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(f"{base}/upload")
+    wait_idle(page)
     page.get_by_text("Connect to Dataverse").click()
     page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
     page.get_by_role("button", name="Sign in and pull").click()
@@ -110,12 +112,14 @@ def test_a_new_attempt_clears_the_old_error_and_shows_each_tables_progress(app, 
     context = browser.new_context(viewport={"width": 1400, "height": 1400})
     page = context.new_page()
     page.goto(f"{base}/upload")
+    wait_idle(page)
     page.get_by_text("Connect to Dataverse").click()
     expect(page.get_by_text("This server, not your browser, talks to Dataverse", exact=False)).to_be_visible()
     page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
     page.get_by_role("button", name="Sign in and pull").click()
     refusal = page.get_by_text("should be a Dynamics 365 address")
     expect(refusal).to_be_visible(timeout=WAIT)
+    wait_idle(page)
     with StandIn(demo_files(EMAILS), token=TOKEN, latency=1.0) as slow:  # every answer takes a second
         page.get_by_role("textbox", name="Organisation URL").fill(slow.url)
         page.get_by_role("button", name="Sign in and pull").click()
