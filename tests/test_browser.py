@@ -61,6 +61,13 @@ def wait_idle(page) -> None:
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=WAIT)
 
 
+def click(locator) -> None:
+    """Click an app's widget once the run drawing it has ended (``wait_idle`` says why)."""
+    locator.wait_for(state="visible", timeout=WAIT)
+    wait_idle(locator.page)
+    locator.click()
+
+
 def _metric(page, label: str):
     return page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]')
 
@@ -69,9 +76,9 @@ def _share_link(page, button: str, name: str, link_part: str) -> str:
     """Open a share popover, fill in who shares, create the link and return it as shown."""
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name=button).click()
+    click(page.get_by_role("button", name=button))
     page.get_by_role("textbox", name="Your name or team").fill(name)
-    page.get_by_role("button", name="Create share link").click()
+    click(page.get_by_role("button", name="Create share link"))
     code = page.locator('[data-testid="stCode"]', has_text=link_part)
     expect(code).to_be_visible(timeout=WAIT)
     return code.inner_text().strip()
@@ -161,7 +168,7 @@ def test_hostile_subjects_senders_and_names_are_plain_text(server, browser, host
                f"Subject: {HOSTILE_SUBJECTS['Help needed (first)']}\nMessage-ID: <hostile@evil.example>\n"
                "Date: Wed, 4 Nov 2026 10:00:00 +0000\n")
     page.get_by_role("textbox", name="Raw headers").fill(headers)
-    page.get_by_role("button", name="Check this email").click()
+    click(page.get_by_role("button", name="Check this email"))
     expect(page.get_by_text("What the headers say")).to_be_visible(timeout=WAIT)
     time.sleep(1)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import BASIC, zip_folder
 from test_app_compare import sales_converted
-from test_browser import WAIT, _nav, _share_link, _upload, browser, server  # noqa: F401 - fixtures
+from test_browser import WAIT, _nav, _share_link, _upload, browser, click, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS", "/tmp/screens"))
@@ -22,7 +22,7 @@ def test_keep_compare_share_and_open_the_comparison_elsewhere(server, browser, b
     _upload(page, server, "before.zip", basic_zip)
     _nav(page, "runs")
     page.get_by_role("textbox", name="Name of the run").fill("fourth coffee before")
-    page.get_by_role("button", name="Keep this run").click()
+    click(page.get_by_role("button", name="Keep this run"))
     expect(page.locator('[data-testid="stCode"]', has_text="?run=")).to_be_visible(timeout=WAIT)
 
     _nav(page, "compare")
@@ -30,7 +30,7 @@ def test_keep_compare_share_and_open_the_comparison_elsewhere(server, browser, b
     expect(page.get_by_role("button", name="Compare", exact=True)).to_be_visible(timeout=WAIT)
     page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', files=[
         {"name": "after.zip", "mimeType": "application/zip", "buffer": zip_folder(BASIC, sales_converted)}])
-    page.get_by_role("button", name="Compare", exact=True).click()
+    click(page.get_by_role("button", name="Compare", exact=True))
     chart = page.locator(".js-plotly-plot", has_text="Change per cause")
     expect(chart).to_be_visible(timeout=WAIT)
     expect(page.get_by_text("Fixed (1)")).to_be_visible()

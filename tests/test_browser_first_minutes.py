@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BASIC, zip_folder
-from test_browser import WAIT, _nav, _share_link, _upload, browser, server  # noqa: F401 - fixtures
+from test_browser import WAIT, _nav, _share_link, _upload, browser, click, server  # noqa: F401 - fixtures
 
 from diagnostics import headline
 from diagnostics.evaluate import diagnose
@@ -101,9 +101,9 @@ def test_partial_upload_warns_at_the_top_and_names_the_unchecked_causes(server, 
     viewer.context.close()
 
     # the HTML download says the same, with the period
-    page.get_by_role("button", name="Download", exact=True).click()
+    click(page.get_by_role("button", name="Download", exact=True))
     with page.expect_download(timeout=WAIT) as download:
-        page.get_by_role("button", name=re.compile("Report as HTML")).click()
+        click(page.get_by_role("button", name=re.compile("Report as HTML")))
     path = tmp_path / "report.html"
     download.value.save_as(path)
     report = context.new_page()
@@ -191,13 +191,13 @@ def test_compare_opens_with_a_verdict_and_warns_of_the_same_period(server, brows
     _upload(page, server, "before.zip", basic_zip)
     _nav(page, "runs")
     page.get_by_role("textbox", name="Name of the run").fill("before")
-    page.get_by_role("button", name="Keep this run").click()
+    click(page.get_by_role("button", name="Keep this run"))
     expect(page.locator('[data-testid="stCode"]', has_text="?run=")).to_be_visible(timeout=WAIT)
     _nav(page, "compare")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').wait_for(state="attached", timeout=WAIT)
     page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', files=[
         {"name": "after.zip", "mimeType": "application/zip", "buffer": basic_zip}])
-    page.get_by_role("button", name="Compare", exact=True).click()
+    click(page.get_by_role("button", name="Compare", exact=True))
     verdict = page.locator('[data-testid="stMain"] h4', has_text=re.compile(r"^Fixed \d+, new"))
     expect(verdict).to_be_visible(timeout=WAIT)
     assert re.fullmatch(r"Fixed 0, new 0, remaining \d+; the share of incoming emails not converted stayed at "

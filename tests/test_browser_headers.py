@@ -12,6 +12,7 @@ pytestmark = pytest.mark.browser
 server = test_browser.server
 browser = test_browser.browser
 WAIT = test_browser.WAIT
+click = test_browser.click
 HEADERS = (TESTS / "headers" / "corpus" / "exchange-online-inbound.txt").read_text(encoding="utf-8")
 
 
@@ -28,7 +29,7 @@ def test_pasted_headers_on_the_demo_get_no_verdict_from_the_demo_data(server, br
     expect(lookup.locator("input")).not_to_be_checked()
 
     page.get_by_role("textbox", name="Raw headers").fill(HEADERS)
-    page.get_by_role("button", name="Check this email").click()
+    click(page.get_by_role("button", name="Check this email"))
     expect(page.get_by_text("Nothing proven by the headers alone")).to_be_visible(timeout=WAIT)
     expect(page.get_by_text("Authentication and spam filtering")).to_be_visible()
     expect(page.get_by_text("without a snapshot only what the headers prove is reported")).to_be_visible()
@@ -53,7 +54,7 @@ def test_an_email_older_than_the_demo_is_not_in_this_snapshot_and_the_page_says_
     expect(lookup.locator("input")).to_be_checked()
 
     page.get_by_role("textbox", name="Raw headers").fill(older)
-    page.get_by_role("button", name="Check this email").click()
+    click(page.get_by_role("button", name="Check this email"))
     main = page.locator('[data-testid="stMain"]')
     expect(main.get_by_text("Not in this snapshot", exact=True)).to_be_visible(timeout=WAIT)
     expect(main.get_by_text("before the oldest email in the snapshot")).to_be_visible()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import streamlit_server
 from dataverse_standin import StandIn
-from test_browser import WAIT, _share_link, browser, wait_idle  # noqa: F401 - the browser fixture
+from test_browser import WAIT, _share_link, browser, click, wait_idle  # noqa: F401 - the browser fixture
 
 from diagnostics.dataverse import pull_snapshot, sign_in
 from diagnostics.demo import demo_files
@@ -62,7 +62,7 @@ def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_i
     wait_idle(page)
     page.get_by_text("Connect to Dataverse").click()
     page.get_by_role("textbox", name="Organisation URL").fill(stand_in.url)
-    page.get_by_role("button", name="Sign in and pull").click()
+    click(page.get_by_role("button", name="Sign in and pull"))
     page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
     expect(page.get_by_text("Pulled and diagnosed 127.0.0.1")).to_be_visible(timeout=WAIT)
     metric = page.locator('[data-testid="stMetric"]', has_text="Incoming").locator('[data-testid="stMetricValue"]')
@@ -98,7 +98,7 @@ def test_connect_refuses_a_foreign_host_with_one_line(app, browser, tmp_path):  
     wait_idle(page)
     page.get_by_text("Connect to Dataverse").click()
     page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
-    page.get_by_role("button", name="Sign in and pull").click()
+    click(page.get_by_role("button", name="Sign in and pull"))
     expect(page.get_by_text("should be a Dynamics 365 address")).to_be_visible(timeout=WAIT)
     expect(page.get_by_text("Nothing was pulled")).to_be_visible()
     page.screenshot(path=str(tmp_path / "connect-refused.png"))
@@ -116,13 +116,13 @@ def test_a_new_attempt_clears_the_old_error_and_shows_each_tables_progress(app, 
     page.get_by_text("Connect to Dataverse").click()
     expect(page.get_by_text("This server, not your browser, talks to Dataverse", exact=False)).to_be_visible()
     page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
-    page.get_by_role("button", name="Sign in and pull").click()
+    click(page.get_by_role("button", name="Sign in and pull"))
     refusal = page.get_by_text("should be a Dynamics 365 address")
     expect(refusal).to_be_visible(timeout=WAIT)
     wait_idle(page)
     with StandIn(demo_files(EMAILS), token=TOKEN, latency=1.0) as slow:  # every answer takes a second
         page.get_by_role("textbox", name="Organisation URL").fill(slow.url)
-        page.get_by_role("button", name="Sign in and pull").click()
+        click(page.get_by_role("button", name="Sign in and pull"))
         progress = page.get_by_text(re.compile(r"^emails: [\d,]+ rows, \d+ pages?, "), exact=False)
         expect(progress.first).to_be_visible(timeout=WAIT)
         expect(refusal).to_have_count(0)  # gone while the new pull runs, not only once it ends

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, streamlit_server
 from oidc_standin import CLIENT_ID, CLIENT_SECRET, Account, oidc_provider
-from test_browser import WAIT, _metric, _nav, _upload, browser  # noqa: F401 - fixtures
+from test_browser import WAIT, _metric, _nav, _upload, browser, click  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 TENANT_A = "aaaaaaaa-1111-4111-8111-00000000000a"  # Contoso
@@ -60,8 +60,8 @@ def sign_in(page, start: str, account: Account, provider: str, allowed: bool = T
     from playwright.sync_api import expect
 
     page.goto(start)
-    page.get_by_role("button", name=f"Sign in with Microsoft ({provider})").click()
-    page.get_by_role("button", name=f"Sign in as {account.name}").click()
+    click(page.get_by_role("button", name=f"Sign in with Microsoft ({provider})"))
+    page.get_by_role("button", name=f"Sign in as {account.name}").click()  # the stand-in's page
     welcome = f"Signed in as {account.name}" if allowed else "This server is not open to the account"
     expect(page.get_by_text(welcome)).to_be_visible(timeout=WAIT)
 
@@ -77,8 +77,8 @@ def expect_sign_in_page(page) -> None:
 def create_share_link(page) -> str:
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name="Share this report").click()
-    page.get_by_role("button", name="Create share link").click()
+    click(page.get_by_role("button", name="Share this report"))
+    click(page.get_by_role("button", name="Create share link"))
     code = page.locator('[data-testid="stCode"]', has_text="?run=")
     expect(code).to_be_visible(timeout=WAIT)
     link = code.inner_text().strip()
@@ -192,9 +192,9 @@ def test_two_servers_share_links_runs_and_revocations(two_servers, browser, basi
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     _upload(page, one, "snapshot-basic.zip", basic_zip)
-    page.get_by_role("button", name="Share this report").click()
+    click(page.get_by_role("button", name="Share this report"))
     page.get_by_role("textbox", name="Your name or team").fill("Dana")
-    page.get_by_role("button", name="Create share link").click()
+    click(page.get_by_role("button", name="Create share link"))
     code = page.locator('[data-testid="stCode"]', has_text="?run=")
     expect(code).to_be_visible(timeout=WAIT)
     link = code.inner_text().strip()
@@ -208,7 +208,7 @@ def test_two_servers_share_links_runs_and_revocations(two_servers, browser, basi
 
     _nav(page, "runs")  # keep a run on one
     page.get_by_role("textbox", name="Name of the run").fill("kept on server one")
-    page.get_by_role("button", name="Keep this run").click()
+    click(page.get_by_role("button", name="Keep this run"))
     expect(page.get_by_text("Kept as kept on server one")).to_be_visible(timeout=WAIT)
 
     for base in (two, one):  # a new session of the same browser, on the other server and on the same one
@@ -229,8 +229,8 @@ def test_two_servers_share_links_runs_and_revocations(two_servers, browser, basi
     later.close()
 
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()  # revoke on one: two sees it
-    page.get_by_role("button", name="Share this report").click()
-    page.get_by_role("button", name="Revoke this link").click()
+    click(page.get_by_role("button", name="Share this report"))
+    click(page.get_by_role("button", name="Revoke this link"))
     expect(page.get_by_text("This link no longer opens anything.")).to_be_visible(timeout=WAIT)
     viewer.goto(link.replace(one, two))
     expect(viewer.get_by_text("unknown, has expired or was revoked")).to_be_visible(timeout=WAIT)
