@@ -13,6 +13,7 @@ on without copying. The text parses to exactly the list ``report._email_dicts`` 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import chain, repeat
 
@@ -280,27 +281,40 @@ class _Rows:
 
 def emails_json(emails: pd.DataFrame, causes: pd.DataFrame, evidence: pd.DataFrame, notes: pd.DataFrame,
                 unchecked: pd.DataFrame) -> list:
-    """The contract's ``emails`` array as JSON text, in pieces to join (the emails' objects are one buffer). It
-    runs in the process's pool: diagnostics/malloc.py says why."""
-    ids = emails["activityid"].astype("str")
-    rows = _Rows(_chunk(pa.array(ids.array)).cast(_TEXT), causes["activityid"], notes["activityid"],
-                 unchecked["activityid"])
-    queues = _lists(emails["queues"])
-    objects = _joined([
-        *json_text_pieces(ids, '{"activityid":'),
-        *json_text_pieces(emails["subject"], ',"subject":'),
-        json_times(emails["received_on"], ',"received_on":'),
-        *json_text_pieces(emails["sender"], ',"sender":'),
-        ',"queues":', json_lists(queues),  # each list is followed by its comma
-        json_combinations({"verdict": emails["verdict"], "primary_cause": emails["primary_cause"],
-                           "primary_kind": emails["primary_kind"],
-                           "threaded": emails["threaded"].fillna(False).astype(bool)}),
-        ',"causes":[', rows.insides(0, partial(_cause_items, causes, evidence_lists(evidence, len(causes)))),
-        '],"notes":[', rows.insides(1, partial(json_distinct, notes["note"])),
-        '],"unchecked":[', rows.insides(2, partial(_unchecked_items, unchecked)),
-        "]},",
-    ])
-    return _array_pieces(objects)
+    """The contract's ``emails`` array as JSON text, in pieces to join. It runs in the process's pool:
+    diagnostics/malloc.py says why. Arrow's kernels release the GIL, so a second thread writes the evidence
+    while this one writes the emails' fields, then each glues half of the emails' objects."""
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        evidence_items = helper.submit(evidence_lists, evidence, len(causes))
+        ids = emails["activityid"].astype("str")
+        rows = _Rows(_chunk(pa.array(ids.array)).cast(_TEXT), causes["activityid"], notes["activityid"],
+                     unchecked["activityid"])
+        fields = [
+            *json_text_pieces(ids, '{"activityid":'),
+            *json_text_pieces(emails["subject"], ',"subject":'),
+            json_times(emails["received_on"], ',"received_on":'),
+            *json_text_pieces(emails["sender"], ',"sender":'),
+            ',"queues":', json_lists(_lists(emails["queues"])),  # each list is followed by its comma
+            json_combinations({"verdict": emails["verdict"], "primary_cause": emails["primary_cause"],
+                               "primary_kind": emails["primary_kind"],
+                               "threaded": emails["threaded"].fillna(False).astype(bool)}),
+        ]
+        notes_and_unchecked = [
+            '],"notes":[', rows.insides(1, partial(json_distinct, notes["note"])),
+            '],"unchecked":[', rows.insides(2, partial(_unchecked_items, unchecked)),
+            "]},",
+        ]
+        causes_items = rows.insides(0, partial(_cause_items, causes, evidence_items.result()))
+        pieces = [*fields, ',"causes":[', causes_items, *notes_and_unchecked]
+        half = len(emails) // 2
+        first = helper.submit(_joined, _rows_between(pieces, 0, half))
+        second = _joined(_rows_between(pieces, half, len(emails)))
+        return _array_pieces([first.result(), second])
+
+
+def _rows_between(pieces: list, start: int, end: int) -> list:
+    """The pieces of rows ``start`` to ``end``: texts for every row stay, arrays are sliced (no copy)."""
+    return [piece if isinstance(piece, str) else piece.slice(start, end - start) for piece in pieces]
 
 
 def _lists(values: pd.Series) -> list:
@@ -352,13 +366,20 @@ def _unchecked_items(unchecked: pd.DataFrame, rows: np.ndarray, later: np.ndarra
     return _joined([_LEADS.take(later), json_column(chosen["cause"], '{"id":'), ',"missing":', missing, "}"])
 
 
-def _array_pieces(objects: pa.Array) -> list:
-    """``[a,b,...]`` from objects that each end with a comma: Arrow's value buffer is the array's inside."""
-    if not len(objects):
+def _array_pieces(parts: list[pa.Array]) -> list:
+    """``[a,b,...]`` from parts of objects that each end with a comma: Arrow's value buffers are the array's
+    inside, the last comma cut."""
+    insides = [_value_bytes(part) for part in parts if len(part)]
+    if not insides:
         return [b"[]"]
-    _, offsets, values = objects.buffers()
-    start, end = np.frombuffer(offsets, np.int64)[[objects.offset, objects.offset + len(objects)]]
-    return [b"[", memoryview(values)[start:end - 1], b"]"]
+    insides[-1] = insides[-1][:-1]
+    return [b"[", *insides, b"]"]
+
+
+def _value_bytes(texts: pa.Array) -> memoryview:
+    _, offsets, values = texts.buffers()
+    start, end = np.frombuffer(offsets, np.int64)[[texts.offset, texts.offset + len(texts)]]
+    return memoryview(values)[start:end]
 
 
 def _texts(values: pd.Series) -> list[str | None]:
