@@ -19,6 +19,7 @@ from .causes import CAUSES, ORDER, Cause
 from .causes.base import Context
 from .causes.contact_creation_failed import SETTING
 from .causes.email_not_synced import queue_mailboxes
+from .causes.keys import join_positions
 from .causes.reply_to_tracked_email import BY_DESIGN, FAULT, regarding_records, reply_links, threaded_notes
 from .causes.reply_to_tracked_email import threaded as threaded_replies
 from .email_rows import EmailRows
@@ -145,21 +146,20 @@ def _targets(snapshot: Snapshot, incoming: pd.DataFrame, rows: EmailRows, queues
     only the columns it needs: filtering a whole frame copies every text column."""
     is_queue = ((recipients["partyid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
                 | isin(recipients["partyid"], queues["queueid"]).to_numpy())
-    by_address = recipients[["row", "address"]].dropna(subset=["address"]).merge(
-        queues[["queueid", "address"]], on="address")
+    address_at, queue_at = join_positions(recipients["address"], queues["address"])  # a missing one matches none
     items = snapshot.table("queueitems")
     item_rows = rows.of(items["objectid"])
     held = np.flatnonzero(rows.among(item_rows, rows.mark(incoming.index.to_numpy())))
-    received = pd.DataFrame({"row": incoming.index.to_numpy(), "mailboxid": incoming["receivingmailboxid"].array})
-    received = received.dropna(subset=["mailboxid"]).merge(queue_mailboxes(snapshot, queues), on="mailboxid")
+    mailboxes = queue_mailboxes(snapshot, queues)
+    received_at, mailbox_at = join_positions(incoming["receivingmailboxid"], mailboxes["mailboxid"])
     accepted = ((incoming["acceptingentityid_type"] == "queue").fillna(False).to_numpy(dtype=bool)
                 | isin(incoming["acceptingentityid"], queues["queueid"]).to_numpy())
     return _one_per_queue(rows, pd.concat([
         _reached(recipients["row"][is_queue], recipients["partyid"][is_queue], in_recipients=True),
-        _reached(by_address["row"], by_address["queueid"], in_recipients=True),
+        _reached(recipients["row"].to_numpy()[address_at], queues["queueid"].take(queue_at), in_recipients=True),
         _reached(item_rows[held], items["queueid"].take(held), has_item=True,
                  has_active_item=(items["statecode"].take(held) == 0).fillna(False).to_numpy(dtype=bool)),
-        _reached(received["row"], received["queueid"], via_mailbox=True),
+        _reached(incoming.index.to_numpy()[received_at], mailboxes["queueid"].take(mailbox_at), via_mailbox=True),
         _reached(incoming.index[accepted], incoming["acceptingentityid"][accepted], accepted=True),
     ], ignore_index=True))
 
