@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import streamlit_server
 from dataverse_standin import StandIn
-from test_browser import WAIT, _share_link, browser, click, wait_idle  # noqa: F401 - the browser fixture
+from test_browser import WAIT, _share_link, browser, click  # noqa: F401 - the browser fixture
 
 from diagnostics.dataverse import pull_snapshot, sign_in
 from diagnostics.demo import demo_files
@@ -51,6 +51,16 @@ def _expected_incoming(stand_in: StandIn, tmp_path: Path) -> int:
     return diagnose(load_snapshot(summary.path)).summary()["incoming"]
 
 
+def _open_connect(page, base: str) -> None:
+    page.goto(f"{base}/upload")
+    click(page.get_by_text("Connect to Dataverse"))
+
+
+def _pull(page, url: str) -> None:
+    page.get_by_role("textbox", name="Organisation URL").fill(url)
+    click(page.get_by_role("button", name="Sign in and pull"))
+
+
 def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_in, tmp_path):  # noqa: F811
     from playwright.sync_api import expect
 
@@ -58,11 +68,8 @@ def test_connect_pulls_shows_the_report_and_offers_the_zip(app, browser, stand_i
     expected = _expected_incoming(stand_in, tmp_path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{base}/upload")
-    wait_idle(page)
-    page.get_by_text("Connect to Dataverse").click()
-    page.get_by_role("textbox", name="Organisation URL").fill(stand_in.url)
-    click(page.get_by_role("button", name="Sign in and pull"))
+    _open_connect(page, base)
+    _pull(page, stand_in.url)
     page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=WAIT)
     expect(page.get_by_text("Pulled and diagnosed 127.0.0.1")).to_be_visible(timeout=WAIT)
     metric = page.locator('[data-testid="stMetric"]', has_text="Incoming").locator('[data-testid="stMetricValue"]')
@@ -94,11 +101,8 @@ def test_connect_refuses_a_foreign_host_with_one_line(app, browser, tmp_path):  
     base, _store, _log = app
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(f"{base}/upload")
-    wait_idle(page)
-    page.get_by_text("Connect to Dataverse").click()
-    page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
-    click(page.get_by_role("button", name="Sign in and pull"))
+    _open_connect(page, base)
+    _pull(page, "https://evil.example")
     expect(page.get_by_text("should be a Dynamics 365 address")).to_be_visible(timeout=WAIT)
     expect(page.get_by_text("Nothing was pulled")).to_be_visible()
     page.screenshot(path=str(tmp_path / "connect-refused.png"))
@@ -111,18 +115,13 @@ def test_a_new_attempt_clears_the_old_error_and_shows_each_tables_progress(app, 
     base, _store, _log = app
     context = browser.new_context(viewport={"width": 1400, "height": 1400})
     page = context.new_page()
-    page.goto(f"{base}/upload")
-    wait_idle(page)
-    page.get_by_text("Connect to Dataverse").click()
+    _open_connect(page, base)
     expect(page.get_by_text("This server, not your browser, talks to Dataverse", exact=False)).to_be_visible()
-    page.get_by_role("textbox", name="Organisation URL").fill("https://evil.example")
-    click(page.get_by_role("button", name="Sign in and pull"))
+    _pull(page, "https://evil.example")
     refusal = page.get_by_text("should be a Dynamics 365 address")
     expect(refusal).to_be_visible(timeout=WAIT)
-    wait_idle(page)
     with StandIn(demo_files(EMAILS), token=TOKEN, latency=1.0) as slow:  # every answer takes a second
-        page.get_by_role("textbox", name="Organisation URL").fill(slow.url)
-        click(page.get_by_role("button", name="Sign in and pull"))
+        _pull(page, slow.url)
         progress = page.get_by_text(re.compile(r"^emails: [\d,]+ rows, \d+ pages?, "), exact=False)
         expect(progress.first).to_be_visible(timeout=WAIT)
         expect(refusal).to_have_count(0)  # gone while the new pull runs, not only once it ends
