@@ -482,8 +482,10 @@ def _kill_writer_mid_save(url: str, first_seed: int, delay: float) -> tuple[dict
                              stdout=subprocess.PIPE, text=True, cwd=TESTS.parent)
     saved: dict[int, str] = {}
     inserts = 0
+    read: list[str] = []  # the writer's lines, for the message of a failure
     try:
         for line in child.stdout:
+            read.append(" ".join(line.split()[:2]))  # "insert", or "saved" and the seed
             if line.startswith("saved"):
                 _, seed, token = line.split()
                 saved[int(seed)] = token
@@ -499,6 +501,7 @@ def _kill_writer_mid_save(url: str, first_seed: int, delay: float) -> tuple[dict
         child.stdout.close()
     assert child.returncode == -signal.SIGKILL
     assert inserts == 2, "the writer never reached its second save"
+    assert list(saved) == [first_seed], f"one save, then the next one's INSERT; the writer wrote {read}"
     return saved, first_seed + 1  # the seed whose save was interrupted
 
 
