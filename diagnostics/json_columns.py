@@ -6,8 +6,9 @@ kinds, causes, queues, remediation texts) are written by orjson once per distinc
 by code; times are formatted as fixed-width bytes. A list (an email's queues, a cause's evidence) is a
 slice of one orjson text of all the lists; an email's causes, notes and unchecked causes are its rows
 written one after the other, in the emails' order, so each email's array is a slice of one buffer too.
-One Arrow join glues the pieces into the emails' objects, one buffer, which ``Report.json_pieces`` hands
-on without copying. The text parses to exactly the list ``report._email_dicts`` builds.
+Two Arrow joins (one per half of the emails, on two threads) glue the pieces into the emails' objects, two
+buffers, which ``Report.json_pieces`` hands on without copying. The text parses to exactly the list
+``report._email_dicts`` builds.
 """
 
 from __future__ import annotations
